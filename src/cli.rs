@@ -1,0 +1,139 @@
+//! Raw command-line types (clap). Validation that needs more than one flag lives with the
+//! command that uses them (for example `seed::plan`), so these types stay declarations.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::OutputFormat;
+
+pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/concert_bench";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+const EXAMPLES: &str = "\
+Examples:
+  concert-bench seed                         # the week-8 data set into concert_bench
+  concert-bench seed --reset --scale 10      # ten times larger, replacing what is there
+  concert-bench -o json seed --reset -q      # one JSON document on stdout, for CI
+  DATABASE_URL=mysql://app:secret@db:3306/tickets concert-bench seed";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "concert-bench",
+    version,
+    about = "Admin and benchmarking tool for a concert-ticket reservation backend (MySQL/MariaDB + Redis)",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+
+    /// Output format: tables for people, JSON or CSV for machines.
+    #[arg(short = 'o', long, value_enum, default_value_t, global = true)]
+    pub output: OutputFormat,
+
+    /// No progress bars or warnings on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the databases are. Env values are hidden from `--help` because they may hold passwords.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectOpts {
+    /// MySQL/MariaDB URL; the database it names is created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Redis URL.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = DEFAULT_REDIS_URL,
+        hide_env_values = true,
+        global = true
+    )]
+    pub redis_url: String,
+
+    /// Namespace for every Redis key the tool writes.
+    #[arg(long, default_value = "cb:", global = true)]
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the schema and generate the week-8 data set (or a scaled one).
+    #[command(after_help = SEED_EXAMPLES)]
+    Seed(SeedArgs),
+}
+
+const SEED_EXAMPLES: &str = "\
+Defaults are the write-up's week-8 data set: 1,000 users, 100 concerts x 20 performances
+x 100 seats (200,000 seats), 3 concerts open with 60 seats reserved and paid in each.
+--scale multiplies users, concerts and open concerts.
+
+Examples:
+  concert-bench seed
+  concert-bench seed --reset --scale 10 --rng-seed 7
+  concert-bench seed --reset --concerts 5 --users 50      # a tiny set for experiments
+  concert-bench seed --tsv-dir /tmp/week8                 # files for LOAD DATA (the anchor)";
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Users, each with a point wallet (multiplied by --scale).
+    #[arg(long, default_value_t = 1_000)]
+    pub users: u64,
+
+    /// Concerts (multiplied by --scale).
+    #[arg(long, default_value_t = 100)]
+    pub concerts: u64,
+
+    /// Performances (dates) per concert.
+    #[arg(long, default_value_t = 20)]
+    pub performances_per_concert: u64,
+
+    /// Seats per performance.
+    #[arg(long, default_value_t = 100)]
+    pub seats_per_performance: u64,
+
+    /// Concerts open for booking now; the rest open later (multiplied by --scale).
+    #[arg(long, default_value_t = 3)]
+    pub open_concerts: u64,
+
+    /// Seats already reserved and paid in each open concert.
+    #[arg(long, default_value_t = 60)]
+    pub reserved_per_open_concert: u64,
+
+    /// Multiplies users, concerts and open concerts.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub scale: u64,
+
+    /// Seed of the generator: the same seed gives identical tables.
+    #[arg(long, default_value_t = 42)]
+    pub rng_seed: u64,
+
+    /// Drop and recreate concert-bench's own tables (never any other table) before loading.
+    #[arg(long)]
+    pub reset: bool,
+
+    /// Parallel insert connections.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub connections: u32,
+
+    /// Rows per INSERT statement (capped by the 65,535-placeholder limit).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_rows: u64,
+
+    /// Write the data set as LOAD DATA files (one .tsv per table plus load.sql) into this
+    /// directory instead of loading it; the database is not touched.
+    #[arg(long, value_name = "DIR")]
+    pub tsv_dir: Option<PathBuf>,
+}

@@ -1,0 +1,238 @@
+//! Connecting to MySQL/MariaDB: URL checks, creating the named database, server flavor, and
+//! turning driver errors into one line that says what to do.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use url::Url;
+
+/// How long to wait for a server before giving up, so a black-holed host never hangs the tool.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    Mariadb,
+    Mysql,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    pub flavor: Flavor,
+    pub version: String,
+}
+
+/// A validated `--database-url`: where the server is and which database to use.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    url: Url,
+    database: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let url = Url::parse(raw)
+            .map_err(|e| anyhow!("--database-url is not a valid URL ({e}): expected mysql://user:password@host:3306/database"))?;
+        if !matches!(url.scheme(), "mysql" | "mariadb") {
+            bail!(
+                "--database-url must be a mysql:// URL, not {}://: concert-bench runs on MySQL or MariaDB",
+                url.scheme()
+            );
+        }
+        let database = url.path().trim_start_matches('/').to_string();
+        if database.is_empty() {
+            bail!(
+                "--database-url names no database: add one, e.g. {}/concert_bench",
+                mask(&url)
+            );
+        }
+        if database.len() > 64
+            || !database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            bail!(
+                "database name {database:?} in --database-url must be 1-64 letters, digits or underscores"
+            );
+        }
+        Ok(Self { url, database })
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The URL with its password replaced, safe to print anywhere.
+    pub fn masked(&self) -> String {
+        mask(&self.url)
+    }
+
+    fn host_port(&self) -> String {
+        format!(
+            "{}:{}",
+            self.url.host_str().unwrap_or("localhost"),
+            self.url.port().unwrap_or(3306)
+        )
+    }
+
+    fn user(&self) -> &str {
+        match self.url.username() {
+            "" => "root",
+            user => user,
+        }
+    }
+
+    fn options(&self, with_database: bool) -> Result<MySqlConnectOptions> {
+        let mut url = self.url.clone();
+        if !with_database {
+            url.set_path("");
+        }
+        let options = MySqlConnectOptions::from_str(url.as_str())
+            .map_err(|e| anyhow!("--database-url {} is not usable: {e}", self.masked()))?;
+        // Statement logging would print every bulk INSERT; errors are reported by the caller.
+        Ok(options.disable_statement_logging())
+    }
+}
+
+/// Debug output is masked too: a password must never reach a log line by accident.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+fn mask(url: &Url) -> String {
+    let mut masked = url.clone();
+    if masked.password().is_some() {
+        let _ = masked.set_password(Some("***"));
+    }
+    masked.to_string()
+}
+
+/// An open pool on the database the URL names, created first if it did not exist.
+pub struct Database {
+    pub pool: MySqlPool,
+    pub url: DatabaseUrl,
+    pub server: ServerInfo,
+}
+
+impl Database {
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
+        create_database_if_missing(url).await?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(url.options(true)?)
+            .await
+            .map_err(|e| explain(e, url))?;
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| explain(e, url))?;
+        let flavor = if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::Mariadb
+        } else {
+            Flavor::Mysql
+        };
+        Ok(Self {
+            pool,
+            url: url.clone(),
+            server: ServerInfo { flavor, version },
+        })
+    }
+}
+
+async fn create_database_if_missing(url: &DatabaseUrl) -> Result<()> {
+    let options = url.options(false)?;
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+        .await
+        .map_err(|_| timed_out(url))?
+        .map_err(|e| explain(e, url))?;
+    // The name was checked to be [A-Za-z0-9_]{1,64} in `DatabaseUrl::parse`.
+    let ddl = format!("CREATE DATABASE IF NOT EXISTS `{}`", url.database());
+    sqlx::query(AssertSqlSafe(ddl))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| explain(e, url))
+        .with_context(|| format!("cannot create database `{}`", url.database()))?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+fn timed_out(url: &DatabaseUrl) -> anyhow::Error {
+    anyhow!(
+        "cannot reach MySQL at {} (no answer within {}s): check the host, or pass --database-url",
+        url.host_port(),
+        CONNECT_TIMEOUT.as_secs()
+    )
+}
+
+/// Turns a driver error into one line that names the server and what to do about it.
+pub fn explain(err: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
+    let at = url.host_port();
+    match &err {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            anyhow!(
+                "cannot reach MySQL at {at} (connection refused): start it, or pass --database-url"
+            )
+        }
+        sqlx::Error::Io(io) => {
+            anyhow!("cannot reach MySQL at {at} ({io}): check the host in --database-url")
+        }
+        sqlx::Error::PoolTimedOut => timed_out(url),
+        sqlx::Error::Tls(e) => {
+            anyhow!("TLS to MySQL at {at} failed ({e}): check ssl-mode in --database-url")
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28000") | Some("1045") => anyhow!(
+                "access denied for user '{}' at {at}: check the user and password in --database-url",
+                url.user()
+            ),
+            Some("42000") if db.message().contains("denied") => anyhow!(
+                "user '{}' lacks a privilege at {at}: {} (grant it, or use another --database-url)",
+                url.user(),
+                db.message()
+            ),
+            _ => anyhow!("MySQL at {at}: {}", db.message()),
+        },
+        _ => anyhow!("MySQL at {at}: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_the_password() {
+        let url = DatabaseUrl::parse("mysql://app:s3cret@db.example:3307/tickets").unwrap();
+        assert_eq!(url.masked(), "mysql://app:***@db.example:3307/tickets");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.database(), "tickets");
+        assert_eq!(url.host_port(), "db.example:3307");
+    }
+
+    #[test]
+    fn refuses_other_schemes_and_missing_or_odd_database_names() {
+        let err = DatabaseUrl::parse("postgres://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be a mysql:// URL"), "{err}");
+        let err = DatabaseUrl::parse("mysql://u:pw@h:3306")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("names no database") && !err.contains("pw"),
+            "{err}"
+        );
+        let err = DatabaseUrl::parse("mysql://h/bad-name")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("letters, digits or underscores"), "{err}");
+        assert!(DatabaseUrl::parse("not a url").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! concert-bench: an admin and benchmarking tool for a concert-ticket reservation backend on
+//! MySQL/MariaDB and Redis.
+//!
+//! Layout:
+//! - [`cli`]: clap types only. [`run`] is the library entry point: it executes one parsed
+//!   command line and returns its [`output::Report`] rendered as text; `main.rs` only prints
+//!   that text or the error. Tests call [`run`] in-process.
+//! - [`db`] and [`schema`]: connections (with one-line errors), the embedded migrations and
+//!   the list of tables the tool owns.
+//! - One module per command ([`seed`]), each with a `run` that returns a [`output::Report`].
+//! - [`output`] and [`progress`]: the report layer every command shares (table/JSON/CSV
+//!   exporters) and progress bars on stderr.
+
+pub mod cli;
+pub mod db;
+pub mod output;
+pub mod progress;
+pub mod schema;
+pub mod seed;
+
+use anyhow::Result;
+use thiserror::Error;
+
+use cli::{Cli, Command, ConnectOpts};
+use output::{OutputFormat, Report};
+
+/// What every command may read from the global options.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub connect: ConnectOpts,
+    pub output: OutputFormat,
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn progress_visible(&self) -> bool {
+        progress::visible(self.quiet, self.output)
+    }
+}
+
+/// Failures a caller can act on by exit code.
+#[derive(Debug, Error)]
+pub enum Failure {
+    #[error("interrupted: {0}")]
+    Interrupted(&'static str),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Interrupted(_) => 130,
+        }
+    }
+}
+
+/// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 1 for everything else
+/// (clap's usage errors exit with 2 before `run` is reached).
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.downcast_ref::<Failure>().map_or(1, Failure::exit_code)
+}
+
+/// Runs one command and returns its rendered output. Ctrl-C is raced against the work so an
+/// interrupted command stops cleanly and says what state it left behind.
+pub async fn run(cli: Cli) -> Result<String> {
+    let ctx = Context {
+        connect: cli.connect,
+        output: cli.output,
+        quiet: cli.quiet,
+    };
+    let (work, interrupted_note) = match &cli.command {
+        Command::Seed(args) => (
+            seed::run(&ctx, args),
+            "the data set is incomplete: run `concert-bench seed --reset`",
+        ),
+    };
+    let report: Report = tokio::select! {
+        report = work => report?,
+        _ = tokio::signal::ctrl_c() => return Err(Failure::Interrupted(interrupted_note).into()),
+    };
+    ctx.output.exporter().render(&report)
+}

@@ -1,0 +1,175 @@
+//! The one report layer every command shares: a command builds a [`Report`] (its JSON document
+//! and its tables), and one [`Exporter`] per output format renders it. Commands never print
+//! their results themselves, so `-o json` always yields exactly one document on stdout.
+
+use anyhow::Result;
+use clap::ValueEnum;
+use comfy_table::{ContentArrangement, Table as ComfyTable, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
+
+/// Output format, shared by all commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// Exactly one JSON document.
+    Json,
+    /// The main results table as CSV with a header row.
+    Csv,
+}
+
+/// A rectangular table of already formatted cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>, header: &[&str]) -> Self {
+        Self {
+            title: title.into(),
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        debug_assert_eq!(row.len(), self.header.len());
+        self.rows.push(row);
+    }
+}
+
+/// What a command produced: the machine-readable document and the tables for people.
+/// The first table is the main one (the one `-o csv` prints).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub json: Value,
+    pub tables: Vec<Table>,
+    /// Short findings printed under the tables (table format only).
+    pub notes: Vec<String>,
+}
+
+/// Renders a report in one output format.
+pub trait Exporter {
+    fn render(&self, report: &Report) -> Result<String>;
+}
+
+pub struct TableExporter;
+pub struct JsonExporter;
+pub struct CsvExporter;
+
+impl Exporter for TableExporter {
+    fn render(&self, report: &Report) -> Result<String> {
+        let mut out = String::new();
+        for table in &report.tables {
+            if !table.title.is_empty() {
+                out.push_str(&table.title);
+                out.push('\n');
+            }
+            let mut t = ComfyTable::new();
+            t.load_style(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_header(table.header.clone());
+            for row in &table.rows {
+                t.add_row(row.clone());
+            }
+            out.push_str(&t.to_string());
+            out.push_str("\n\n");
+        }
+        for note in &report.notes {
+            out.push_str(note);
+            out.push('\n');
+        }
+        Ok(out.trim_end().to_string() + "\n")
+    }
+}
+
+impl Exporter for JsonExporter {
+    fn render(&self, report: &Report) -> Result<String> {
+        Ok(serde_json::to_string_pretty(&report.json)? + "\n")
+    }
+}
+
+impl Exporter for CsvExporter {
+    fn render(&self, report: &Report) -> Result<String> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        if let Some(main) = report.tables.first() {
+            writer.write_record(&main.header)?;
+            for row in &main.rows {
+                writer.write_record(row)?;
+            }
+        }
+        Ok(String::from_utf8(writer.into_inner()?)?)
+    }
+}
+
+impl OutputFormat {
+    pub fn exporter(self) -> &'static dyn Exporter {
+        match self {
+            OutputFormat::Table => &TableExporter,
+            OutputFormat::Json => &JsonExporter,
+            OutputFormat::Csv => &CsvExporter,
+        }
+    }
+}
+
+/// Formats a rate or count with thousands separators, for tables.
+pub fn thousands(n: f64) -> String {
+    let rounded = n.round() as i128;
+    let digits = rounded.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if rounded < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut table = Table::new("rows", &["table", "rows"]);
+        table.push(vec!["seat".into(), "200,000".into()]);
+        Report {
+            json: serde_json::json!({"command": "x", "n": 1}),
+            tables: vec![table],
+            notes: vec!["a note".into()],
+        }
+    }
+
+    #[test]
+    fn csv_prints_the_main_table_with_header_and_quotes_commas() {
+        let csv = OutputFormat::Csv.exporter().render(&sample()).unwrap();
+        assert_eq!(csv, "table,rows\nseat,\"200,000\"\n");
+    }
+
+    #[test]
+    fn json_is_one_parseable_document() {
+        let json = OutputFormat::Json.exporter().render(&sample()).unwrap();
+        let value: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["command"], "x");
+    }
+
+    #[test]
+    fn table_shows_title_cells_and_notes() {
+        let text = OutputFormat::Table.exporter().render(&sample()).unwrap();
+        assert!(text.starts_with("rows\n"));
+        assert!(text.contains("200,000"));
+        assert!(text.ends_with("a note\n"));
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1234567.0), "1,234,567");
+        assert_eq!(thousands(-1000.0), "-1,000");
+    }
+}

@@ -1,0 +1,35 @@
+//! Progress bars on stderr. Hidden unless a person is watching: stderr is a terminal, no `-q`,
+//! and the output is a table (a JSON or CSV consumer is a program).
+
+use std::io::IsTerminal;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::OutputFormat;
+
+pub fn visible(quiet: bool, output: OutputFormat) -> bool {
+    !quiet && output == OutputFormat::Table && std::io::stderr().is_terminal()
+}
+
+pub fn multi(visible: bool) -> MultiProgress {
+    let target = if visible {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    MultiProgress::with_draw_target(target)
+}
+
+/// A bar counting rows, with rate and ETA.
+pub fn rows_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(len));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>13} [{bar:30}] {human_pos:>11}/{human_len:11} {per_sec:>13} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}

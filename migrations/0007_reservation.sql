@@ -1,6 +1,8 @@
--- active_seat_id holds seat_id only while the reservation is live (HELD or CONFIRMED), and it is
--- UNIQUE: the database itself refuses a second live reservation of one seat, whatever the
--- application code does.
+-- The database-level guard against selling a seat twice: active_seat_id must equal seat_id while
+-- the reservation is live (HELD or CONFIRMED) and must be NULL otherwise (the CHECK), and it is
+-- UNIQUE, so the database refuses a second live reservation of one seat whatever the code does.
+-- (A STORED generated column would say the same, but makes MariaDB's CHECKSUM TABLE vary
+-- between identical tables, and `seed --rng-seed` promises identical checksums.)
 CREATE TABLE reservation (
     id             BIGINT                                               NOT NULL AUTO_INCREMENT PRIMARY KEY,
     user_id        BIGINT                                               NOT NULL,
@@ -10,7 +12,11 @@ CREATE TABLE reservation (
     held_until     DATETIME(3)                                          NOT NULL,
     created_at     DATETIME(3)                                          NOT NULL,
     confirmed_at   DATETIME(3)                                          NULL,
-    active_seat_id BIGINT AS (CASE WHEN status IN ('HELD', 'CONFIRMED') THEN seat_id END) STORED,
+    active_seat_id BIGINT                                               NULL,
+    CONSTRAINT chk_reservation_active_seat CHECK (
+        (status IN ('HELD', 'CONFIRMED') AND active_seat_id IS NOT NULL AND active_seat_id = seat_id)
+        OR (status IN ('CANCELLED', 'EXPIRED') AND active_seat_id IS NULL)
+    ),
     UNIQUE KEY uq_reservation_active_seat (active_seat_id),
     KEY idx_reservation_user (user_id),
     KEY idx_reservation_seat (seat_id)

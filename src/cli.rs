@@ -71,7 +71,7 @@ pub struct ConnectOpts {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the schema and generate the week-8 data set (or a scaled one).
-    #[command(after_help = SEED_EXAMPLES)]
+    #[command(after_help = SEED_EXAMPLES, allow_negative_numbers = true)]
     Seed(SeedArgs),
 }
 

@@ -92,6 +92,7 @@ impl SeedTable {
                 "held_until",
                 "created_at",
                 "confirmed_at",
+                "active_seat_id",
             ],
             SeedTable::Payment => &[
                 "id",
@@ -222,6 +223,7 @@ pub fn generate(plan: &SeedPlan, table: SeedTable, first: u64, count: u64, out: 
                     Time(held + Duration::minutes(5)),
                     Time(held),
                     Time(held + Duration::minutes(2)),
+                    Int(b.seat_id),
                 ]);
             }
             SeedTable::Payment => {

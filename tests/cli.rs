@@ -1,0 +1,96 @@
+//! The binary, as a person or a CI job runs it: bad input gets one line on stderr and a
+//! non-zero exit, never a panic, a hang or a password.
+
+use assert_cmd::Command;
+
+fn tool() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_concert-bench"));
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+/// Runs and returns (exit code, stderr), asserting the error is one line with no secret.
+fn fails(args: &[&str]) -> (i32, String) {
+    let out = tool().args(args).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "password printed: {stderr}");
+    let first = stderr.lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with("error: "), "{stderr}");
+    (out.status.code().unwrap(), first)
+}
+
+#[test]
+fn unreachable_or_wrong_servers_get_a_clear_line() {
+    let cases = [
+        ("mysql://root:hunter2@127.0.0.1:1/x", "connection refused"),
+        (
+            "mysql://root:hunter2@no-such-host.invalid:3306/x",
+            "cannot reach MySQL at no-such-host.invalid:3306",
+        ),
+        (
+            "mysql://root:hunter2@127.0.0.1:3306/x",
+            "access denied for user 'root'",
+        ),
+        (
+            "postgres://root:hunter2@127.0.0.1/x",
+            "must be a mysql:// URL",
+        ),
+        ("mysql://root:hunter2@127.0.0.1:3306", "names no database"),
+    ];
+    for (url, expected) in cases {
+        let (code, line) = fails(&["--database-url", url, "seed"]);
+        assert_eq!(code, 1, "{url}");
+        assert!(line.contains(expected), "{url}: {line}");
+    }
+}
+
+#[test]
+fn nonsense_sizes_are_refused_before_connecting() {
+    // Port 1 refuses connections: reaching it would print a different error.
+    let url = "mysql://root@127.0.0.1:1/x";
+    for (args, expected, code) in [
+        (vec!["--scale", "0"], "0 is not in 1..", 2),
+        (vec!["--scale", "-3"], "invalid digit", 2),
+        (vec!["--users", "-1"], "invalid digit", 2),
+        (
+            vec!["--scale", "100000000000000"],
+            "too large for 64-bit ids",
+            1,
+        ),
+        (
+            vec!["--seats-per-performance", "18446744073709551615"],
+            "too large",
+            1,
+        ),
+        (
+            vec!["--open-concerts", "500"],
+            "cannot exceed --concerts",
+            1,
+        ),
+    ] {
+        let (actual, line) = fails(&[&["--database-url", url, "seed"], args.as_slice()].concat());
+        assert_eq!(actual, code, "{args:?}: {line}");
+        assert!(line.contains(expected), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn help_teaches_with_examples_and_hides_env_values() {
+    let out = tool()
+        .env("DATABASE_URL", "mysql://root:hunter2@h/db")
+        .args(["seed", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        help.contains("Examples:") && help.contains("--rng-seed") && help.contains("--reset"),
+        "{help}"
+    );
+    assert!(!help.contains("hunter2"), "{help}");
+}

@@ -1,0 +1,123 @@
+//! Test fixtures: a throwaway database per test (dropped afterwards, even when the test fails)
+//! on the real server, and the library's `run` called in-process.
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::{AssertSqlSafe, MySqlPool};
+
+/// Server the tests use, without a database; override with TEST_MYSQL_URL.
+pub fn server_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A name no other test (or test run) uses: pid, time and a counter.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: MySqlPool,
+}
+
+impl TestDb {
+    /// A fresh, empty database.
+    pub async fn new() -> Self {
+        let name = unique_name("cbt");
+        let admin = admin_pool().await;
+        exec(&admin, &format!("CREATE DATABASE `{name}`")).await;
+        let url = format!("{}/{name}", server_url());
+        let pool = MySqlPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .expect("connect test db");
+        Self { name, url, pool }
+    }
+
+    /// Runs the tool against this database and returns its stdout.
+    pub async fn run(&self, args: &[&str]) -> anyhow::Result<String> {
+        run_tool(&[&["concert-bench", "--database-url", &self.url], args].concat()).await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    pub async fn tables(&self) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// CHECKSUM TABLE of each named table, in order.
+    pub async fn checksums(&self, tables: &[&str]) -> Vec<i64> {
+        let mut sums = Vec::new();
+        for table in tables {
+            let (_, sum): (String, i64) =
+                sqlx::query_as(AssertSqlSafe(format!("CHECKSUM TABLE `{table}`")))
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap();
+            sums.push(sum);
+        }
+        sums
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any async context guarantee: use a private runtime on a thread.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                exec(
+                    &admin_pool().await,
+                    &format!("DROP DATABASE IF EXISTS `{name}`"),
+                )
+                .await;
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+pub async fn admin_pool() -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&server_url())
+        .await
+        .expect("the test MySQL server answers")
+}
+
+pub async fn exec(pool: &MySqlPool, sql: &str) {
+    sqlx::query(AssertSqlSafe(sql.to_string()))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+pub async fn run_tool(argv: &[&str]) -> anyhow::Result<String> {
+    concert_bench::run(concert_bench::cli::Cli::try_parse_from(argv)?).await
+}

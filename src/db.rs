@@ -105,7 +105,7 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-fn mask(url: &Url) -> String {
+pub(crate) fn mask(url: &Url) -> String {
     let mut masked = url.clone();
     if masked.password().is_some() {
         let _ = masked.set_password(Some("***"));

@@ -6,13 +6,14 @@
 //!   command line and returns its [`output::Report`] rendered as text; `main.rs` only prints
 //!   that text or the error. Tests call [`run`] in-process.
 //! - [`db`] and [`schema`]: connections (with one-line errors), the embedded migrations and
-//!   the list of tables the tool owns.
+//!   the list of tables the tool owns. [`keyspace`]: Redis and the tool's key prefix.
 //! - One module per command ([`seed`]), each with a `run` that returns a [`output::Report`].
 //! - [`output`] and [`progress`]: the report layer every command shares (table/JSON/CSV
 //!   exporters) and progress bars on stderr.
 
 pub mod cli;
 pub mod db;
+pub mod keyspace;
 pub mod output;
 pub mod progress;
 pub mod schema;
@@ -22,12 +23,14 @@ use anyhow::Result;
 use thiserror::Error;
 
 use cli::{Cli, Command, ConnectOpts};
+use keyspace::KeyPrefix;
 use output::{OutputFormat, Report};
 
 /// What every command may read from the global options.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub connect: ConnectOpts,
+    pub key_prefix: KeyPrefix,
     pub output: OutputFormat,
     pub quiet: bool,
 }
@@ -35,6 +38,13 @@ pub struct Context {
 impl Context {
     pub fn progress_visible(&self) -> bool {
         progress::visible(self.quiet, self.output)
+    }
+
+    /// A warning on stderr, unless `-q`: stdout stays the result alone.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {message}");
+        }
     }
 }
 
@@ -62,8 +72,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// Runs one command and returns its rendered output. Ctrl-C is raced against the work so an
 /// interrupted command stops cleanly and says what state it left behind.
 pub async fn run(cli: Cli) -> Result<String> {
+    let key_prefix = KeyPrefix::parse(&cli.connect.key_prefix)?;
     let ctx = Context {
         connect: cli.connect,
+        key_prefix,
         output: cli.output,
         quiet: cli.quiet,
     };

@@ -374,3 +374,73 @@ async fn tsv_files_hold_the_same_rows_and_touch_no_database() {
     assert_eq!(load.matches("LOAD DATA LOCAL INFILE").count(), 8);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn reset_clears_cached_data_under_its_own_key_prefix_only() {
+    use redis::AsyncCommands;
+    let db = TestDb::new().await;
+    let prefix = format!("{}:", unique_name("cbt"));
+    let neighbour = format!("{}_other:k", prefix.trim_end_matches(':'));
+    let mut redis = common::redis().await;
+    for i in 0..2_500 {
+        let _: () = redis
+            .set(format!("{prefix}cache:concert:{i}"), "stale")
+            .await
+            .unwrap();
+    }
+    let _: () = redis.set(&neighbour, "keep").await.unwrap();
+
+    let args = |reset: bool| {
+        let mut a = vec![
+            "--key-prefix",
+            prefix.as_str(),
+            "--redis-url",
+            "redis://127.0.0.1:6379",
+            "-o",
+            "json",
+        ];
+        a.extend_from_slice(TINY);
+        if reset {
+            a.push("--reset");
+        }
+        a
+    };
+    let first: serde_json::Value =
+        serde_json::from_str(&db.run(&args(false)).await.unwrap()).unwrap();
+    assert_eq!(
+        first["redis_keys_cleared"],
+        serde_json::Value::Null,
+        "no reset, no clearing"
+    );
+    let exists: bool = redis
+        .exists(format!("{prefix}cache:concert:0"))
+        .await
+        .unwrap();
+    assert!(exists);
+
+    let second: serde_json::Value =
+        serde_json::from_str(&db.run(&args(true)).await.unwrap()).unwrap();
+    assert_eq!(second["redis_keys_cleared"], 2_500);
+    let exists: bool = redis
+        .exists(format!("{prefix}cache:concert:0"))
+        .await
+        .unwrap();
+    assert!(!exists);
+    let kept: String = redis.get(&neighbour).await.unwrap();
+    assert_eq!(kept, "keep");
+    let _: () = redis.del(&neighbour).await.unwrap();
+}
+
+#[tokio::test]
+async fn reset_with_redis_down_still_seeds_and_reports_nothing_cleared() {
+    let db = TestDb::new().await;
+    let args = [
+        &["-q", "-o", "json", "--redis-url", "redis://127.0.0.1:1"],
+        TINY,
+        &["--reset"],
+    ]
+    .concat();
+    let report: serde_json::Value = serde_json::from_str(&db.run(&args).await.unwrap()).unwrap();
+    assert_eq!(report["redis_keys_cleared"], serde_json::Value::Null);
+    assert_consistent(&db).await;
+}

@@ -23,7 +23,7 @@ use crate::Context;
 use crate::cli::SeedArgs;
 use crate::db::{Database, DatabaseUrl, explain};
 use crate::output::{Report, Table, thousands};
-use crate::{progress, schema};
+use crate::{keyspace, progress, schema};
 
 pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
     let plan = SeedPlan::new(args)?;
@@ -67,6 +67,12 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
     .await
     .map_err(|e| explain(e, &url))?;
 
+    let redis_keys_cleared = if args.reset {
+        clear_cached_data(ctx).await
+    } else {
+        None
+    };
+
     let total_rows: u64 = outcome.tables.iter().map(|t| t.rows).sum();
     let mut rows = Map::new();
     let mut table = Table::new("", &["table", "rows", "seconds", "rows/s"]);
@@ -106,6 +112,7 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
             "connections": args.connections,
             "batch_rows": args.batch_rows,
             "tables": per_table,
+            "redis_keys_cleared": redis_keys_cleared,
         }),
         tables: vec![table],
         notes: vec![format!(
@@ -121,6 +128,26 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
             schema_seconds
         )],
     })
+}
+
+/// After a reset, whatever the tool cached in Redis describes the old data set: remove it.
+/// Redis being down does not fail the seed (nothing can be served from it either); it warns.
+async fn clear_cached_data(ctx: &Context) -> Option<u64> {
+    let prefix = &ctx.key_prefix;
+    let cleared = async {
+        let mut conn = keyspace::connect(&ctx.connect.redis_url).await?;
+        anyhow::Ok(keyspace::clear(&mut conn, prefix).await?)
+    };
+    match cleared.await {
+        Ok(n) => Some(n),
+        Err(err) => {
+            ctx.warn(format!(
+                "{err:#}; cached data under {:?} was not cleared",
+                prefix.as_str()
+            ));
+            None
+        }
+    }
 }
 
 fn write_tsv(plan: &SeedPlan, dir: &std::path::Path) -> Result<Report> {

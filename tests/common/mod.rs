@@ -121,3 +121,16 @@ pub async fn exec(pool: &MySqlPool, sql: &str) {
 pub async fn run_tool(argv: &[&str]) -> anyhow::Result<String> {
     concert_bench::run(concert_bench::cli::Cli::try_parse_from(argv)?).await
 }
+
+/// Redis the tests use; override with TEST_REDIS_URL.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the test Redis answers")
+}

@@ -1,0 +1,142 @@
+//! Redis: connecting with one-line errors, and the tool's key namespace (`--key-prefix`).
+//! Everything the tool stores in Redis lives under the prefix, so it can be found and removed
+//! with SCAN + UNLINK without touching anyone else's keys (never KEYS, never FLUSHDB).
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+use url::Url;
+
+use crate::db::mask;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const SCAN_BATCH: usize = 1_000;
+
+/// A validated `--key-prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrefix(String);
+
+impl KeyPrefix {
+    pub fn parse(raw: &str) -> Result<Self> {
+        if raw.is_empty() {
+            bail!(
+                "--key-prefix must not be empty: an empty namespace would be every key in the database"
+            );
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!("--key-prefix {raw:?} must not contain spaces or control characters");
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A SCAN MATCH pattern for every key under the prefix, glob characters escaped.
+    fn pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.0.len() + 1);
+        for c in self.0.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        pattern
+    }
+}
+
+/// Connects to Redis, or says in one line why not.
+pub async fn connect(raw_url: &str) -> Result<MultiplexedConnection> {
+    let parsed = Url::parse(raw_url)
+        .map_err(|e| anyhow!("--redis-url is not a valid URL ({e}): expected redis://host:6379"))?;
+    if !matches!(parsed.scheme(), "redis" | "rediss") {
+        bail!(
+            "--redis-url must be a redis:// URL, not {}://",
+            parsed.scheme()
+        );
+    }
+    let at = format!(
+        "{}:{}",
+        parsed.host_str().unwrap_or("localhost"),
+        parsed.port().unwrap_or(6379)
+    );
+    let client = redis::Client::open(raw_url)
+        .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
+    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(CONNECT_TIMEOUT));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| {
+            if e.kind() == redis::ErrorKind::AuthenticationFailed {
+                anyhow!("Redis at {at} refused the credentials: check the password in --redis-url")
+            } else if e.is_connection_refusal() {
+                anyhow!(
+                    "cannot reach Redis at {at} (connection refused): start it, or pass --redis-url"
+                )
+            } else if e.is_timeout() {
+                anyhow!(
+                    "cannot reach Redis at {at} (no answer within {}s): check --redis-url",
+                    CONNECT_TIMEOUT.as_secs()
+                )
+            } else {
+                anyhow!("cannot reach Redis at {at} ({e}): check --redis-url")
+            }
+        })
+}
+
+/// Removes every key under `prefix`; returns how many were removed.
+pub async fn clear(
+    conn: &mut MultiplexedConnection,
+    prefix: &KeyPrefix,
+) -> redis::RedisResult<u64> {
+    let pattern = prefix.pattern();
+    let mut cursor: u64 = 0;
+    let mut removed = 0;
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(SCAN_BATCH)
+            .query_async(conn)
+            .await?;
+        if !keys.is_empty() {
+            let unlinked: u64 = redis::cmd("UNLINK").arg(&keys).query_async(conn).await?;
+            removed += unlinked;
+        }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_glob_characters() {
+        assert_eq!(KeyPrefix::parse("cb:").unwrap().pattern(), "cb:*");
+        assert_eq!(
+            KeyPrefix::parse("a*b?[c]\\").unwrap().pattern(),
+            "a\\*b\\?\\[c\\]\\\\*"
+        );
+    }
+
+    #[test]
+    fn empty_or_blank_prefixes_are_refused() {
+        assert!(
+            KeyPrefix::parse("")
+                .unwrap_err()
+                .to_string()
+                .contains("every key")
+        );
+        assert!(KeyPrefix::parse("a b").is_err());
+    }
+}

@@ -25,7 +25,7 @@ pub fn rows_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(len));
     bar.set_style(
         ProgressStyle::with_template(
-            "{prefix:>13} [{bar:30}] {human_pos:>11}/{human_len:11} {per_sec:>13} eta {eta}",
+            "{prefix:>13} [{bar:30}] {human_pos:>11}/{human_len:11}  {per_sec:0} eta {eta}",
         )
         .expect("valid template")
         .progress_chars("=> "),

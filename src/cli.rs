@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::OutputFormat;
+use crate::scenarios::Scenario;
 
 pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/concert_bench";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -73,6 +74,44 @@ pub enum Command {
     /// Create the schema and generate the week-8 data set (or a scaled one).
     #[command(after_help = SEED_EXAMPLES, allow_negative_numbers = true)]
     Seed(SeedArgs),
+    /// Time the six scenario queries with and without indexes (the week-8 analysis).
+    #[command(after_help = QUERY_EXAMPLES, allow_negative_numbers = true)]
+    Query(QueryArgs),
+}
+
+const QUERY_EXAMPLES: &str = "\
+Variants are per-query index hints, so the schema is never changed:
+  none   no secondary index (always run: the baseline, the write-up's AS-IS)
+  week8  performance(concert_id) and seat(performance_id) (the default comparison)
+  NAME=table(col,..)+table(col,..)  the existing indexes whose leading columns these are
+
+Examples:
+  concert-bench query
+  concert-bench query --scenario concert-detail --iterations 100
+  concert-bench query --variant week8 --variant seat-only=seat(performance_id)
+  concert-bench -o json query > week8.json";
+
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// Scenario to run (repeatable; default: all six).
+    #[arg(long = "scenario", value_enum)]
+    pub scenarios: Vec<Scenario>,
+
+    /// Index variant to compare with `none` (repeatable; default: week8).
+    #[arg(long = "variant", value_name = "VARIANT")]
+    pub variants: Vec<String>,
+
+    /// Measured runs per scenario and variant.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub iterations: u32,
+
+    /// Unmeasured runs first, to warm caches and the statement cache.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub warmup: u32,
+
+    /// Runs under ANALYZE for the server's own time (0 to skip).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub server_runs: u32,
 }
 
 const SEED_EXAMPLES: &str = "\

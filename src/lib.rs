@@ -16,10 +16,14 @@ pub mod db;
 pub mod keyspace;
 pub mod output;
 pub mod progress;
+pub mod query;
+pub mod scenarios;
 pub mod schema;
 pub mod seed;
+pub mod stats;
 
 use anyhow::Result;
+use futures::FutureExt;
 use thiserror::Error;
 
 use cli::{Cli, Command, ConnectOpts};
@@ -81,8 +85,12 @@ pub async fn run(cli: Cli) -> Result<String> {
     };
     let (work, interrupted_note) = match &cli.command {
         Command::Seed(args) => (
-            seed::run(&ctx, args),
+            seed::run(&ctx, args).boxed(),
             "the data set is incomplete: run `concert-bench seed --reset`",
+        ),
+        Command::Query(args) => (
+            query::run(&ctx, args).boxed(),
+            "no results; the schema was not changed",
         ),
     };
     let report: Report = tokio::select! {

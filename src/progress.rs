@@ -33,3 +33,15 @@ pub fn rows_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
     bar.set_prefix(label.to_string());
     bar
 }
+
+/// A bar counting runs of a benchmark.
+pub fn runs_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(len));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>13} [{bar:30}] {pos}/{len} runs  eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}

@@ -88,6 +88,26 @@ pub async fn prepare_for_seed(db: &Database, reset: bool) -> Result<()> {
     Ok(())
 }
 
+/// Commands that read the data set need a finished seed, not a half-loaded one.
+pub async fn require_seeded(db: &Database) -> Result<()> {
+    let state = inspect(&db.pool).await.map_err(|e| explain(e, &db.url))?;
+    let finished = if state.owned.iter().any(|t| t == "seed_run") {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM seed_run)")
+            .fetch_one(&db.pool)
+            .await
+            .map_err(|e| explain(e, &db.url))?
+    } else {
+        false
+    };
+    if !finished {
+        bail!(
+            "database `{}` holds no finished concert-bench data set: run `concert-bench seed` first",
+            db.url.database()
+        );
+    }
+    Ok(())
+}
+
 async fn first_nonempty(pool: &MySqlPool, owned: &[String]) -> Result<Option<String>, sqlx::Error> {
     for table in owned.iter().filter(|t| *t != "_sqlx_migrations") {
         // `table` matched OWNED_TABLES in `inspect`.

@@ -1,0 +1,352 @@
+//! `concert-bench query`: the week-8 experiment. Each scenario runs under each index variant,
+//! interleaved run by run (so drift on a noisy machine hits every variant alike), after a
+//! warm-up; client wall time per run, plus the server's own time where it reports one.
+
+mod variant;
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value as Json, json};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, MySql};
+
+pub use variant::{BASELINE, Catalog, IndexDef, Variant};
+
+use crate::Context;
+use crate::cli::QueryArgs;
+use crate::db::{Database, DatabaseUrl, Flavor, explain};
+use crate::output::{Report, Table};
+use crate::scenarios::{Params, Scenario};
+use crate::stats::{Samples, Summary, speedup};
+use crate::{progress, schema};
+
+/// The write-up's own figures, shown beside ours.
+static WRITEUP: LazyLock<Json> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../fixtures/writeup-week8.json"))
+        .expect("fixture is valid JSON")
+});
+
+/// One scenario under one variant.
+struct Measured {
+    scenario: Scenario,
+    variant: usize,
+    rows: usize,
+    client: Samples,
+    server: Samples,
+}
+
+pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
+    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+    let db = Database::connect(&url, 2).await?;
+    schema::require_seeded(&db).await?;
+    let catalog = Catalog::load(&db.pool)
+        .await
+        .map_err(|e| explain(e, &url))?;
+    let variants = variants(args, &catalog)?;
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    let params = Params::pick(&db.pool).await?;
+
+    let bars = progress::multi(ctx.progress_visible());
+    let per_pair = u64::from(args.warmup + args.iterations + args.server_runs);
+    let bar = progress::runs_bar(
+        &bars,
+        "query",
+        scenarios.len() as u64 * variants.len() as u64 * per_pair,
+    );
+    let mut conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
+    let mut measured = Vec::new();
+    for &scenario in &scenarios {
+        let sql: Vec<String> = variants
+            .iter()
+            .map(|v| scenario.sql(|t| v.hint(t, &catalog)))
+            .collect();
+        let mut pairs: Vec<Measured> = (0..variants.len())
+            .map(|variant| Measured {
+                scenario,
+                variant,
+                rows: 0,
+                client: Samples::default(),
+                server: Samples::default(),
+            })
+            .collect();
+        for round in 0..args.warmup + args.iterations {
+            for pair in &mut pairs {
+                let started = Instant::now();
+                pair.rows = execute(
+                    &mut conn,
+                    &sql[pair.variant],
+                    params.value(scenario.param()),
+                )
+                .await
+                .map_err(|e| explain(e, &url))?;
+                if round >= args.warmup {
+                    pair.client.record(started.elapsed());
+                }
+                bar.inc(1);
+            }
+        }
+        for pair in &mut pairs {
+            let literal = with_literal(&sql[pair.variant], params.value(scenario.param()));
+            for _ in 0..args.server_runs {
+                pair.server.record(server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
+                    e.context(format!("cannot read the server's time for {} (ANALYZE needs SELECT on the tables)", scenario.name()))
+                })?);
+                bar.inc(1);
+            }
+        }
+        measured.extend(pairs);
+    }
+    bar.finish_and_clear();
+    Ok(report(&db, &variants, &params, &measured, args))
+}
+
+fn variants(args: &QueryArgs, catalog: &Catalog) -> Result<Vec<Variant>> {
+    let mut variants = vec![Variant::none()];
+    let requested = if args.variants.is_empty() {
+        vec!["week8".to_string()]
+    } else {
+        args.variants.clone()
+    };
+    for arg in &requested {
+        let variant = Variant::parse(arg, catalog)?;
+        if variants.iter().any(|v| v.name == variant.name) {
+            continue;
+        }
+        variants.push(variant);
+    }
+    Ok(variants)
+}
+
+/// Executes the prepared statement and fetches every row, as an application would.
+async fn execute(
+    conn: &mut PoolConnection<MySql>,
+    sql: &str,
+    param: Option<i64>,
+) -> Result<usize, sqlx::Error> {
+    // Hints are built from index names the server reported, quoted; values stay bound.
+    let query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    let query = match param {
+        Some(id) => query.bind(id),
+        None => query,
+    };
+    Ok(query.fetch_all(&mut **conn).await?.len())
+}
+
+/// ANALYZE cannot take bound parameters; the only value is an integer id the tool picked.
+pub fn with_literal(sql: &str, param: Option<i64>) -> String {
+    match param {
+        Some(id) => sql.replacen('?', &id.to_string(), 1),
+        None => sql.to_string(),
+    }
+}
+
+/// The server's own execution time of one run: MariaDB's `ANALYZE FORMAT=JSON` r_total_time_ms,
+/// MySQL's `EXPLAIN ANALYZE` actual time of the root node.
+async fn server_time(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    sql: &str,
+) -> Result<std::time::Duration> {
+    let ms = match flavor {
+        Flavor::Mariadb => {
+            let plan: String =
+                sqlx::query_scalar(AssertSqlSafe(format!("ANALYZE FORMAT=JSON {sql}")))
+                    .fetch_one(&mut **conn)
+                    .await?;
+            let plan: Json =
+                serde_json::from_str(&plan).context("ANALYZE returned invalid JSON")?;
+            plan["query_block"]["r_total_time_ms"]
+                .as_f64()
+                .context("ANALYZE FORMAT=JSON has no r_total_time_ms")?
+        }
+        Flavor::Mysql => {
+            let tree: String = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ANALYZE {sql}")))
+                .fetch_one(&mut **conn)
+                .await?;
+            let Some(ms) = mysql_root_time(&tree) else {
+                bail!("EXPLAIN ANALYZE gave no actual time")
+            };
+            ms
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3))
+}
+
+/// `-> Sort: ... (actual time=0.512..0.634 rows=...)`: the root's last-row time, in ms.
+fn mysql_root_time(tree: &str) -> Option<f64> {
+    let after = tree.split("actual time=").nth(1)?;
+    let range = after.split_whitespace().next()?;
+    range.split("..").nth(1)?.parse().ok()
+}
+
+fn report(
+    db: &Database,
+    variants: &[Variant],
+    params: &Params,
+    measured: &[Measured],
+    args: &QueryArgs,
+) -> Report {
+    let mut results_json = Vec::new();
+    let mut results = Table::new(
+        "Client wall time per execution (prepared statement, all rows fetched), ms",
+        &[
+            "scenario",
+            "variant",
+            "rows",
+            "min",
+            "median",
+            "p95",
+            "p99",
+            "max",
+            "server median",
+        ],
+    );
+    for m in measured {
+        let s: Summary = m.client.summary();
+        let server = (!m.server.is_empty()).then(|| m.server.summary().median_ms);
+        results_json.push(json!({
+            "scenario": m.scenario.name(), "variant": variants[m.variant].name, "iterations": s.iterations,
+            "min_ms": s.min_ms, "median_ms": s.median_ms, "p95_ms": s.p95_ms, "p99_ms": s.p99_ms, "max_ms": s.max_ms,
+            "mean_ms": s.mean_ms, "stddev_ms": s.stddev_ms, "rows": m.rows, "server_median_ms": server,
+        }));
+        results.push(vec![
+            m.scenario.name().into(),
+            variants[m.variant].name.clone(),
+            m.rows.to_string(),
+            ms(s.min_ms),
+            ms(s.median_ms),
+            ms(s.p95_ms),
+            ms(s.p99_ms),
+            ms(s.max_ms),
+            server.map_or("-".into(), ms),
+        ]);
+    }
+
+    let mut comparisons_json = Vec::new();
+    let mut comparisons = Table::new(
+        "The write-up's comparison: median without index (none) vs with (variant)",
+        &[
+            "scenario",
+            "variant",
+            "without index",
+            "with index",
+            "speedup [95% CI]",
+            "write-up",
+        ],
+    );
+    for base in measured.iter().filter(|m| m.variant == 0) {
+        for other in measured
+            .iter()
+            .filter(|m| m.scenario == base.scenario && m.variant != 0)
+        {
+            let Some(sp) = speedup(&base.client, &other.client) else {
+                continue;
+            };
+            let writeup = &WRITEUP["scenarios"][base.scenario.name()];
+            let writeup_text = match (
+                writeup["without_index_ms"].as_f64(),
+                writeup["with_index_ms"].as_f64(),
+            ) {
+                (Some(without), Some(with)) => {
+                    format!("{without} -> {with} ms ({:.1}x)", without / with)
+                }
+                _ => "-".into(),
+            };
+            comparisons_json.push(json!({
+                "scenario": base.scenario.name(), "baseline": BASELINE, "variant": variants[other.variant].name,
+                "baseline_median_ms": base.client.summary().median_ms, "variant_median_ms": other.client.summary().median_ms,
+                "speedup": sp.speedup, "ci95": sp.ci95,
+                "writeup": if writeup.is_null() { Json::Null } else { writeup.clone() },
+            }));
+            comparisons.push(vec![
+                base.scenario.name().into(),
+                variants[other.variant].name.clone(),
+                ms(base.client.summary().median_ms),
+                ms(other.client.summary().median_ms),
+                format!("{:.2}x [{:.2}, {:.2}]", sp.speedup, sp.ci95[0], sp.ci95[1]),
+                writeup_text,
+            ]);
+        }
+    }
+
+    let server_note = match db.server.flavor {
+        Flavor::Mariadb => "ANALYZE FORMAT=JSON r_total_time_ms",
+        Flavor::Mysql => "EXPLAIN ANALYZE root actual time",
+    };
+    Report {
+        json: json!({
+            "command": "query",
+            "server": db.server,
+            "database": db.url.database(),
+            "params": params,
+            "warmup": args.warmup,
+            "iterations": args.iterations,
+            "server_runs": args.server_runs,
+            "variants": variants,
+            "results": results_json,
+            "comparisons": comparisons_json,
+        }),
+        tables: vec![results, comparisons],
+        notes: vec![
+            format!(
+                "{:?} {} · {} warm-up + {} measured runs per scenario and variant, interleaved · server time: {server_note}, median of {} runs",
+                db.server.flavor, db.server.version, args.warmup, args.iterations, args.server_runs
+            ),
+            format!(
+                "Parameters picked from the data: concert {}, seat {}, reservation {}. Variants: {}.",
+                params.concert_id,
+                params.seat_id,
+                params.reservation_id,
+                variants
+                    .iter()
+                    .map(|v| format!("{} = {}", v.name, v.definition))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ],
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_root_time_of_a_mysql_tree() {
+        let tree = "-> Nested loop inner join  (cost=3.1 rows=2) (actual time=0.041..0.562 rows=20 loops=1)\n    -> Index lookup (actual time=0.01..0.02 rows=1 loops=1)";
+        assert_eq!(mysql_root_time(tree), Some(0.562));
+        assert_eq!(mysql_root_time("no timing"), None);
+    }
+
+    #[test]
+    fn literal_replaces_only_the_parameter() {
+        assert_eq!(
+            with_literal("SELECT 1 FROM t WHERE id = ?", Some(42)),
+            "SELECT 1 FROM t WHERE id = 42"
+        );
+        assert_eq!(with_literal("SELECT 1", None), "SELECT 1");
+    }
+
+    #[test]
+    fn the_writeup_fixture_has_both_figures() {
+        assert_eq!(
+            WRITEUP["scenarios"]["concerts_with_dates"]["without_index_ms"],
+            9.7
+        );
+        assert_eq!(WRITEUP["scenarios"]["concert_detail"]["with_index_ms"], 3.9);
+    }
+}

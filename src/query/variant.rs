@@ -1,0 +1,245 @@
+//! Index variants as per-query hints: a variant names the secondary indexes the optimizer may
+//! use; every other secondary index of a table is hidden with `IGNORE INDEX`. The schema is never
+//! changed, so an experiment cannot leave it altered, whatever stops it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+use serde::Serialize;
+use sqlx::MySqlPool;
+
+/// A secondary index as the server describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+/// The secondary indexes and the columns of the tables the scenarios read, read from the server.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    indexes: BTreeMap<String, Vec<IndexDef>>,
+    columns: BTreeMap<String, Vec<String>>,
+}
+
+impl Catalog {
+    pub async fn load(pool: &MySqlPool) -> Result<Self, sqlx::Error> {
+        let mut catalog = Catalog::default();
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position",
+        )
+        .fetch_all(pool)
+        .await?;
+        for (table, column) in columns {
+            catalog.columns.entry(table).or_default().push(column);
+        }
+        let parts: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR) \
+             FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
+             ORDER BY table_name, index_name, seq_in_index",
+        )
+        .fetch_all(pool)
+        .await?;
+        for (table, index, column) in parts {
+            let indexes = catalog.indexes.entry(table).or_default();
+            match indexes.last_mut() {
+                Some(last) if last.name == index => last.columns.push(column),
+                _ => indexes.push(IndexDef {
+                    name: index,
+                    columns: vec![column],
+                }),
+            }
+        }
+        Ok(catalog)
+    }
+
+    pub fn secondary_indexes(&self, table: &str) -> &[IndexDef] {
+        self.indexes.get(table).map_or(&[], Vec::as_slice)
+    }
+
+    /// An existing index whose leading columns are exactly `columns`.
+    pub fn index_on(&self, table: &str, columns: &[String]) -> Option<&IndexDef> {
+        self.secondary_indexes(table)
+            .iter()
+            .find(|i| i.columns.starts_with(columns))
+    }
+
+    fn check_columns(&self, table: &str, columns: &[String]) -> Result<()> {
+        let known = self
+            .columns
+            .get(table)
+            .ok_or_else(|| anyhow!("table `{table}` does not exist"))?;
+        if let Some(missing) = columns.iter().find(|c| !known.contains(c)) {
+            bail!("column `{table}.{missing}` does not exist");
+        }
+        Ok(())
+    }
+}
+
+/// A named set of allowed secondary indexes, as `(table, index name)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variant {
+    pub name: String,
+    /// `table(columns)` as the user or advisor wrote it, for reports.
+    pub definition: String,
+    #[serde(skip)]
+    allowed: Vec<(String, String)>,
+}
+
+pub const BASELINE: &str = "none";
+
+impl Variant {
+    /// No secondary index at all: the write-up's AS-IS.
+    pub fn none() -> Self {
+        Self {
+            name: BASELINE.into(),
+            definition: "no secondary index".into(),
+            allowed: Vec::new(),
+        }
+    }
+
+    /// The write-up's TO-BE: performance(concert_id) and seat(performance_id).
+    pub fn week8(catalog: &Catalog) -> Result<Self> {
+        Self::from_spec(
+            "week8",
+            "performance(concert_id)+seat(performance_id)",
+            catalog,
+        )
+    }
+
+    /// Parses `--variant`: `none`, `week8`, or `NAME=table(col,..)+table(col,..)`.
+    pub fn parse(arg: &str, catalog: &Catalog) -> Result<Self> {
+        match arg.split_once('=') {
+            None if arg == BASELINE => Ok(Self::none()),
+            None if arg == "week8" => Self::week8(catalog),
+            None => bail!(
+                "unknown variant `{arg}`: use none, week8 or NAME=table(col,..)+table(col,..)"
+            ),
+            Some((name, spec)) => {
+                let name = name.trim();
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    bail!("variant name `{name}` must be letters, digits, '_' or '-'");
+                }
+                Self::from_spec(name, spec, catalog).map_err(|e| anyhow!("variant `{name}`: {e}"))
+            }
+        }
+    }
+
+    pub fn from_spec(name: &str, spec: &str, catalog: &Catalog) -> Result<Self> {
+        let mut allowed = Vec::new();
+        for part in spec.split('+').map(str::trim) {
+            let (table, columns) = part
+                .strip_suffix(')')
+                .and_then(|p| p.split_once('('))
+                .ok_or_else(|| anyhow!("`{part}` is not table(col,..)"))?;
+            let table = table.trim();
+            let columns: Vec<String> = columns.split(',').map(|c| c.trim().to_string()).collect();
+            if columns.iter().any(String::is_empty) {
+                bail!("`{part}` names an empty column");
+            }
+            catalog.check_columns(table, &columns)?;
+            let index = catalog.index_on(table, &columns).ok_or_else(|| {
+                anyhow!(
+                    "no index on {table}({}) exists; the experiment uses hints and never changes the schema, so create the index on a copy first",
+                    columns.join(", ")
+                )
+            })?;
+            allowed.push((table.to_string(), index.name.clone()));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            definition: spec.to_string(),
+            allowed,
+        })
+    }
+
+    /// The hint for `table`: `IGNORE INDEX (..)` over every secondary index not allowed here.
+    pub fn hint(&self, table: &str, catalog: &Catalog) -> String {
+        let hidden: Vec<String> = catalog
+            .secondary_indexes(table)
+            .iter()
+            .filter(|i| !self.allowed.iter().any(|(t, n)| t == table && *n == i.name))
+            .map(|i| format!("`{}`", i.name.replace('`', "``")))
+            .collect();
+        if hidden.is_empty() {
+            String::new()
+        } else {
+            format!("IGNORE INDEX ({})", hidden.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        let mut c = Catalog::default();
+        c.columns.insert(
+            "seat".into(),
+            vec!["id".into(), "performance_id".into(), "grade".into()],
+        );
+        c.columns
+            .insert("performance".into(), vec!["id".into(), "concert_id".into()]);
+        c.indexes.insert(
+            "seat".into(),
+            vec![
+                IndexDef {
+                    name: "idx_seat_performance".into(),
+                    columns: vec!["performance_id".into()],
+                },
+                IndexDef {
+                    name: "idx_other".into(),
+                    columns: vec!["grade".into(), "id".into()],
+                },
+            ],
+        );
+        c.indexes.insert(
+            "performance".into(),
+            vec![IndexDef {
+                name: "idx_performance_concert".into(),
+                columns: vec!["concert_id".into()],
+            }],
+        );
+        c
+    }
+
+    #[test]
+    fn none_hides_every_secondary_index_and_week8_keeps_its_two() {
+        let c = catalog();
+        assert_eq!(
+            Variant::none().hint("seat", &c),
+            "IGNORE INDEX (`idx_seat_performance`, `idx_other`)"
+        );
+        let week8 = Variant::week8(&c).unwrap();
+        assert_eq!(week8.hint("seat", &c), "IGNORE INDEX (`idx_other`)");
+        assert_eq!(week8.hint("performance", &c), "");
+        assert_eq!(week8.hint("concert", &c), "");
+    }
+
+    #[test]
+    fn user_variants_resolve_to_existing_indexes_by_leading_columns() {
+        let c = catalog();
+        let v = Variant::parse("by-grade=seat(grade)", &c).unwrap();
+        assert_eq!(v.hint("seat", &c), "IGNORE INDEX (`idx_seat_performance`)");
+    }
+
+    #[test]
+    fn bad_variants_say_what_is_wrong() {
+        let c = catalog();
+        let err = |arg: &str| Variant::parse(arg, &c).unwrap_err().to_string();
+        assert!(err("fast").contains("unknown variant `fast`"));
+        assert!(err("x=nosuch(id)").contains("table `nosuch` does not exist"));
+        assert!(err("x=seat(nosuch)").contains("column `seat.nosuch` does not exist"));
+        assert!(err("x=seat(seat_no)").contains("column `seat.seat_no` does not exist"));
+        assert!(err("x=seat(id)").contains("no index on seat(id)"));
+        assert!(err("x=seat").contains("is not table(col,..)"));
+        assert!(err("bad name=seat(grade)").contains("letters, digits"));
+    }
+}

@@ -10,7 +10,9 @@ const ROWS: u64 = 10_000;
 
 fn week8_plan() -> SeedPlan {
     let cli = Cli::parse_from(["concert-bench", "seed"]);
-    let Command::Seed(args) = cli.command;
+    let Command::Seed(args) = cli.command else {
+        unreachable!("parsed a seed command")
+    };
     SeedPlan::new(&args).expect("week-8 defaults are valid")
 }
 

@@ -87,7 +87,7 @@ Variants are per-query index hints, so the schema is never changed:
 
 Examples:
   concert-bench query
-  concert-bench query --scenario concert-detail --iterations 100
+  concert-bench query --scenario concert_detail --iterations 100
   concert-bench query --variant week8 --variant seat-only=seat(performance_id)
   concert-bench -o json query > week8.json";
 

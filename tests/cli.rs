@@ -94,3 +94,16 @@ fn help_teaches_with_examples_and_hides_env_values() {
     );
     assert!(!help.contains("hunter2"), "{help}");
 }
+
+#[test]
+fn unknown_scenarios_are_usage_errors() {
+    let (code, line) = fails(&[
+        "--database-url",
+        "mysql://root@127.0.0.1:1/x",
+        "query",
+        "--scenario",
+        "all_of_them",
+    ]);
+    assert_eq!(code, 2);
+    assert!(line.contains("invalid value 'all_of_them'"), "{line}");
+}

@@ -1,0 +1,168 @@
+//! `query` on a small seeded database: results for every scenario and variant, the comparison,
+//! a schema left exactly as found (even when interrupted), and clear refusals.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestDb;
+
+const SMALL: &[&str] = &[
+    "-q",
+    "seed",
+    "--concerts",
+    "8",
+    "--open-concerts",
+    "2",
+    "--reserved-per-open-concert",
+    "5",
+    "--users",
+    "20",
+];
+const FAST: &[&str] = &["--iterations", "5", "--warmup", "1", "--server-runs", "2"];
+
+async fn seeded() -> TestDb {
+    let db = TestDb::new().await;
+    db.run(SMALL).await.unwrap();
+    db
+}
+
+/// Every index and column of the database, to prove an experiment changed nothing.
+async fn schema_snapshot(db: &TestDb) -> Vec<(String, String, String, i64)> {
+    sqlx::query_as(
+        "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR), CAST(seq_in_index AS SIGNED) \
+         FROM information_schema.statistics WHERE table_schema = DATABASE() ORDER BY 1, 2, 4",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn measures_every_scenario_under_none_and_week8_and_compares_them() {
+    let db = seeded().await;
+    let before = schema_snapshot(&db).await;
+    let out = db
+        .run(&[&["-o", "json", "query"], FAST].concat())
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["command"], "query");
+    assert_eq!(report["server"]["flavor"], "mariadb");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 12, "6 scenarios x (none, week8)");
+    for r in results {
+        assert_eq!(r["iterations"], 5);
+        let (min, median, max) = (
+            r["min_ms"].as_f64().unwrap(),
+            r["median_ms"].as_f64().unwrap(),
+            r["max_ms"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= median && median <= max, "{r}");
+        assert!(r["server_median_ms"].as_f64().is_some(), "{r}");
+    }
+    let rows = |scenario: &str| -> Vec<i64> {
+        results
+            .iter()
+            .filter(|r| r["scenario"] == scenario)
+            .map(|r| r["rows"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        rows("concert_detail"),
+        vec![2_000, 2_000],
+        "one concert: 20 performances x 100 seats, in both variants"
+    );
+    assert_eq!(rows("concerts_with_dates"), vec![160, 160]);
+    assert_eq!(rows("seat_by_id"), vec![1, 1]);
+    assert_eq!(rows("reservation_by_id"), vec![1, 1]);
+
+    let comparisons = report["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 6);
+    for c in comparisons {
+        assert_eq!(
+            (c["baseline"].as_str(), c["variant"].as_str()),
+            (Some("none"), Some("week8"))
+        );
+        let (s, lo, hi) = (
+            c["speedup"].as_f64().unwrap(),
+            c["ci95"][0].as_f64().unwrap(),
+            c["ci95"][1].as_f64().unwrap(),
+        );
+        assert!(lo <= s * 1.01 && s <= hi * 1.01 && lo > 0.0, "{c}");
+    }
+    let detail = comparisons
+        .iter()
+        .find(|c| c["scenario"] == "concert_detail")
+        .unwrap();
+    assert_eq!(detail["writeup"]["without_index_ms"], 8.0);
+    assert_eq!(
+        schema_snapshot(&db).await,
+        before,
+        "the experiment changed the schema"
+    );
+}
+
+#[tokio::test]
+async fn user_variants_and_scenario_filters() {
+    let db = seeded().await;
+    let args = [
+        &[
+            "-o",
+            "json",
+            "query",
+            "--scenario",
+            "concert_detail",
+            "--variant",
+            "seat-only=seat(performance_id)",
+        ],
+        FAST,
+    ]
+    .concat();
+    let report: serde_json::Value = serde_json::from_str(&db.run(&args).await.unwrap()).unwrap();
+    let variants: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants, vec!["none", "seat-only"]);
+}
+
+#[tokio::test]
+async fn an_interrupted_experiment_leaves_the_schema_as_it_was() {
+    let db = seeded().await;
+    let before = schema_snapshot(&db).await;
+    let long = db.run(&["query", "--iterations", "100000"]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), long)
+            .await
+            .is_err(),
+        "still running when stopped"
+    );
+    assert_eq!(schema_snapshot(&db).await, before);
+}
+
+#[tokio::test]
+async fn refusals_are_clear_and_change_nothing() {
+    let empty = TestDb::new().await;
+    let err = empty.run(&["query"]).await.unwrap_err().to_string();
+    assert!(err.contains("run `concert-bench seed` first"), "{err}");
+    assert!(empty.tables().await.is_empty(), "query created nothing");
+
+    let db = seeded().await;
+    let before = schema_snapshot(&db).await;
+    for (variant, expected) in [
+        ("fastest", "unknown variant `fastest`"),
+        ("x=tickets(id)", "table `tickets` does not exist"),
+        ("x=seat(colour)", "column `seat.colour` does not exist"),
+        ("x=seat(grade)", "no index on seat(grade) exists"),
+    ] {
+        let err = format!(
+            "{:#}",
+            db.run(&["query", "--variant", variant]).await.unwrap_err()
+        );
+        assert!(err.contains(expected), "{variant}: {err}");
+    }
+    assert_eq!(schema_snapshot(&db).await, before);
+}

@@ -77,6 +77,55 @@ pub enum Command {
     /// Time the six scenario queries with and without indexes (the week-8 analysis).
     #[command(after_help = QUERY_EXAMPLES, allow_negative_numbers = true)]
     Query(QueryArgs),
+    /// Show and compare query plans; advise indexes and prove them by measurement.
+    #[command(after_help = EXPLAIN_EXAMPLES, allow_negative_numbers = true)]
+    Explain(ExplainArgs),
+}
+
+const EXPLAIN_EXAMPLES: &str = "\
+Plans use the same columns on MySQL 8 and MariaDB. Findings point at full scans of large tables
+inside joins, indexes the optimizer declined, and plans that changed between variants. The
+advisor proposes an index for each large scan under `none`, times it against `none`, and
+prints DDL only when the 95% interval's low end clears --min-speedup.
+
+Examples:
+  concert-bench explain
+  concert-bench explain --analyze --scenario concert_detail
+  concert-bench explain --raw -o json | jq '.plans[0].raw'";
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// Scenario to explain (repeatable; default: all six).
+    #[arg(long = "scenario", value_enum)]
+    pub scenarios: Vec<Scenario>,
+
+    /// Index variant to compare with `none` (repeatable; default: week8).
+    #[arg(long = "variant", value_name = "VARIANT")]
+    pub variants: Vec<String>,
+
+    /// Run the queries (MariaDB ANALYZE) to show rows actually read.
+    #[arg(long)]
+    pub analyze: bool,
+
+    /// Include the server's raw JSON plan (in -o json output).
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Skip the advisor.
+    #[arg(long)]
+    pub no_advice: bool,
+
+    /// The advisor keeps an index only if its 95% CI low end is at least this speedup.
+    #[arg(long, default_value_t = 2.0)]
+    pub min_speedup: f64,
+
+    /// Measured runs per scenario when the advisor proves an index.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub iterations: u32,
+
+    /// Warm-up runs before the advisor measures.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub warmup: u32,
 }
 
 const QUERY_EXAMPLES: &str = "\

@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod db;
+pub mod explain;
 pub mod keyspace;
 pub mod output;
 pub mod progress;
@@ -90,6 +91,10 @@ pub async fn run(cli: Cli) -> Result<String> {
         ),
         Command::Query(args) => (
             query::run(&ctx, args).boxed(),
+            "no results; the schema was not changed",
+        ),
+        Command::Explain(args) => (
+            explain::run(&ctx, args).boxed(),
             "no results; the schema was not changed",
         ),
     };

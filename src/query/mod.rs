@@ -66,41 +66,29 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
             .iter()
             .map(|v| scenario.sql(|t| v.hint(t, &catalog)))
             .collect();
-        let mut pairs: Vec<Measured> = (0..variants.len())
-            .map(|variant| Measured {
-                scenario,
-                variant,
-                rows: 0,
-                client: Samples::default(),
-                server: Samples::default(),
-            })
-            .collect();
-        for round in 0..args.warmup + args.iterations {
-            for pair in &mut pairs {
-                let started = Instant::now();
-                pair.rows = execute(
-                    &mut conn,
-                    &sql[pair.variant],
-                    params.value(scenario.param()),
-                )
-                .await
-                .map_err(|e| explain(e, &url))?;
-                if round >= args.warmup {
-                    pair.client.record(started.elapsed());
-                }
-                bar.inc(1);
-            }
-        }
-        for pair in &mut pairs {
-            let literal = with_literal(&sql[pair.variant], params.value(scenario.param()));
+        let param = params.value(scenario.param());
+        let runs = measure(&mut conn, &sql, param, args.warmup, args.iterations, || {
+            bar.inc(1)
+        })
+        .await
+        .map_err(|e| explain(e, &url))?;
+        for (variant, (rows, client)) in runs.into_iter().enumerate() {
+            let literal = with_literal(&sql[variant], param);
+            let mut server = Samples::default();
             for _ in 0..args.server_runs {
-                pair.server.record(server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
+                server.record(server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
                     e.context(format!("cannot read the server's time for {} (ANALYZE needs SELECT on the tables)", scenario.name()))
                 })?);
                 bar.inc(1);
             }
+            measured.push(Measured {
+                scenario,
+                variant,
+                rows,
+                client,
+                server,
+            });
         }
-        measured.extend(pairs);
     }
     bar.finish_and_clear();
     Ok(report(&db, &variants, &params, &measured, args))
@@ -121,6 +109,30 @@ fn variants(args: &QueryArgs, catalog: &Catalog) -> Result<Vec<Variant>> {
         variants.push(variant);
     }
     Ok(variants)
+}
+
+/// Runs each statement `warmup + iterations` times, interleaved statement by statement so that
+/// drift hits all alike, and returns (rows returned, measured samples) per statement.
+pub(crate) async fn measure(
+    conn: &mut PoolConnection<MySql>,
+    sql: &[String],
+    param: Option<i64>,
+    warmup: u32,
+    iterations: u32,
+    mut on_run: impl FnMut(),
+) -> Result<Vec<(usize, Samples)>, sqlx::Error> {
+    let mut out: Vec<(usize, Samples)> = sql.iter().map(|_| (0, Samples::default())).collect();
+    for round in 0..warmup + iterations {
+        for (statement, (rows, samples)) in sql.iter().zip(out.iter_mut()) {
+            let started = Instant::now();
+            *rows = execute(conn, statement, param).await?;
+            if round >= warmup {
+                samples.record(started.elapsed());
+            }
+            on_run();
+        }
+    }
+    Ok(out)
 }
 
 /// Executes the prepared statement and fetches every row, as an application would.

@@ -1,0 +1,597 @@
+//! `concert-bench explain`: each scenario's plan under each variant in one shape on MySQL and
+//! MariaDB, what in those plans matters, and an index advisor that proves its proposals by
+//! measurement before it prints any DDL.
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+use sqlx::mysql::MySqlRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, MySql, Row};
+
+use crate::Context;
+use crate::cli::ExplainArgs;
+use crate::db::{Database, DatabaseUrl, Flavor, explain as explain_err};
+use crate::output::{Report, Table};
+use crate::query::{Catalog, Variant, measure, with_literal};
+use crate::scenarios::{Params, Scenario};
+use crate::stats::speedup;
+use crate::{progress, schema};
+
+/// A table scanned whole inside a join is worth a finding from this many rows.
+const LARGE_SCAN_ROWS: f64 = 1_000.0;
+
+/// One row of a plan, the same columns on both servers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub table: String,
+    pub access: String,
+    pub possible_keys: Option<String>,
+    pub key: Option<String>,
+    pub rows: Option<f64>,
+    /// Rows actually read (`--analyze`, MariaDB).
+    pub rows_read: Option<f64>,
+    pub filtered: Option<f64>,
+    pub extra: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Plan {
+    scenario: Scenario,
+    variant: String,
+    steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<Json>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Advice {
+    table: String,
+    columns: Vec<String>,
+    existing_index: Option<String>,
+    /// The best scenario's speedup from this index (the one the verdict rests on).
+    speedup: Option<f64>,
+    ci95: Option<[f64; 2]>,
+    /// Every scenario that joins or filters on these columns, with this index vs without it.
+    scenarios: Vec<ScenarioSpeedup>,
+    verdict: String,
+    ddl: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ScenarioSpeedup {
+    scenario: Scenario,
+    speedup: f64,
+    ci95: [f64; 2],
+}
+
+pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
+    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+    let db = Database::connect(&url, 2).await?;
+    schema::require_seeded(&db).await?;
+    let catalog = Catalog::load(&db.pool)
+        .await
+        .map_err(|e| explain_err(e, &url))?;
+    let mut variants = vec![Variant::none()];
+    for arg in if args.variants.is_empty() {
+        vec!["week8".to_string()]
+    } else {
+        args.variants.clone()
+    } {
+        let variant = Variant::parse(&arg, &catalog)?;
+        if !variants.iter().any(|v| v.name == variant.name) {
+            variants.push(variant);
+        }
+    }
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    let params = Params::pick(&db.pool).await?;
+    let mut conn = db.pool.acquire().await.map_err(|e| explain_err(e, &url))?;
+
+    let mut plans = Vec::new();
+    for &scenario in &scenarios {
+        for variant in &variants {
+            let sql = with_literal(
+                &scenario.sql(|t| variant.hint(t, &catalog)),
+                params.value(scenario.param()),
+            );
+            let steps = plan_steps(&mut conn, db.server.flavor, &sql, args.analyze)
+                .await
+                .map_err(|e| explain_err(e, &url))?;
+            let raw = if args.raw {
+                Some(raw_plan(&mut conn, db.server.flavor, &sql, args.analyze).await?)
+            } else {
+                None
+            };
+            plans.push(Plan {
+                scenario,
+                variant: variant.name.clone(),
+                steps,
+                raw,
+            });
+        }
+    }
+    let findings = findings(&plans);
+    let advice = if args.no_advice {
+        Vec::new()
+    } else {
+        advise(ctx, &mut conn, &catalog, &plans, &params, args).await?
+    };
+    Ok(report(&db, &plans, &findings, &advice))
+}
+
+/// Tabular EXPLAIN (or ANALYZE for rows actually read) as [`Step`]s.
+async fn plan_steps(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    sql: &str,
+    analyze: bool,
+) -> Result<Vec<Step>, sqlx::Error> {
+    let statement = match (flavor, analyze) {
+        (Flavor::Mariadb, true) => format!("ANALYZE {sql}"),
+        (Flavor::Mariadb, false) => format!("EXPLAIN EXTENDED {sql}"),
+        // MySQL's EXPLAIN ANALYZE is a tree, not a table; rows read come only from MariaDB.
+        (Flavor::Mysql, _) => format!("EXPLAIN {sql}"),
+    };
+    let rows = sqlx::query(AssertSqlSafe(statement))
+        .fetch_all(&mut **conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Step {
+            table: table_of_alias(&text(row, "table").unwrap_or_default()),
+            access: text(row, "type").unwrap_or_default(),
+            possible_keys: text(row, "possible_keys"),
+            key: text(row, "key"),
+            rows: number(row, "rows"),
+            rows_read: number(row, "r_rows"),
+            filtered: number(row, "filtered"),
+            extra: text(row, "Extra").filter(|e| !e.is_empty()),
+        })
+        .collect())
+}
+
+async fn raw_plan(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    sql: &str,
+    analyze: bool,
+) -> Result<Json> {
+    let statement = match (flavor, analyze) {
+        (Flavor::Mariadb, true) => format!("ANALYZE FORMAT=JSON {sql}"),
+        _ => format!("EXPLAIN FORMAT=JSON {sql}"),
+    };
+    let text: String = sqlx::query_scalar(AssertSqlSafe(statement))
+        .fetch_one(&mut **conn)
+        .await?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Plan columns come back as text or numbers depending on the server; read either.
+fn text(row: &MySqlRow, column: &str) -> Option<String> {
+    row.try_get::<Option<String>, _>(column)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            row.try_get::<Option<Vec<u8>>, _>(column)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .or_else(|| number(row, column).map(|n| n.to_string()))
+}
+
+fn number(row: &MySqlRow, column: &str) -> Option<f64> {
+    if let Ok(Some(v)) = row.try_get::<Option<f64>, _>(column) {
+        return Some(v);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<u64>, _>(column) {
+        return Some(v as f64);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<i64>, _>(column) {
+        return Some(v as f64);
+    }
+    row.try_get::<Option<String>, _>(column)
+        .ok()
+        .flatten()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// The scenarios alias their tables by first letter.
+fn table_of_alias(alias: &str) -> String {
+    match alias {
+        "c" => "concert",
+        "p" => "performance",
+        "s" => "seat",
+        "r" => "reservation",
+        other => other,
+    }
+    .to_string()
+}
+
+fn is_large_join_scan(plan: &Plan, step: &Step) -> bool {
+    plan.steps.len() > 1
+        && step.access == "ALL"
+        && step.rows_read.or(step.rows).unwrap_or(0.0) >= LARGE_SCAN_ROWS
+}
+
+/// What a reader should look at: big scans inside joins, indexes offered but not taken, and
+/// plans that differ between variants.
+fn findings(plans: &[Plan]) -> Vec<String> {
+    let mut out = Vec::new();
+    for plan in plans {
+        for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
+            let rows = step.rows_read.map_or_else(
+                || format!("~{:.0} rows estimated", step.rows.unwrap_or(0.0)),
+                |r| format!("{r:.0} rows read"),
+            );
+            out.push(format!(
+                "{} [{}]: full scan of {} inside a join ({rows})",
+                plan.scenario.name(),
+                plan.variant,
+                step.table
+            ));
+        }
+        for step in &plan.steps {
+            let offered: Vec<&str> = step
+                .possible_keys
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .filter(|k| !k.is_empty() && *k != "PRIMARY")
+                .collect();
+            let scanned = matches!(step.access.as_str(), "ALL" | "index");
+            if scanned
+                && !offered.is_empty()
+                && step.key.as_deref().is_none_or(|k| !offered.contains(&k))
+            {
+                out.push(format!(
+                    "{} [{}]: the optimizer declined {} on {} and chose {} ({})",
+                    plan.scenario.name(),
+                    plan.variant,
+                    offered.join(", "),
+                    step.table,
+                    step.key.as_deref().unwrap_or("no index"),
+                    step.access
+                ));
+            }
+        }
+    }
+    let shape = |p: &Plan| {
+        p.steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}({})",
+                    s.table,
+                    s.access,
+                    s.key.as_deref().unwrap_or("-")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for base in plans.iter().filter(|p| p.variant == crate::query::BASELINE) {
+        for other in plans
+            .iter()
+            .filter(|p| p.scenario == base.scenario && p.variant != base.variant)
+        {
+            if shape(base) != shape(other) {
+                out.push(format!(
+                    "{}: plan changed from [{}] under none to [{}] under {}",
+                    base.scenario.name(),
+                    shape(base),
+                    shape(other),
+                    other.variant
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Proposes an index for each large scan inside a join under `none` (the columns that table is
+/// joined or filtered on), then proves each by measurement. Indexes work together (MariaDB uses
+/// seat(performance_id) for one concert only once performance(concert_id) exists), so each
+/// candidate is judged leave-one-out: all proposed indexes against all but this one, on every
+/// scenario that touches its columns. DDL is printed only when the best scenario's 95% interval
+/// low end clears `--min-speedup` (Dexter's rule of thumb: the cost must at least halve), and
+/// scenarios it makes slower are named in the verdict.
+async fn advise(
+    ctx: &Context,
+    conn: &mut PoolConnection<MySql>,
+    catalog: &Catalog,
+    plans: &[Plan],
+    params: &Params,
+    args: &ExplainArgs,
+) -> Result<Vec<Advice>> {
+    let mut candidates: Vec<(String, Vec<String>)> = Vec::new();
+    for plan in plans.iter().filter(|p| p.variant == crate::query::BASELINE) {
+        for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
+            let columns: Vec<String> = plan
+                .scenario
+                .access_columns()
+                .iter()
+                .filter(|(t, c)| *t == step.table && *c != "id")
+                .map(|(_, c)| c.to_string())
+                .collect();
+            if !columns.is_empty()
+                && !candidates
+                    .iter()
+                    .any(|(t, c)| *t == step.table && *c == columns)
+            {
+                candidates.push((step.table.clone(), columns));
+            }
+        }
+    }
+    let spec = |set: &[&(String, Vec<String>)]| {
+        set.iter()
+            .map(|(t, c)| format!("{t}({})", c.join(",")))
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    let provable: Vec<&(String, Vec<String>)> = candidates
+        .iter()
+        .filter(|(t, c)| catalog.index_on(t, c).is_some())
+        .collect();
+    let touching = |table: &str, columns: &[String]| -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| {
+                columns
+                    .iter()
+                    .all(|c| s.access_columns().contains(&(table, c.as_str())))
+            })
+            .collect()
+    };
+
+    let bars = progress::multi(ctx.progress_visible());
+    let runs: u64 = provable
+        .iter()
+        .map(|(t, c)| touching(t, c).len() as u64 * 2 * u64::from(args.warmup + args.iterations))
+        .sum();
+    let bar = progress::runs_bar(&bars, "advisor", runs);
+    let with_all = if provable.is_empty() {
+        Variant::none()
+    } else {
+        Variant::from_spec("advised", &spec(&provable), catalog)?
+    };
+    let mut advice = Vec::new();
+    for (table, columns) in &candidates {
+        let ddl = format!(
+            "CREATE INDEX idx_{table}_{} ON {table} ({});",
+            columns.join("_"),
+            columns.join(", ")
+        );
+        let Some(existing) = catalog.index_on(table, columns) else {
+            advice.push(Advice {
+                table: table.clone(),
+                columns: columns.clone(),
+                existing_index: None,
+                speedup: None,
+                ci95: None,
+                scenarios: Vec::new(),
+                verdict: "unproven: no such index exists to measure with hints; create it on a copy and run explain again".into(),
+                ddl: None,
+            });
+            continue;
+        };
+        let others: Vec<&(String, Vec<String>)> = provable
+            .iter()
+            .copied()
+            .filter(|(t, c)| !(t == table && c == columns))
+            .collect();
+        let without = if others.is_empty() {
+            Variant::none()
+        } else {
+            Variant::from_spec("others", &spec(&others), catalog)?
+        };
+        let mut measured = Vec::new();
+        for scenario in touching(table, columns) {
+            let sql = [&without, &with_all].map(|v| scenario.sql(|t| v.hint(t, catalog)));
+            let runs = measure(
+                conn,
+                &sql,
+                params.value(scenario.param()),
+                args.warmup,
+                args.iterations,
+                || bar.inc(1),
+            )
+            .await?;
+            if let Some(s) = speedup(&runs[0].1, &runs[1].1) {
+                measured.push(ScenarioSpeedup {
+                    scenario,
+                    speedup: s.speedup,
+                    ci95: s.ci95,
+                });
+            }
+        }
+        let best = measured
+            .iter()
+            .max_by(|a, b| a.ci95[0].total_cmp(&b.ci95[0]));
+        let wins = best.is_some_and(|b| b.ci95[0] >= args.min_speedup);
+        let slower: Vec<String> = measured
+            .iter()
+            .filter(|m| m.ci95[1] < 1.0)
+            .map(|m| format!("{} ({:.2}x)", m.scenario.name(), m.speedup))
+            .collect();
+        let mut verdict = match best {
+            Some(b) if wins => format!(
+                "keep: {:.1}x on {} (95% CI low end {:.1}x)",
+                b.speedup,
+                b.scenario.name(),
+                b.ci95[0]
+            ),
+            _ => format!(
+                "not proven: no scenario's 95% CI low end reaches {:.1}x",
+                args.min_speedup
+            ),
+        };
+        if !slower.is_empty() {
+            verdict.push_str(&format!("; slower on {}", slower.join(", ")));
+        }
+        advice.push(Advice {
+            table: table.clone(),
+            columns: columns.clone(),
+            existing_index: Some(existing.name.clone()),
+            speedup: best.map(|b| b.speedup),
+            ci95: best.map(|b| b.ci95),
+            scenarios: measured,
+            verdict,
+            ddl: wins.then_some(ddl),
+        });
+    }
+    bar.finish_and_clear();
+    Ok(advice)
+}
+
+fn report(db: &Database, plans: &[Plan], findings: &[String], advice: &[Advice]) -> Report {
+    let mut plan_table = Table::new(
+        "Plans",
+        &[
+            "scenario",
+            "variant",
+            "table",
+            "access",
+            "key",
+            "rows (est.)",
+            "rows read",
+            "filtered %",
+            "extra",
+        ],
+    );
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |n| format!("{n:.0}"));
+    for plan in plans {
+        for step in &plan.steps {
+            plan_table.push(vec![
+                plan.scenario.name().into(),
+                plan.variant.clone(),
+                step.table.clone(),
+                step.access.clone(),
+                step.key.clone().unwrap_or_else(|| "-".into()),
+                opt(step.rows),
+                opt(step.rows_read),
+                opt(step.filtered),
+                step.extra.clone().unwrap_or_default(),
+            ]);
+        }
+    }
+    let mut advice_table = Table::new(
+        "Advisor: each proposed index with vs without it (the other proposals in place)",
+        &["index", "per scenario", "best [95% CI]", "verdict", "DDL"],
+    );
+    for a in advice {
+        advice_table.push(vec![
+            format!("{}({})", a.table, a.columns.join(", ")),
+            a.scenarios
+                .iter()
+                .map(|s| format!("{} {:.2}x", s.scenario.name(), s.speedup))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match (a.speedup, a.ci95) {
+                (Some(s), Some([lo, hi])) => format!("{s:.2}x [{lo:.2}, {hi:.2}]"),
+                _ => "-".into(),
+            },
+            a.verdict.clone(),
+            a.ddl.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut tables = vec![plan_table];
+    if !advice.is_empty() {
+        tables.push(advice_table);
+    }
+    let mut notes: Vec<String> = findings.iter().map(|f| format!("- {f}")).collect();
+    notes.insert(
+        0,
+        format!("Findings ({:?} {}):", db.server.flavor, db.server.version),
+    );
+    Report {
+        json: json!({
+            "command": "explain",
+            "server": db.server,
+            "database": db.url.database(),
+            "plans": plans,
+            "findings": findings,
+            "advice": advice,
+        }),
+        tables,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(
+        table: &str,
+        access: &str,
+        possible: Option<&str>,
+        key: Option<&str>,
+        rows: f64,
+    ) -> Step {
+        Step {
+            table: table.into(),
+            access: access.into(),
+            possible_keys: possible.map(Into::into),
+            key: key.map(Into::into),
+            rows: Some(rows),
+            rows_read: None,
+            filtered: None,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn findings_name_big_join_scans_declined_indexes_and_changed_plans() {
+        let none = Plan {
+            scenario: Scenario::ConcertDetail,
+            variant: "none".into(),
+            steps: vec![
+                step("concert", "const", Some("PRIMARY"), Some("PRIMARY"), 1.0),
+                step("seat", "ALL", None, None, 199_836.0),
+            ],
+            raw: None,
+        };
+        let week8 = Plan {
+            scenario: Scenario::ConcertDetail,
+            variant: "week8".into(),
+            steps: vec![
+                step("concert", "const", Some("PRIMARY"), Some("PRIMARY"), 1.0),
+                step(
+                    "performance",
+                    "ALL",
+                    Some("idx_performance_concert"),
+                    None,
+                    20.0,
+                ),
+                step(
+                    "seat",
+                    "ref",
+                    Some("idx_seat_performance"),
+                    Some("idx_seat_performance"),
+                    100.0,
+                ),
+            ],
+            raw: None,
+        };
+        let found = findings(&[none, week8]);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("full scan of seat inside a join (~199836 rows estimated)")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("declined idx_performance_concert on performance")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|f| f.contains("plan changed") && f.contains("seat:ref(idx_seat_performance)")), "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+}

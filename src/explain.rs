@@ -13,7 +13,7 @@ use crate::Context;
 use crate::cli::ExplainArgs;
 use crate::db::{Database, DatabaseUrl, Flavor, explain as explain_err};
 use crate::output::{Report, Table};
-use crate::query::{Catalog, Variant, measure, with_literal};
+use crate::query::{Catalog, Variant, measure, scenarios, variants, with_literal};
 use crate::scenarios::{Params, Scenario};
 use crate::stats::speedup;
 use crate::{progress, schema};
@@ -72,22 +72,8 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
     let catalog = Catalog::load(&db.pool)
         .await
         .map_err(|e| explain_err(e, &url))?;
-    let mut variants = vec![Variant::none()];
-    for arg in if args.variants.is_empty() {
-        vec!["week8".to_string()]
-    } else {
-        args.variants.clone()
-    } {
-        let variant = Variant::parse(&arg, &catalog)?;
-        if !variants.iter().any(|v| v.name == variant.name) {
-            variants.push(variant);
-        }
-    }
-    let scenarios = if args.scenarios.is_empty() {
-        Scenario::ALL.to_vec()
-    } else {
-        args.scenarios.clone()
-    };
+    let variants = variants(&args.variants, &catalog)?;
+    let scenarios = scenarios(&args.scenarios);
     let params = Params::pick(&db.pool).await?;
     let mut conn = db.pool.acquire().await.map_err(|e| explain_err(e, &url))?;
 

@@ -44,12 +44,8 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     let catalog = Catalog::load(&db.pool)
         .await
         .map_err(|e| explain(e, &url))?;
-    let variants = variants(args, &catalog)?;
-    let scenarios = if args.scenarios.is_empty() {
-        Scenario::ALL.to_vec()
-    } else {
-        args.scenarios.clone()
-    };
+    let variants = variants(&args.variants, &catalog)?;
+    let scenarios = scenarios(&args.scenarios);
     let params = Params::pick(&db.pool).await?;
 
     let bars = progress::multi(ctx.progress_visible());
@@ -94,21 +90,30 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     Ok(report(&db, &variants, &params, &measured, args))
 }
 
-fn variants(args: &QueryArgs, catalog: &Catalog) -> Result<Vec<Variant>> {
+/// `none` first (the baseline), then the requested variants (week8 when none are), deduplicated.
+pub(crate) fn variants(requested: &[String], catalog: &Catalog) -> Result<Vec<Variant>> {
     let mut variants = vec![Variant::none()];
-    let requested = if args.variants.is_empty() {
-        vec!["week8".to_string()]
+    let defaults = ["week8".to_string()];
+    for arg in if requested.is_empty() {
+        &defaults[..]
     } else {
-        args.variants.clone()
-    };
-    for arg in &requested {
+        requested
+    } {
         let variant = Variant::parse(arg, catalog)?;
-        if variants.iter().any(|v| v.name == variant.name) {
-            continue;
+        if !variants.iter().any(|v| v.name == variant.name) {
+            variants.push(variant);
         }
-        variants.push(variant);
     }
     Ok(variants)
+}
+
+/// The requested scenarios, or all six.
+pub(crate) fn scenarios(requested: &[Scenario]) -> Vec<Scenario> {
+    if requested.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        requested.to_vec()
+    }
 }
 
 /// Runs each statement `warmup + iterations` times, interleaved statement by statement so that

@@ -7,21 +7,7 @@ use common::TestDb;
 
 #[tokio::test]
 async fn seat_is_a_full_scan_under_none_and_an_index_lookup_under_week8() {
-    let db = TestDb::new().await;
-    db.run(&[
-        "-q",
-        "seed",
-        "--concerts",
-        "8",
-        "--open-concerts",
-        "2",
-        "--reserved-per-open-concert",
-        "5",
-        "--users",
-        "20",
-    ])
-    .await
-    .unwrap();
+    let db = TestDb::seeded_small().await;
     let out = db
         .run(&[
             "-o",

@@ -7,25 +7,7 @@ use std::time::Duration;
 
 use common::TestDb;
 
-const SMALL: &[&str] = &[
-    "-q",
-    "seed",
-    "--concerts",
-    "8",
-    "--open-concerts",
-    "2",
-    "--reserved-per-open-concert",
-    "5",
-    "--users",
-    "20",
-];
 const FAST: &[&str] = &["--iterations", "5", "--warmup", "1", "--server-runs", "2"];
-
-async fn seeded() -> TestDb {
-    let db = TestDb::new().await;
-    db.run(SMALL).await.unwrap();
-    db
-}
 
 /// Every index and column of the database, to prove an experiment changed nothing.
 async fn schema_snapshot(db: &TestDb) -> Vec<(String, String, String, i64)> {
@@ -40,7 +22,7 @@ async fn schema_snapshot(db: &TestDb) -> Vec<(String, String, String, i64)> {
 
 #[tokio::test]
 async fn measures_every_scenario_under_none_and_week8_and_compares_them() {
-    let db = seeded().await;
+    let db = TestDb::seeded_small().await;
     let before = schema_snapshot(&db).await;
     let out = db
         .run(&[&["-o", "json", "query"], FAST].concat())
@@ -105,7 +87,7 @@ async fn measures_every_scenario_under_none_and_week8_and_compares_them() {
 
 #[tokio::test]
 async fn user_variants_and_scenario_filters() {
-    let db = seeded().await;
+    let db = TestDb::seeded_small().await;
     let args = [
         &[
             "-o",
@@ -131,7 +113,7 @@ async fn user_variants_and_scenario_filters() {
 
 #[tokio::test]
 async fn an_interrupted_experiment_leaves_the_schema_as_it_was() {
-    let db = seeded().await;
+    let db = TestDb::seeded_small().await;
     let before = schema_snapshot(&db).await;
     let long = db.run(&["query", "--iterations", "100000"]);
     assert!(
@@ -150,7 +132,7 @@ async fn refusals_are_clear_and_change_nothing() {
     assert!(err.contains("run `concert-bench seed` first"), "{err}");
     assert!(empty.tables().await.is_empty(), "query created nothing");
 
-    let db = seeded().await;
+    let db = TestDb::seeded_small().await;
     let before = schema_snapshot(&db).await;
     for (variant, expected) in [
         ("fastest", "unknown variant `fastest`"),

@@ -49,6 +49,26 @@ impl TestDb {
         Self { name, url, pool }
     }
 
+    /// A database holding a small data set: 8 concerts (16,000 seats), 2 open with 5 sold each.
+    pub async fn seeded_small() -> Self {
+        let db = Self::new().await;
+        db.run(&[
+            "-q",
+            "seed",
+            "--concerts",
+            "8",
+            "--open-concerts",
+            "2",
+            "--reserved-per-open-concert",
+            "5",
+            "--users",
+            "20",
+        ])
+        .await
+        .expect("seed the small data set");
+        db
+    }
+
     /// Runs the tool against this database and returns its stdout.
     pub async fn run(&self, args: &[&str]) -> anyhow::Result<String> {
         run_tool(&[&["concert-bench", "--database-url", &self.url], args].concat()).await

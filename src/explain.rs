@@ -11,12 +11,12 @@ use sqlx::{AssertSqlSafe, MySql, Row};
 
 use crate::Context;
 use crate::cli::ExplainArgs;
-use crate::db::{Database, DatabaseUrl, Flavor, explain as explain_err};
+use crate::db::{Database, Flavor, explain as explain_err};
 use crate::output::{Report, Table};
-use crate::query::{Catalog, Variant, measure, scenarios, variants, with_literal};
+use crate::progress;
+use crate::query::{Catalog, Experiment, Variant, measure, with_literal};
 use crate::scenarios::{Params, Scenario};
 use crate::stats::speedup;
-use crate::{progress, schema};
 
 /// A table scanned whole inside a join is worth a finding from this many rows.
 const LARGE_SCAN_ROWS: f64 = 1_000.0;
@@ -66,16 +66,15 @@ struct ScenarioSpeedup {
 }
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect(&url, 2).await?;
-    schema::require_seeded(&db).await?;
-    let catalog = Catalog::load(&db.pool)
-        .await
-        .map_err(|e| explain_err(e, &url))?;
-    let variants = variants(&args.variants, &catalog)?;
-    let scenarios = scenarios(&args.scenarios);
-    let params = Params::pick(&db.pool).await?;
-    let mut conn = db.pool.acquire().await.map_err(|e| explain_err(e, &url))?;
+    let Experiment {
+        db,
+        catalog,
+        variants,
+        scenarios,
+        params,
+        mut conn,
+    } = Experiment::open(ctx, &args.variants, &args.scenarios).await?;
+    let url = &db.url;
 
     let mut plans = Vec::new();
     for &scenario in &scenarios {
@@ -86,7 +85,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
             );
             let steps = plan_steps(&mut conn, db.server.flavor, &sql, args.analyze)
                 .await
-                .map_err(|e| explain_err(e, &url))?;
+                .map_err(|e| explain_err(e, url))?;
             let raw = if args.raw {
                 Some(raw_plan(&mut conn, db.server.flavor, &sql, args.analyze).await?)
             } else {

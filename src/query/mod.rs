@@ -4,7 +4,7 @@
 
 mod variant;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
@@ -37,16 +37,53 @@ struct Measured {
     server: Samples,
 }
 
+/// What both `query` and `explain` start from: a seeded database, its indexes, the chosen
+/// variants and scenarios, parameters picked from the data, and one connection to measure on.
+pub(crate) struct Experiment {
+    pub db: Database,
+    pub catalog: Catalog,
+    pub variants: Vec<Variant>,
+    pub scenarios: Vec<Scenario>,
+    pub params: Params,
+    pub conn: PoolConnection<MySql>,
+}
+
+impl Experiment {
+    pub async fn open(
+        ctx: &Context,
+        variant_args: &[String],
+        scenario_args: &[Scenario],
+    ) -> Result<Self> {
+        let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+        let db = Database::connect(&url, 2).await?;
+        schema::require_seeded(&db).await?;
+        let catalog = Catalog::load(&db.pool)
+            .await
+            .map_err(|e| explain(e, &url))?;
+        let variants = variants(variant_args, &catalog)?;
+        let params = Params::pick(&db.pool).await?;
+        let conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
+        Ok(Self {
+            db,
+            catalog,
+            variants,
+            scenarios: scenarios(scenario_args),
+            params,
+            conn,
+        })
+    }
+}
+
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect(&url, 2).await?;
-    schema::require_seeded(&db).await?;
-    let catalog = Catalog::load(&db.pool)
-        .await
-        .map_err(|e| explain(e, &url))?;
-    let variants = variants(&args.variants, &catalog)?;
-    let scenarios = scenarios(&args.scenarios);
-    let params = Params::pick(&db.pool).await?;
+    let Experiment {
+        db,
+        catalog,
+        variants,
+        scenarios,
+        params,
+        mut conn,
+    } = Experiment::open(ctx, &args.variants, &args.scenarios).await?;
+    let url = &db.url;
 
     let bars = progress::multi(ctx.progress_visible());
     let per_pair = u64::from(args.warmup + args.iterations + args.server_runs);
@@ -55,7 +92,6 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
         "query",
         scenarios.len() as u64 * variants.len() as u64 * per_pair,
     );
-    let mut conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
     let mut measured = Vec::new();
     for &scenario in &scenarios {
         let sql: Vec<String> = variants
@@ -67,7 +103,7 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
             bar.inc(1)
         })
         .await
-        .map_err(|e| explain(e, &url))?;
+        .map_err(|e| explain(e, url))?;
         for (variant, (rows, client)) in runs.into_iter().enumerate() {
             let literal = with_literal(&sql[variant], param);
             let mut server = Samples::default();
@@ -91,7 +127,7 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
 }
 
 /// `none` first (the baseline), then the requested variants (week8 when none are), deduplicated.
-pub(crate) fn variants(requested: &[String], catalog: &Catalog) -> Result<Vec<Variant>> {
+fn variants(requested: &[String], catalog: &Catalog) -> Result<Vec<Variant>> {
     let mut variants = vec![Variant::none()];
     let defaults = ["week8".to_string()];
     for arg in if requested.is_empty() {
@@ -108,7 +144,7 @@ pub(crate) fn variants(requested: &[String], catalog: &Catalog) -> Result<Vec<Va
 }
 
 /// The requested scenarios, or all six.
-pub(crate) fn scenarios(requested: &[Scenario]) -> Vec<Scenario> {
+fn scenarios(requested: &[Scenario]) -> Vec<Scenario> {
     if requested.is_empty() {
         Scenario::ALL.to_vec()
     } else {
@@ -126,9 +162,11 @@ pub(crate) async fn measure(
     iterations: u32,
     mut on_run: impl FnMut(),
 ) -> Result<Vec<(usize, Samples)>, sqlx::Error> {
+    // Built once: each run only bumps a reference count, so no copy lands in the timed region.
+    let statements: Vec<Arc<str>> = sql.iter().map(|s| Arc::from(s.as_str())).collect();
     let mut out: Vec<(usize, Samples)> = sql.iter().map(|_| (0, Samples::default())).collect();
     for round in 0..warmup + iterations {
-        for (statement, (rows, samples)) in sql.iter().zip(out.iter_mut()) {
+        for (statement, (rows, samples)) in statements.iter().zip(out.iter_mut()) {
             let started = Instant::now();
             *rows = execute(conn, statement, param).await?;
             if round >= warmup {
@@ -143,11 +181,11 @@ pub(crate) async fn measure(
 /// Executes the prepared statement and fetches every row, as an application would.
 async fn execute(
     conn: &mut PoolConnection<MySql>,
-    sql: &str,
+    sql: &Arc<str>,
     param: Option<i64>,
 ) -> Result<usize, sqlx::Error> {
     // Hints are built from index names the server reported, quoted; values stay bound.
-    let query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    let query = sqlx::query(AssertSqlSafe(Arc::clone(sql)));
     let query = match param {
         Some(id) => query.bind(id),
         None => query,

@@ -5,13 +5,15 @@
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use url::Url;
 
 use crate::db::mask;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Reconnection attempts after a lost connection: enough to ride out a Redis restart of a few
+/// seconds, few enough that a dead Redis is reported instead of waited on.
+const RECONNECT_RETRIES: usize = 4;
 const SCAN_BATCH: usize = 1_000;
 
 /// A validated `--key-prefix`.
@@ -49,8 +51,10 @@ impl KeyPrefix {
     }
 }
 
-/// Connects to Redis, or says in one line why not.
-pub async fn connect(raw_url: &str) -> Result<MultiplexedConnection> {
+/// Connects to Redis, or says in one line why not. The connection is multiplexed (one socket
+/// pipelines every caller's commands) and reconnects by itself after Redis restarts; commands
+/// sent while it is down fail, and callers count them.
+pub async fn connect(raw_url: &str) -> Result<ConnectionManager> {
     let parsed = Url::parse(raw_url)
         .map_err(|e| anyhow!("--redis-url is not a valid URL ({e}): expected redis://host:6379"))?;
     if !matches!(parsed.scheme(), "redis" | "rediss") {
@@ -66,9 +70,11 @@ pub async fn connect(raw_url: &str) -> Result<MultiplexedConnection> {
     );
     let client = redis::Client::open(raw_url)
         .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
-    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(CONNECT_TIMEOUT));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(RECONNECT_RETRIES)
+        .set_max_delay(Duration::from_secs(1));
+    ConnectionManager::new_with_config(client, config)
         .await
         .map_err(|e| {
             if e.kind() == redis::ErrorKind::AuthenticationFailed {
@@ -90,7 +96,7 @@ pub async fn connect(raw_url: &str) -> Result<MultiplexedConnection> {
 
 /// Removes every key under `prefix`; returns how many were removed.
 pub async fn clear(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     prefix: &KeyPrefix,
 ) -> redis::RedisResult<u64> {
     let pattern = prefix.pattern();

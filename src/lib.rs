@@ -18,6 +18,7 @@ pub mod keyspace;
 pub mod output;
 pub mod progress;
 pub mod query;
+pub mod queue;
 pub mod scenarios;
 pub mod schema;
 pub mod seed;

@@ -49,6 +49,16 @@ impl TestDb {
         Self { name, url, pool }
     }
 
+    /// A fresh database with the tool's schema and no data.
+    pub async fn migrated() -> Self {
+        let db = Self::new().await;
+        concert_bench::schema::MIGRATOR
+            .run(&db.pool)
+            .await
+            .expect("apply the migrations");
+        db
+    }
+
     /// A database holding a small data set: 8 concerts (16,000 seats), 2 open with 5 sold each.
     pub async fn seeded_small() -> Self {
         let db = Self::new().await;

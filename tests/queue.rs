@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use concert_bench::keyspace::{self, KeyPrefix};
 use concert_bench::queue::{
-    Admission, Clock, DatabaseQueue, Policy, Position, QueueConfig, RedisQueue, WaitingQueue,
+    Admission, Clock, DatabaseQueue, Position, QueueConfig, RedisQueue, WaitingQueue,
 };
 use sqlx::mysql::MySqlPoolOptions;
 

@@ -504,6 +504,7 @@ fn report(db: &Database, plans: &[Plan], findings: &[String], advice: &[Advice])
         }),
         tables,
         notes,
+        violations: Vec::new(),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod output;
 pub mod progress;
 pub mod query;
 pub mod queue;
+pub mod queue_sim;
 pub mod scenarios;
 pub mod schema;
 pub mod seed;
@@ -59,20 +60,35 @@ impl Context {
 pub enum Failure {
     #[error("interrupted: {0}")]
     Interrupted(&'static str),
+    /// The command ran to the end but found broken invariants; `output` is its full report.
+    #[error("{}", .violations.join("; "))]
+    Violations {
+        output: String,
+        violations: Vec<String>,
+    },
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Interrupted(_) => 130,
+            Failure::Violations { .. } => 3,
         }
     }
 }
 
-/// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 1 for everything else
-/// (clap's usage errors exit with 2 before `run` is reached).
+/// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 3 for a run that found
+/// broken invariants, 1 for everything else (clap's usage errors exit with 2 before `run`).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     err.downcast_ref::<Failure>().map_or(1, Failure::exit_code)
+}
+
+/// The report a failed run still produced (a run that found violations prints it first).
+pub fn failed_output(err: &anyhow::Error) -> Option<&str> {
+    match err.downcast_ref::<Failure>() {
+        Some(Failure::Violations { output, .. }) => Some(output),
+        _ => None,
+    }
 }
 
 /// Runs one command and returns its rendered output. Ctrl-C is raced against the work so an
@@ -98,10 +114,23 @@ pub async fn run(cli: Cli) -> Result<String> {
             explain::run(&ctx, args).boxed(),
             "no results; the schema was not changed",
         ),
+        Command::QueueSim(args) => (
+            queue_sim::run(&ctx, args).boxed(),
+            "no results; the simulation's queue keys may remain under the key prefix",
+        ),
     };
     let report: Report = tokio::select! {
         report = work => report?,
         _ = tokio::signal::ctrl_c() => return Err(Failure::Interrupted(interrupted_note).into()),
     };
-    ctx.output.exporter().render(&report)
+    let output = ctx.output.exporter().render(&report)?;
+    if report.violations.is_empty() {
+        Ok(output)
+    } else {
+        Err(Failure::Violations {
+            output,
+            violations: report.violations,
+        }
+        .into())
+    }
 }

@@ -19,8 +19,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line on stderr: the error and its causes, joined.
+/// One line on stderr: the error and its causes, joined (after the report, if the run
+/// produced one before failing).
 fn fail(err: &anyhow::Error) -> ExitCode {
+    if let Some(output) = concert_bench::failed_output(err) {
+        let _ = std::io::stdout().write_all(output.as_bytes());
+    }
     let line = format!("{err:#}").replace('\n', " ");
     eprintln!("error: {line}");
     ExitCode::from(concert_bench::exit_code(err))

@@ -50,6 +50,9 @@ pub struct Report {
     pub tables: Vec<Table>,
     /// Short findings printed under the tables (table format only).
     pub notes: Vec<String>,
+    /// Broken invariants the command found. The report is still printed, then the run fails
+    /// with exit code 3, so a CI job notices.
+    pub violations: Vec<String>,
 }
 
 /// Renders a report in one output format.
@@ -141,6 +144,7 @@ mod tests {
             json: serde_json::json!({"command": "x", "n": 1}),
             tables: vec![table],
             notes: vec!["a note".into()],
+            violations: Vec::new(),
         }
     }
 

@@ -34,6 +34,18 @@ pub fn rows_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
     bar
 }
 
+/// A bar counting simulated users who are done, with the simulation's state as its message.
+pub fn users_bar(multi: &MultiProgress, label: &str, users: u64) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(users));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>13} [{bar:30}] {human_pos}/{human_len} done  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
 /// A bar counting runs of a benchmark.
 pub fn runs_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(len));

@@ -365,6 +365,7 @@ fn report(
                     .join("; ")
             ),
         ],
+        violations: Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDateTime};
-use sqlx::{MySql, MySqlPool, QueryBuilder, Row};
+use sqlx::{MySql, MySqlPool, QueryBuilder};
 
 use super::{
     Admission, Admitted, Clock, Policy, Position, QueueConfig, QueueError, Ticket, WaitingQueue,
@@ -28,6 +28,7 @@ struct SchedulerState {
     period_admitted: u64,
     window_start: Option<i64>,
     window_count: u64,
+    warm: bool,
     rate: Option<f64>,
 }
 
@@ -44,11 +45,29 @@ fn at(ms: i64) -> NaiveDateTime {
         .naive_utc()
 }
 
-/// Deadlocks (1213) and duplicate keys from a concurrent enter (1062) are retried.
+/// Deadlocks (1213, SQLSTATE 40001) lost to a concurrent step are retried.
 fn retryable(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.code())
-        .is_some_and(|code| code == "40001" || code == "23000")
+        .is_some_and(|code| code == "40001")
+}
+
+fn is_duplicate(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+enum Entered {
+    Waiting {
+        token: String,
+        id: i64,
+    },
+    Active {
+        token: String,
+        expires_at_ms: i64,
+    },
+    /// An expired entry was removed; enter again.
+    Retry,
 }
 
 impl DatabaseQueue {
@@ -81,43 +100,11 @@ impl DatabaseQueue {
         Ok(n as u64)
     }
 
-    async fn try_enter(
-        &self,
-        user: u64,
-        now: i64,
-    ) -> Result<(String, i64, Option<i64>), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query(
-            "SELECT id, token, CAST(status AS CHAR) AS status, expires_at FROM queue_entry
-             WHERE concert_id = ? AND user_id = ? FOR UPDATE",
-        )
-        .bind(self.concert())
-        .bind(user)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            let (id, token, status): (i64, String, String) = (
-                row.try_get("id")?,
-                row.try_get("token")?,
-                row.try_get("status")?,
-            );
-            let expires: Option<NaiveDateTime> = row.try_get("expires_at")?;
-            match status.as_str() {
-                "WAITING" => return Ok((token, id, None)),
-                "ACTIVE" if expires.is_some_and(|e| e > at(now)) => {
-                    let ms = expires.map(|e| e.and_utc().timestamp_millis());
-                    return Ok((token, id, ms));
-                }
-                _ => {
-                    sqlx::query("DELETE FROM queue_entry WHERE id = ?")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-        }
+    /// Inserts first and reads only on a duplicate: a locking read of a row that does not
+    /// exist yet takes gap locks, and concurrent enters then deadlock on each other's gaps.
+    async fn try_enter(&self, user: u64, now: i64) -> Result<Entered, sqlx::Error> {
         let token = new_token();
-        let id = sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO queue_entry (concert_id, user_id, token, status, entered_at)
              VALUES (?, ?, ?, 'WAITING', ?)",
         )
@@ -125,11 +112,45 @@ impl DatabaseQueue {
         .bind(user)
         .bind(&token)
         .bind(at(now))
-        .execute(&mut *tx)
-        .await?
-        .last_insert_id() as i64;
-        tx.commit().await?;
-        Ok((token, id, None))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(done) => {
+                return Ok(Entered::Waiting {
+                    token,
+                    id: done.last_insert_id() as i64,
+                });
+            }
+            Err(e) if !is_duplicate(&e) => return Err(e),
+            Err(_) => {}
+        }
+        let (id, token, status, expires): (i64, String, String, Option<NaiveDateTime>) =
+            sqlx::query_as(
+                "SELECT id, token, CAST(status AS CHAR), expires_at FROM queue_entry
+                 WHERE concert_id = ? AND user_id = ?",
+            )
+            .bind(self.concert())
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?;
+        match (status.as_str(), expires) {
+            ("WAITING", _) => Ok(Entered::Waiting { token, id }),
+            ("ACTIVE", Some(until)) if until > at(now) => Ok(Entered::Active {
+                token,
+                expires_at_ms: until.and_utc().timestamp_millis(),
+            }),
+            _ => {
+                // Expired (or overdue): the old entry goes, and the user joins at the back.
+                sqlx::query(
+                    "DELETE FROM queue_entry WHERE id = ? AND (status = 'EXPIRED' OR expires_at <= ?)",
+                )
+                .bind(id)
+                .bind(at(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(Entered::Retry)
+            }
+        }
     }
 
     /// Admission slots left under the policy, given the actives counted in `tx`.
@@ -159,7 +180,13 @@ impl DatabaseQueue {
         let start = *state.window_start.get_or_insert(now);
         state.window_count += admitted;
         if now - start >= RATE_WINDOW_MS {
-            state.rate = Some(state.window_count as f64 * 1e3 / (now - start) as f64);
+            // As in Redis: skip the first window (the burst that fills the capacity), then
+            // smooth.
+            let rate = state.window_count as f64 * 1e3 / (now - start) as f64;
+            if state.warm {
+                state.rate = Some(state.rate.map_or(rate, |previous| (previous + rate) / 2.0));
+            }
+            state.warm = true;
             state.window_start = Some(now);
             state.window_count = 0;
         }
@@ -240,29 +267,37 @@ impl WaitingQueue for DatabaseQueue {
 
     async fn enter(&self, user: u64) -> Result<Ticket, QueueError> {
         let now = self.clock.now_ms();
-        let mut attempt = 1;
-        let (token, id, active_until) = loop {
+        for _ in 0..ATTEMPTS {
             match self.try_enter(user, now).await {
-                Err(e) if retryable(&e) && attempt < ATTEMPTS => attempt += 1,
-                other => break other?,
+                Ok(Entered::Waiting { token, id }) => {
+                    let position = self.rank(id).await?;
+                    return Ok(Ticket {
+                        token,
+                        arrival: Some(id as u64),
+                        position: Position::Waiting {
+                            position,
+                            eta: eta(position, self.observed_rate()),
+                        },
+                    });
+                }
+                Ok(Entered::Active {
+                    token,
+                    expires_at_ms,
+                }) => {
+                    return Ok(Ticket {
+                        token,
+                        arrival: None,
+                        position: Position::Active { expires_at_ms },
+                    });
+                }
+                Ok(Entered::Retry) => {}
+                Err(e) if retryable(&e) => {}
+                Err(e) => return Err(e.into()),
             }
-        };
-        if let Some(expires_at_ms) = active_until {
-            return Ok(Ticket {
-                token,
-                arrival: None,
-                position: Position::Active { expires_at_ms },
-            });
         }
-        let position = self.rank(id).await?;
-        Ok(Ticket {
-            token,
-            arrival: Some(id as u64),
-            position: Position::Waiting {
-                position,
-                eta: eta(position, self.observed_rate()),
-            },
-        })
+        Err(QueueError::Reply(format!(
+            "user {user} could not enter after {ATTEMPTS} attempts (concurrent changes)"
+        )))
     }
 
     async fn position(&self, user: u64) -> Result<Position, QueueError> {

@@ -215,14 +215,28 @@ pub struct Admission {
     pub waiting: u64,
 }
 
+/// The store's error is part of the message rather than a `source`, so a one-line report
+/// (`{:#}`) names it once.
 #[derive(Debug, Error)]
 pub enum QueueError {
     #[error("Redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    Redis(redis::RedisError),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("unexpected reply from the queue store: {0}")]
     Reply(String),
+}
+
+impl From<redis::RedisError> for QueueError {
+    fn from(err: redis::RedisError) -> Self {
+        QueueError::Redis(err)
+    }
+}
+
+impl From<sqlx::Error> for QueueError {
+    fn from(err: sqlx::Error) -> Self {
+        QueueError::Database(err)
+    }
 }
 
 /// The queue's operations. Every method is one atomic step in the store.

@@ -28,16 +28,19 @@ local expires = redis.call('ZSCORE', KEYS[2], user)
 if expires and tonumber(expires) > now then
   return {'active', redis.call('HGET', KEYS[3], user) or '', '', expires}
 end
-local arrival = redis.call('ZSCORE', KEYS[1], user)
-if arrival then
-  return {'waiting', redis.call('HGET', KEYS[3], user) or '', arrival,
+if expires then redis.call('ZREM', KEYS[2], user) end
+-- Numbers skipped by a repeated enter leave gaps; only the order matters.
+local seq = redis.call('INCR', KEYS[4])
+if seq == 1 then
+  -- A new or lost counter (Redis restarted) starts above every number handed out before.
+  seq = tonumber(ARGV[4])
+  redis.call('SET', KEYS[4], ARGV[4])
+end
+if redis.call('ZADD', KEYS[1], 'NX', seq, user) == 0 then
+  return {'waiting', redis.call('HGET', KEYS[3], user) or '',
+          redis.call('ZSCORE', KEYS[1], user),
           string.format('%d', redis.call('ZRANK', KEYS[1], user))}
 end
-if expires then redis.call('ZREM', KEYS[2], user) end
--- A lost counter (Redis restarted) restarts above every number handed out before.
-redis.call('SET', KEYS[4], ARGV[4], 'NX')
-local seq = redis.call('INCR', KEYS[4])
-redis.call('ZADD', KEYS[1], seq, user)
 redis.call('HSET', KEYS[3], user, ARGV[2])
 return {'waiting', ARGV[2], string.format('%d', seq),
         string.format('%d', redis.call('ZCARD', KEYS[1]) - 1)}
@@ -69,11 +72,25 @@ end
 if waiting == 0 then
   redis.call('HSET', KEYS[4], 'win_start', now, 'win_count', 0)
 else
-  local start = tonumber(redis.call('HGET', KEYS[4], 'win_start') or now)
+  local start = tonumber(redis.call('HGET', KEYS[4], 'win_start'))
+  if not start then
+    start = now
+    redis.call('HSET', KEYS[4], 'win_start', now)
+  end
   local count = redis.call('HINCRBY', KEYS[4], 'win_count', #popped / 2)
   if now - start >= tonumber(ARGV[6]) then
-    redis.call('HSET', KEYS[4], 'rate', tostring(count * 1000 / (now - start)),
-               'win_start', now, 'win_count', 0)
+    -- The first window holds the burst that fills an empty queue's capacity: not a rate
+    -- anyone will see again, so it is skipped; later windows are smoothed.
+    local rate = count * 1000 / (now - start)
+    local previous = redis.call('HGET', KEYS[4], 'rate')
+    if redis.call('HEXISTS', KEYS[4], 'warm') == 0 then
+      redis.call('HSET', KEYS[4], 'warm', 1)
+    elseif previous then
+      redis.call('HSET', KEYS[4], 'rate', tostring((tonumber(previous) + rate) / 2))
+    else
+      redis.call('HSET', KEYS[4], 'rate', tostring(rate))
+    end
+    redis.call('HSET', KEYS[4], 'win_start', now, 'win_count', 0)
   end
 end
 local reply = {string.format('%d', #expired), string.format('%d', redis.call('ZCARD', KEYS[2])),

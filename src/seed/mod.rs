@@ -127,6 +127,7 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
             thousands(total_rate),
             schema_seconds
         )],
+        violations: Vec::new(),
     })
 }
 
@@ -184,6 +185,7 @@ fn write_tsv(plan: &SeedPlan, dir: &std::path::Path) -> Result<Report> {
             dir.display(),
             dir.display()
         )],
+        violations: Vec::new(),
     })
 }
 

@@ -385,10 +385,10 @@ async fn schedule<Q: WaitingQueue>(shared: &Shared<Q>, bar: &ProgressBar) -> Res
         }
         log.max_active = log.max_active.max(admission.active);
         log.expired += admission.expired;
-        if tick == 1 || tick.is_multiple_of(50) {
-            if let Ok(Some(bytes)) = shared.queue.memory_bytes().await {
-                log.peak_memory = log.peak_memory.max(Some(bytes));
-            }
+        if (tick == 1 || tick.is_multiple_of(50))
+            && let Ok(Some(bytes)) = shared.queue.memory_bytes().await
+        {
+            log.peak_memory = log.peak_memory.max(Some(bytes));
         }
         let finished = shared.finished_users.load(Ordering::Relaxed);
         bar.set_position(finished);

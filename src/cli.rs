@@ -128,7 +128,7 @@ pub struct QueueSimArgs {
     pub policy: Policy,
 
     /// How long an admitted user stays active without paying (queue time).
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
     pub ttl: Duration,
 
     /// When users arrive: all, rate:N/PERIOD (evenly spaced) or burst:N/PERIOD (N at once).
@@ -148,7 +148,7 @@ pub struct QueueSimArgs {
     pub speed: f64,
 
     /// Scheduler interval (queue time).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub tick: Duration,
 
     /// Concurrent operations in flight (simulated clients).

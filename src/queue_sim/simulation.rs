@@ -156,19 +156,33 @@ struct Shared<Q> {
 }
 
 impl<Q: WaitingQueue> Shared<Q> {
-    /// One store operation under a client permit, retried until it succeeds (or the run
-    /// stops); failures are counted, and the latency of the successful try is recorded.
+    /// One store operation, retried until it succeeds (or the run stops); failures are
+    /// counted, and the latency of the successful try is recorded. Users' operations wait for
+    /// one of the `-c` client permits; the scheduler's do not (in production it is its own
+    /// process, not one more client in the crowd).
     async fn call<T, F, Fut>(&self, samples: Option<&Mutex<Samples>>, op: F) -> Option<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, QueueError>>,
     {
+        self.call_as(Some(&self.permits), samples, op).await
+    }
+
+    async fn call_as<T, F, Fut>(
+        &self,
+        permits: Option<&Semaphore>,
+        samples: Option<&Mutex<Samples>>,
+        op: F,
+    ) -> Option<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, QueueError>>,
+    {
         while !self.stop.load(Ordering::Relaxed) {
-            let permit = self
-                .permits
-                .acquire()
-                .await
-                .expect("semaphore never closed");
+            let permit = match permits {
+                Some(p) => Some(p.acquire().await.expect("semaphore never closed")),
+                None => None,
+            };
             let started = Instant::now();
             let outcome = op().await;
             let elapsed = started.elapsed();
@@ -205,10 +219,9 @@ impl<Q: WaitingQueue> Shared<Q> {
             match position {
                 Position::Active { .. } => break,
                 Position::Waiting { eta, .. } => {
-                    // Poll again halfway to the estimate, or back off without one.
-                    backoff = eta
-                        .map_or(backoff * 2, |eta| eta / 2)
-                        .clamp(POLL_MIN, POLL_MAX);
+                    // Look again when the estimate says it is our turn (a client showing a
+                    // countdown), or back off exponentially without one.
+                    backoff = eta.unwrap_or(backoff * 2).clamp(POLL_MIN, POLL_MAX);
                     self.clock.sleep(backoff).await;
                 }
                 Position::Absent if self.log.admitted_at[index].load(Ordering::Relaxed) >= 0 => {
@@ -230,7 +243,6 @@ impl<Q: WaitingQueue> Shared<Q> {
                 }
             }
             let queue = &self.queue;
-            let asked_at = self.clock.now_ms();
             match self
                 .call(Some(&self.ops.position), || queue.position(user))
                 .await
@@ -238,7 +250,7 @@ impl<Q: WaitingQueue> Shared<Q> {
                 Some(p) => position = p,
                 None => return,
             }
-            self.note_estimate(index, position, asked_at);
+            self.note_estimate(index, position, self.clock.now_ms());
         }
         let (low, high) = self.params.service;
         let service = low + (high - low).mul_f64(rng.random_range(0.0..1.0));
@@ -251,11 +263,13 @@ impl<Q: WaitingQueue> Shared<Q> {
     }
 
     async fn enter(&self, user: u64, index: usize) -> Option<Position> {
-        let entered_at = self.clock.now_ms();
         let queue = &self.queue;
         let ticket = self
             .call(Some(&self.ops.enter), || queue.enter(user))
             .await?;
+        // Measured from the store's answer: time spent waiting for a client permit is the
+        // simulator's own queue, not the waiting queue's.
+        let entered_at = self.clock.now_ms();
         // A re-entry keeps the first arrival time: the wait is the user's, not the store's.
         let _ = self.log.entered_at[index].compare_exchange(
             -1,
@@ -360,7 +374,7 @@ async fn schedule<Q: WaitingQueue>(shared: &Shared<Q>, bar: &ProgressBar) -> Res
         let now = shared.clock.now_ms();
         let queue = &shared.queue;
         let admission = tokio::select! {
-            admission = shared.call(None, || queue.admit()) => admission,
+            admission = shared.call_as(None, None, || queue.admit()) => admission,
             _ = tokio::time::sleep(STALL_LIMIT) => None,
         };
         let stalled = shared.started.elapsed().as_millis() as u64
@@ -430,7 +444,9 @@ fn outcome<Q: WaitingQueue>(
         highest = highest.max(arrival);
     }
     let mut wait = Samples::default();
-    let (mut error_sum, mut estimated) = (0.0, 0u64);
+    // Weighted absolute error: total |estimate - actual| over total actual wait, so the
+    // users next in line (whose tiny waits make any ratio explode) do not dominate it.
+    let (mut error_ms, mut waited_ms) = (0i64, 0i64);
     let user_log = &shared.log;
     for i in 0..shared.params.users as usize {
         let (entered, admitted) = (
@@ -449,8 +465,8 @@ fn outcome<Q: WaitingQueue>(
         let remaining = admitted - eta_at;
         // Waits shorter than a tick are all rounding: they say nothing about the estimate.
         if eta_at >= 0 && remaining >= shared.params.tick.as_millis() as i64 {
-            error_sum += (eta - remaining).abs() as f64 / remaining as f64;
-            estimated += 1;
+            error_ms += (eta - remaining).abs();
+            waited_ms += remaining;
         }
     }
     let take = |m: &Mutex<Samples>| std::mem::take(&mut *m.lock().expect("samples lock"));
@@ -460,7 +476,7 @@ fn outcome<Q: WaitingQueue>(
         enter: take(&shared.ops.enter),
         position: take(&shared.ops.position),
         wait,
-        eta_error_pct: (estimated > 0).then(|| error_sum / estimated as f64 * 100.0),
+        eta_error_pct: (waited_ms > 0).then(|| error_ms as f64 / waited_ms as f64 * 100.0),
         admitted: log.admissions.len() as u64,
         max_active: log.max_active,
         max_admitted_per_period: log.max_per_period,

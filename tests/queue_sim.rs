@@ -1,0 +1,256 @@
+//! `queue-sim` end to end on real Redis (a key prefix per test) and a real database, its
+//! checks, bad input, and a Redis restart in the middle of a run (on a private redis-server).
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
+use common::TestDb;
+
+/// A short simulation: 300 users, a cap of 20, a fast clock, tokens that expire in 10 s.
+const SMALL: &[&str] = &[
+    "--users",
+    "300",
+    "--policy",
+    "capacity:20",
+    "--speed",
+    "200",
+    "--service",
+    "1s..5s",
+    "--ttl",
+    "10s",
+    "--abandon",
+    "0.2",
+    "--probe-size",
+    "200",
+    "--probe-lookups",
+    "500",
+];
+
+async fn queue_sim(redis_url: &str, database_url: Option<&str>, extra: &[&str]) -> Value {
+    let prefix = common::unique_name("cbt:qs");
+    let mut argv = vec![
+        "concert-bench",
+        "--redis-url",
+        redis_url,
+        "--key-prefix",
+        &prefix,
+        "-o",
+        "json",
+        "-q",
+    ];
+    if let Some(url) = database_url {
+        argv.extend(["--database-url", url]);
+    }
+    argv.push("queue-sim");
+    argv.extend(extra);
+    let out = common::run_tool(&argv).await.expect("queue-sim runs");
+    serde_json::from_str(&out).expect("one JSON document")
+}
+
+fn assert_invariants(result: &Value, users: u64) {
+    assert_eq!(result["admitted"].as_u64(), Some(users), "{result}");
+    assert_eq!(result["fifo_violations"], 0, "{result}");
+    assert_eq!(result["admitted_still_waiting"], 0, "{result}");
+}
+
+#[tokio::test]
+async fn redis_run_reports_and_keeps_every_promise() {
+    let doc = queue_sim(&common::redis_url(), None, SMALL).await;
+    assert_eq!(doc["command"], "queue-sim");
+    let r = &doc["results"][0];
+    assert_eq!(r["backend"], "redis");
+    assert_invariants(r, 300);
+    assert_eq!(r["active_cap"], 20);
+    // 300 users against a cap of 20 fill it, and never pass it.
+    assert_eq!(r["max_active"], 20, "{r}");
+    // A fifth of the admitted never pay: their tokens expire.
+    assert!(r["tokens_expired"].as_u64().unwrap() > 10, "{r}");
+    assert!(r["wait_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["wait_ms"]["p99"].as_f64() >= r["wait_ms"]["p50"].as_f64());
+    assert!(r["enter_per_second"].as_f64().unwrap() > 0.0);
+    assert!(r["position_per_second"].as_f64().unwrap() > 0.0);
+    assert!(r["memory_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(doc["violations"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn the_rate_policy_admits_exactly_n_per_period() {
+    let doc = queue_sim(
+        &common::redis_url(),
+        None,
+        &[
+            "--users",
+            "200",
+            "--policy",
+            "rate:25/1s",
+            "--speed",
+            "50",
+            "--service",
+            "1s..2s",
+            "--abandon",
+            "0",
+            "--probe-size",
+            "0",
+        ],
+    )
+    .await;
+    let r = &doc["results"][0];
+    assert_invariants(r, 200);
+    assert_eq!(r["max_admitted_per_period"], 25, "{r}");
+    assert_eq!(r["throughput_source"], "simulation");
+}
+
+#[tokio::test]
+async fn both_backends_run_side_by_side() {
+    let db = TestDb::seeded_small().await;
+    let mut args = SMALL.to_vec();
+    args.extend(["--backend", "both", "--concert", "3"]);
+    let doc = queue_sim(&common::redis_url(), Some(&db.url), &args).await;
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["backend"], "database");
+    for r in results {
+        assert_invariants(r, 300);
+        assert!(r["max_active"].as_u64().unwrap() <= 20, "{r}");
+    }
+    let whats: Vec<&str> = doc["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(whats.contains(&"position: redis / database"), "{whats:?}");
+    // The simulation cleans up after itself.
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM queue_entry WHERE concert_id = 3")
+            .await,
+        0
+    );
+}
+
+#[test]
+fn nonsense_settings_are_refused_in_one_line() {
+    for (args, expected) in [
+        (&["--users", "0"][..], "0 is not in 1..=10000000"),
+        (&["--policy", "capacity:0"][..], "at least 1"),
+        (&["--policy", "rate:0/1s"][..], "at least 1"),
+        (&["--policy", "rate:10/0s"][..], "at least 1ms"),
+        (&["--ttl", "-5s"][..], "at least 1ms"),
+        (&["--arrival", "sometimes"][..], "expected all"),
+        (&["-c", "0"][..], "0 is not in 1..=10000"),
+    ] {
+        let out = cargo_bin_cmd!("concert-bench")
+            .arg("queue-sim")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn unreachable_redis_is_a_clear_error() {
+    let port = free_port();
+    let out = cargo_bin_cmd!("concert-bench")
+        .args(["--redis-url", &format!("redis://127.0.0.1:{port}")])
+        .args(["queue-sim", "--users", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach Redis at 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A redis-server of this test's own, so restarting it disturbs no other test.
+struct PrivateRedis {
+    port: u16,
+    child: Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let server = Self { port, child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("private redis-server did not start");
+    }
+
+    fn stop(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_mid_run_is_survived_and_counted() {
+    let port = free_port();
+    let redis = PrivateRedis::start(port);
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let sim = tokio::spawn({
+        let url = url.clone();
+        async move {
+            queue_sim(
+                &url,
+                None,
+                &[
+                    "--users",
+                    "400",
+                    "--policy",
+                    "capacity:30",
+                    "--speed",
+                    "20",
+                    "--service",
+                    "1s..4s",
+                    "--abandon",
+                    "0",
+                    "--probe-size",
+                    "0",
+                ],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let restarted = PrivateRedis::start(port);
+    let doc = sim.await.unwrap();
+    restarted.stop();
+    let r = &doc["results"][0];
+    assert!(r["errors"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["reentered"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["fifo_violations"], 0, "{r}");
+    assert_eq!(r["admitted_still_waiting"], 0, "{r}");
+    assert!(r["max_active"].as_u64().unwrap() <= 30, "{r}");
+}

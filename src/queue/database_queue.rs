@@ -16,8 +16,8 @@ use super::{
     eta, expected_rate, new_token,
 };
 
-/// Attempts for a step that lost a deadlock or a duplicate-key race to a concurrent step.
-const ATTEMPTS: usize = 5;
+/// Attempts for a step that lost a deadlock or a race to a concurrent step.
+const ATTEMPTS: usize = 10;
 /// Rows per DELETE or IN list, to keep statements and undo logs small.
 const BATCH: usize = 5_000;
 const RATE_WINDOW_MS: i64 = 10_000;
@@ -50,6 +50,11 @@ fn retryable(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "40001")
+}
+
+/// A short random pause, so the losers of a deadlock do not collide again in step.
+fn backoff() -> std::time::Duration {
+    std::time::Duration::from_micros(500 + fake::rand::random::<u64>() % 4_500)
 }
 
 fn is_duplicate(err: &sqlx::Error) -> bool {
@@ -194,7 +199,15 @@ impl DatabaseQueue {
 
     async fn try_admit(&self, now: i64) -> Result<Admission, sqlx::Error> {
         let concert = self.concert();
-        let mut tx = self.pool.begin().await?;
+        // READ COMMITTED: the locking read of the oldest waiting rows must not also lock the
+        // gap after them, where every concurrent enter inserts (under REPEATABLE READ each
+        // tick deadlocks with the users entering). One scheduler per concert admits, so no
+        // phantom can reorder admissions.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *conn)
+            .await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let expired = sqlx::query(
             "UPDATE queue_entry SET status = 'EXPIRED'
              WHERE concert_id = ? AND status = 'ACTIVE' AND expires_at <= ?",
@@ -291,7 +304,7 @@ impl WaitingQueue for DatabaseQueue {
                     });
                 }
                 Ok(Entered::Retry) => {}
-                Err(e) if retryable(&e) => {}
+                Err(e) if retryable(&e) => tokio::time::sleep(backoff()).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -333,7 +346,10 @@ impl WaitingQueue for DatabaseQueue {
         let mut attempt = 1;
         loop {
             match self.try_admit(now).await {
-                Err(e) if retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+                Err(e) if retryable(&e) && attempt < ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff()).await;
+                }
                 other => return Ok(other?),
             }
         }

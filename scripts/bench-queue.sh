@@ -25,8 +25,8 @@ for c in 1 "$clients"; do
   done
 done
 
-echo "3. redis vs database (needs a seeded database)"
-sim -c "$clients" --backend both --users 2000 --probe-size 5000 --probe-lookups 20000 \
+echo "3. redis vs database (needs a seeded database; exit code 3 if a check failed)"
+{ sim -c "$clients" --backend both --users 2000 --probe-size 5000 --probe-lookups 20000 || true; } \
   | jq -c '{comparisons: [.comparisons[] | {what, ratio}], sims: [.results[] | {backend, wall: .simulation.wall_seconds, wait_p50_ms: .wait_ms.p50, max_active, fifo_violations}]}'
 
 echo "4. 1,000,000 users"

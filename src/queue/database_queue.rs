@@ -105,20 +105,11 @@ impl DatabaseQueue {
         Ok(n as u64)
     }
 
-    /// Inserts first and reads only on a duplicate: a locking read of a row that does not
-    /// exist yet takes gap locks, and concurrent enters then deadlock on each other's gaps.
+    /// Inserts first and reads only on a duplicate: a locking read of the user's row, which
+    /// does not exist yet, would take gap locks that concurrent enters deadlock on.
     async fn try_enter(&self, user: u64, now: i64) -> Result<Entered, sqlx::Error> {
         let token = new_token();
-        let inserted = sqlx::query(
-            "INSERT INTO queue_entry (concert_id, user_id, token, status, entered_at)
-             VALUES (?, ?, ?, 'WAITING', ?)",
-        )
-        .bind(self.concert())
-        .bind(user)
-        .bind(&token)
-        .bind(at(now))
-        .execute(&self.pool)
-        .await;
+        let inserted = self.insert_in_arrival_order(user, &token, now).await;
         match inserted {
             Ok(done) => {
                 return Ok(Entered::Waiting {
@@ -156,6 +147,51 @@ impl DatabaseQueue {
                 Ok(Entered::Retry)
             }
         }
+    }
+
+    /// AUTO_INCREMENT hands out an id before its transaction commits, so a later id can
+    /// commit first and be admitted ahead of an earlier one (the simulator's FIFO check caught
+    /// this). Arrivals therefore take the row lock of a per-concert sentinel row (user 0,
+    /// status EXPIRED, so no count sees it) until they commit: id order is commit order.
+    async fn insert_in_arrival_order(
+        &self,
+        user: u64,
+        token: &str,
+        now: i64,
+    ) -> Result<sqlx::mysql::MySqlQueryResult, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let lock = "SELECT id FROM queue_entry WHERE concert_id = ? AND user_id = 0 FOR UPDATE";
+        let held: Option<i64> = sqlx::query_scalar(lock)
+            .bind(self.concert())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if held.is_none() {
+            sqlx::query(
+                "INSERT IGNORE INTO queue_entry (concert_id, user_id, token, status, entered_at)
+                 VALUES (?, 0, ?, 'EXPIRED', ?)",
+            )
+            .bind(self.concert())
+            .bind(format!("arrivals-{}", self.concert()))
+            .bind(at(now))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(lock)
+                .bind(self.concert())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO queue_entry (concert_id, user_id, token, status, entered_at)
+             VALUES (?, ?, ?, 'WAITING', ?)",
+        )
+        .bind(self.concert())
+        .bind(user)
+        .bind(token)
+        .bind(at(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted)
     }
 
     /// Admission slots left under the policy, given the actives counted in `tx`.

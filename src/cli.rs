@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cache_bench::Workload;
+use crate::concerts::{CacheLevel, Invalidation};
 use crate::output::OutputFormat;
 use crate::queue::{Policy, parse_duration};
 use crate::queue_sim::Arrival;
@@ -83,9 +85,100 @@ pub enum Command {
     /// Show and compare query plans; advise indexes and prove them by measurement.
     #[command(after_help = EXPLAIN_EXAMPLES, allow_negative_numbers = true)]
     Explain(ExplainArgs),
+    /// Database vs Redis cache (response level vs repository level): throughput, hits, staleness.
+    #[command(after_help = CACHE_BENCH_EXAMPLES, allow_negative_numbers = true)]
+    CacheBench(CacheBenchArgs),
     /// Simulate the Redis waiting queue (and the database queue it replaced).
     #[command(after_help = QUEUE_SIM_EXAMPLES, allow_negative_numbers = true)]
     QueueSim(QueueSimArgs),
+}
+
+const CACHE_BENCH_EXAMPLES: &str = "\
+Runs every chosen workload x strategy x invalidation cell against the seeded database and Redis
+through the Concert service: `response` caches the serialized answer (an interceptor),
+`repository` caches the entities (decoded and re-serialized on a hit). `ttl` lets values live
+until they expire; `on-write` moves a version on after each write, so no read that starts
+after a write returns can see the old value. Stale reads are detected by a version stamp in
+each answer. Then a cold key is hit by --stampede-clients at once, with and without single
+flight. Seats the mixed workload held are released after each cell.
+
+Examples:
+  concert-bench cache-bench
+  concert-bench cache-bench --workload concert_list -c 50 --anchor
+  concert-bench cache-bench --workload mixed --write-ratio 0.1 --duration 5s
+  concert-bench cache-bench --workload concert_detail --rate 2000      # open loop
+  concert-bench -o json cache-bench | jq '.results[] | {workload, strategy, throughput_rps}'";
+
+#[derive(Debug, Clone, Args)]
+pub struct CacheBenchArgs {
+    /// Workload (repeatable; default: all three).
+    #[arg(long = "workload", value_enum)]
+    pub workloads: Vec<Workload>,
+
+    /// Cache strategy (repeatable; default: none, response and repository).
+    #[arg(long = "strategy", value_enum)]
+    pub strategies: Vec<CacheLevel>,
+
+    /// Invalidation (repeatable; default: ttl and on-write).
+    #[arg(long = "invalidation", value_enum)]
+    pub invalidations: Vec<Invalidation>,
+
+    /// Concurrent clients.
+    #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub clients: u32,
+
+    /// How long each cell runs.
+    #[arg(long, default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub duration: Duration,
+
+    /// Requests per cell instead of a duration.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Open loop: start requests at this rate (per second) whatever the latency.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Unmeasured requests per cell first (fills the cache and the pools).
+    #[arg(long, default_value_t = 100)]
+    pub warmup: u64,
+
+    /// Fraction of the mixed workload's operations that write (hold or release a seat).
+    #[arg(long, default_value_t = 0.05, value_parser = parse_fraction)]
+    pub write_ratio: f64,
+
+    /// How long a cached value lives.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub ttl: Duration,
+
+    /// Single flight (a short Redis lock) on misses during the load cells too.
+    #[arg(long)]
+    pub single_flight: bool,
+
+    /// When Redis fails, serve from the database instead of failing the request.
+    #[arg(long)]
+    pub fail_open: bool,
+
+    /// Clients in the stampede test (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    pub stampede_clients: u32,
+
+    /// Also run redis-benchmark GET of a value the size of the cached concert list.
+    #[arg(long)]
+    pub anchor: bool,
+
+    /// Seed for which concert, seat and operation each request picks.
+    #[arg(long, default_value_t = 42)]
+    pub rng_seed: u64,
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{raw:?} must be a positive number of requests per second"
+        )),
+    }
 }
 
 const QUEUE_SIM_EXAMPLES: &str = "\

@@ -11,7 +11,10 @@
 //! - [`output`] and [`progress`]: the report layer every command shares (table/JSON/CSV
 //!   exporters) and progress bars on stderr.
 
+pub mod anchor;
+pub mod cache_bench;
 pub mod cli;
+pub mod concerts;
 pub mod db;
 pub mod explain;
 pub mod keyspace;
@@ -113,6 +116,10 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Explain(args) => (
             explain::run(&ctx, args).boxed(),
             "no results; the schema was not changed",
+        ),
+        Command::CacheBench(args) => (
+            cache_bench::run(&ctx, args).boxed(),
+            "no results; seats the run held stay held (run cache-bench again to release them)",
         ),
         Command::QueueSim(args) => (
             queue_sim::run(&ctx, args).boxed(),

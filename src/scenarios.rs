@@ -104,7 +104,7 @@ impl Scenario {
                  ORDER BY c.id, p.starts_at"
             }
             Scenario::ConcertDetail => {
-                "SELECT c.id, c.title, p.id, p.starts_at, s.id, s.seat_no, s.grade, s.price, s.status \
+                "SELECT c.id, c.title, p.id, p.starts_at, s.id, s.seat_no, s.grade, s.price, s.status, s.version \
                  FROM concert c {concert} JOIN performance p {performance} ON p.concert_id = c.id \
                  JOIN seat s {seat} ON s.performance_id = p.id WHERE c.id = ?"
             }

@@ -40,6 +40,14 @@ impl Samples {
         self.histogram.record(ns).expect("value clamped into range");
     }
 
+    /// Adds another set of samples (one per load-generating worker) to this one.
+    pub fn merge(&mut self, other: &Samples) {
+        self.raw_ns.extend_from_slice(&other.raw_ns);
+        self.histogram
+            .add(&other.histogram)
+            .expect("histograms share their bounds");
+    }
+
     pub fn len(&self) -> usize {
         self.raw_ns.len()
     }

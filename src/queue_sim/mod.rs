@@ -2,7 +2,6 @@
 //! waiting queue on each chosen store, the redis-benchmark anchor beside them, and the
 //! queue's promises checked on every run (a broken one fails the run with exit code 3).
 
-mod anchor;
 mod simulation;
 
 use anyhow::Result;
@@ -10,13 +9,13 @@ use serde_json::{Value as Json, json};
 
 pub use simulation::Arrival;
 
+use crate::anchor::{self, AnchorRun};
 use crate::cli::{QueueBackendArg, QueueSimArgs};
 use crate::db::{Database, DatabaseUrl};
 use crate::output::{Report, Table, thousands};
 use crate::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
 use crate::stats::Summary;
 use crate::{Context, keyspace, progress, schema};
-use anchor::AnchorRun;
 use simulation::{Probe, SimOutcome, SimParams, probe, simulate};
 
 /// Default probe size: enough users for a steady rate, few enough to stay quick.
@@ -63,7 +62,7 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
         runs.push(run);
     }
     let anchors = if args.anchor {
-        anchor::redis_benchmark(
+        anchor::sorted_set(
             &ctx.connect.redis_url,
             &ctx.key_prefix,
             args.clients,

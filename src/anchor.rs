@@ -1,6 +1,6 @@
-//! The anchor: `redis-benchmark` running the bare commands the queue is built on (ZADD for
-//! enter, ZRANK for position) with the same number of clients, in the same run, so the
-//! queue's throughput is read as a fraction of what this Redis can do at all.
+//! Anchors: `redis-benchmark` running the bare Redis commands a feature is built on, with the
+//! same number of clients, in the same run, so the feature's throughput is read as a fraction
+//! of what this Redis can do at all (queue-sim: ZADD and ZRANK; cache-bench: GET).
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
@@ -17,9 +17,9 @@ pub struct AnchorRun {
     pub ops_per_second: f64,
 }
 
-/// ZADD `requests` random members into one scratch key, then ZRANK `requests` random members
-/// of it; the key is removed afterwards.
-pub async fn redis_benchmark(
+/// The queue's anchor: ZADD `requests` random members into one scratch key, then ZRANK
+/// `requests` random members of it; the key is removed afterwards.
+pub async fn sorted_set(
     redis_url: &str,
     prefix: &KeyPrefix,
     clients: u32,
@@ -45,6 +45,33 @@ pub async fn redis_benchmark(
     Ok(runs)
 }
 
+/// The cache's anchor: GET of one value of `value_bytes` bytes, written (and removed
+/// afterwards) through `conn`, since a value that size does not fit on a command line.
+pub async fn get(
+    redis_url: &str,
+    conn: &mut redis::aio::ConnectionManager,
+    prefix: &KeyPrefix,
+    clients: u32,
+    requests: u64,
+    value_bytes: usize,
+) -> Result<AnchorRun> {
+    let url = Url::parse(redis_url).context("--redis-url")?;
+    let key = format!("{}cache:{{anchor}}", prefix.as_str());
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(vec![b'x'; value_bytes.max(1)])
+        .query_async(conn)
+        .await?;
+    let measured = run(&url, clients, requests, 1, &["GET", &key]).await;
+    let _: () = redis::cmd("DEL").arg(&key).query_async(conn).await?;
+    Ok(AnchorRun {
+        command: "GET",
+        clients,
+        requests,
+        ops_per_second: measured?,
+    })
+}
+
 async fn run(url: &Url, clients: u32, requests: u64, keyspace: u64, args: &[&str]) -> Result<f64> {
     let mut command = Command::new("redis-benchmark");
     command
@@ -64,7 +91,7 @@ async fn run(url: &Url, clients: u32, requests: u64, keyspace: u64, args: &[&str
     }
     let output = command.output().await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow!("--anchor needs redis-benchmark on PATH (Debian: apt install redis-tools)")
+            anyhow!("the anchor needs redis-benchmark on PATH (Debian: apt install redis-tools)")
         } else {
             anyhow!("could not run redis-benchmark: {e}")
         }

@@ -1,0 +1,325 @@
+//! The Concert service's caches against real Redis (a prefix per test) and a real database
+//! per test: what a hit returns, invalidation, single flight, TTL expiry; and `cache-bench`
+//! end to end with its bad input.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use concert_bench::concerts::{
+    CacheLevel, CachePolicy, ConcertDetail, ConcertRepository, ConcertService, Invalidation,
+};
+use concert_bench::keyspace::{self, KeyPrefix};
+use serde_json::Value;
+use sqlx::mysql::MySqlPoolOptions;
+
+use common::TestDb;
+
+struct Fixture {
+    db: TestDb,
+    prefix: KeyPrefix,
+    concert: i64,
+    seat: i64,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let db = TestDb::seeded_small().await;
+        let (concert, seat): (i64, i64) = sqlx::query_as(
+            "SELECT p.concert_id, s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+             JOIN concert c ON c.id = p.concert_id
+             WHERE c.status = 'OPEN' AND s.status = 'AVAILABLE' ORDER BY s.id LIMIT 1",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        let prefix = KeyPrefix::parse(&common::unique_name("cbt:c")).unwrap();
+        Self {
+            db,
+            prefix,
+            concert,
+            seat,
+        }
+    }
+
+    async fn service(
+        &self,
+        level: CacheLevel,
+        invalidation: Invalidation,
+        ttl: Duration,
+    ) -> ConcertService {
+        self.service_with(CachePolicy {
+            level,
+            invalidation,
+            ttl,
+            single_flight: false,
+            fail_open: false,
+        })
+        .await
+    }
+
+    async fn service_with(&self, policy: CachePolicy) -> ConcertService {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(8)
+            .connect(&self.db.url)
+            .await
+            .unwrap();
+        let redis = keyspace::connect(&common::redis_url()).await.unwrap();
+        ConcertService::new(
+            ConcertRepository::new(pool),
+            Some(redis),
+            &self.prefix,
+            "t",
+            policy,
+        )
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let prefix = self.prefix.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+                keyspace::clear(&mut conn, &prefix).await.unwrap();
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+fn detail(body: &[u8]) -> ConcertDetail {
+    serde_json::from_slice(body).unwrap()
+}
+
+#[tokio::test]
+async fn a_hit_returns_exactly_what_the_database_would() {
+    let f = Fixture::new().await;
+    for level in [CacheLevel::Response, CacheLevel::Repository] {
+        for invalidation in [Invalidation::Ttl, Invalidation::OnWrite] {
+            let service = f
+                .service(level, invalidation, Duration::from_secs(60))
+                .await;
+            let uncached = f
+                .service(CacheLevel::None, invalidation, Duration::from_secs(60))
+                .await;
+            let miss = service.get_concert(f.concert).await.unwrap();
+            let hit = service.get_concert(f.concert).await.unwrap();
+            assert!(
+                !miss.cache_hit && hit.cache_hit,
+                "{level:?}/{invalidation:?}"
+            );
+            let fresh = uncached.get_concert(f.concert).await.unwrap();
+            assert_eq!(hit.body, fresh.body, "{level:?}/{invalidation:?}");
+            let list_miss = service.list_concerts().await.unwrap();
+            let list_hit = service.list_concerts().await.unwrap();
+            assert!(list_hit.cache_hit);
+            assert_eq!(list_hit.body, list_miss.body);
+            assert_eq!(list_hit.body, uncached.list_concerts().await.unwrap().body);
+            assert_eq!(
+                service.repository.queries(),
+                2,
+                "{level:?}/{invalidation:?}"
+            );
+            // The next combination starts cold.
+            let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+            keyspace::clear(&mut conn, &f.prefix).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn on_write_invalidation_leaves_no_stale_read_and_ttl_does() {
+    let f = Fixture::new().await;
+    let ttl = Duration::from_secs(60);
+    for (invalidation, stale_expected) in
+        [(Invalidation::OnWrite, false), (Invalidation::Ttl, true)]
+    {
+        let service = f.service(CacheLevel::Response, invalidation, ttl).await;
+        let before = detail(&service.get_concert(f.concert).await.unwrap().body);
+        assert!(service.get_concert(f.concert).await.unwrap().cache_hit);
+        assert!(service.toggle_seat(f.seat, 0).await.unwrap());
+        let after = detail(&service.get_concert(f.concert).await.unwrap().body);
+        assert_eq!(
+            after.version == before.version,
+            stale_expected,
+            "{invalidation:?}: version {} -> {}",
+            before.version,
+            after.version
+        );
+        if !stale_expected {
+            let seat_status = after
+                .performances
+                .iter()
+                .flat_map(|p| &p.seats)
+                .find(|s| s.id == f.seat)
+                .map(|s| s.status.clone());
+            assert_eq!(seat_status.as_deref(), Some("HELD"));
+        }
+        // Put the seat back for the next round.
+        assert!(service.toggle_seat(f.seat, 0).await.unwrap());
+        let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+        keyspace::clear(&mut conn, &f.prefix).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn single_flight_sends_one_query_for_a_stampede() {
+    let f = Fixture::new().await;
+    for (single_flight, expected) in [(true, Some(1)), (false, None)] {
+        let service = Arc::new(
+            f.service_with(CachePolicy {
+                level: CacheLevel::Response,
+                invalidation: Invalidation::Ttl,
+                ttl: Duration::from_secs(60),
+                single_flight,
+                fail_open: false,
+            })
+            .await,
+        );
+        let barrier = Arc::new(tokio::sync::Barrier::new(40));
+        let mut readers = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let (service, barrier, concert) = (service.clone(), barrier.clone(), f.concert);
+            readers.spawn(async move {
+                barrier.wait().await;
+                service.get_concert(concert).await.unwrap().body
+            });
+        }
+        let bodies = readers.join_all().await;
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+        let queries = service.repository.queries();
+        match expected {
+            Some(n) => assert_eq!(queries, n),
+            None => assert!(
+                queries > 1,
+                "without protection the stampede reached the database {queries} times"
+            ),
+        }
+        let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+        keyspace::clear(&mut conn, &f.prefix).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn ttl_expiry_really_expires() {
+    let f = Fixture::new().await;
+    let service = f
+        .service(
+            CacheLevel::Repository,
+            Invalidation::Ttl,
+            Duration::from_millis(300),
+        )
+        .await;
+    service.get_concert(f.concert).await.unwrap();
+    assert!(service.get_concert(f.concert).await.unwrap().cache_hit);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!service.get_concert(f.concert).await.unwrap().cache_hit);
+    assert_eq!(service.repository.queries(), 2);
+}
+
+#[tokio::test]
+async fn cache_bench_reports_every_cell_and_restores_the_seats() {
+    let f = Fixture::new().await;
+    let sold_before =
+        f.db.count("SELECT COUNT(*) FROM seat WHERE status <> 'AVAILABLE'")
+            .await;
+    let out =
+        f.db.run(&[
+            "--key-prefix",
+            f.prefix.as_str(),
+            "-o",
+            "json",
+            "-q",
+            "cache-bench",
+            "--requests",
+            "300",
+            "-c",
+            "8",
+            "--warmup",
+            "5",
+            "--write-ratio",
+            "0.2",
+            "--stampede-clients",
+            "20",
+        ])
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    // 3 workloads x (none + 2 levels x 2 invalidations).
+    assert_eq!(results.len(), 15);
+    for r in results {
+        assert_eq!(r["requests"], 300, "{r}");
+        assert_eq!(r["errors"], 0, "{r}");
+        if r["strategy"] == "none" {
+            assert_eq!(r["hit_ratio"], 0.0, "{r}");
+        }
+        if r["invalidation"] == "on-write" || r["strategy"] == "none" {
+            assert_eq!(r["stale_reads"], 0, "{r}");
+        }
+    }
+    let ttl_stale: u64 = results
+        .iter()
+        .filter(|r| r["workload"] == "mixed" && r["invalidation"] == "ttl")
+        .map(|r| r["stale_reads"].as_u64().unwrap())
+        .sum();
+    assert!(
+        ttl_stale > 0,
+        "TTL-only caching served no stale read after writes"
+    );
+    let stampede = doc["stampede"].as_array().unwrap();
+    assert_eq!(stampede[1]["protection"], "single-flight");
+    assert_eq!(stampede[1]["db_queries"], 1);
+    assert_eq!(
+        f.db.count("SELECT COUNT(*) FROM seat WHERE status <> 'AVAILABLE'")
+            .await,
+        sold_before,
+        "cache-bench left seats held"
+    );
+}
+
+#[test]
+fn cache_bench_refuses_nonsense_in_one_line() {
+    for (args, expected) in [
+        (&["--ttl", "0s"][..], "at least 1ms"),
+        (&["--ttl", "-5s"][..], "at least 1ms"),
+        (&["-c", "0"][..], "0 is not in 1..=10000"),
+        (
+            &["--workload", "everything"][..],
+            "invalid value 'everything'",
+        ),
+        (&["--rate", "-3"][..], "positive number"),
+    ] {
+        let out = cargo_bin_cmd!("concert-bench")
+            .arg("cache-bench")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn cache_bench_without_redis_is_a_clear_error() {
+    let db = TestDb::seeded_small().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = db
+        .run(&[
+            "--redis-url",
+            &format!("redis://127.0.0.1:{port}"),
+            "cache-bench",
+        ])
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("cannot reach Redis"), "{err:#}");
+}

@@ -11,6 +11,7 @@ use url::Url;
 use crate::db::mask;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnection attempts after a lost connection: enough to ride out a Redis restart of a few
 /// seconds, few enough that a dead Redis is reported instead of waited on.
 const RECONNECT_RETRIES: usize = 4;
@@ -72,6 +73,10 @@ pub async fn connect(raw_url: &str) -> Result<ConnectionManager> {
         .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        // redis-rs gives up on a reply after 500 ms by default, but the command may still run:
+        // a queue admission that timed out on a loaded machine had admitted users nobody
+        // recorded. A slow reply is waited for; a dead Redis still fails fast on reconnect.
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
         .set_number_of_retries(RECONNECT_RETRIES)
         .set_max_delay(Duration::from_secs(1));
     ConnectionManager::new_with_config(client, config)

@@ -323,3 +323,53 @@ async fn cache_bench_without_redis_is_a_clear_error() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("cannot reach Redis"), "{err:#}");
 }
+
+/// Redis stopping in the middle of a run: failures are counted (or, with --fail-open, served
+/// from the database), and the run ends on time with its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopping_mid_run_is_counted_or_falls_back() {
+    let db = TestDb::seeded_small().await;
+    for fail_open in [false, true] {
+        let redis = common::PrivateRedis::start(common::free_port());
+        let url = format!("redis://127.0.0.1:{}", redis.port);
+        let mut args = vec![
+            "--redis-url",
+            &url,
+            "-o",
+            "json",
+            "-q",
+            "cache-bench",
+            "--workload",
+            "concert_detail",
+            "--strategy",
+            "response",
+            "--invalidation",
+            "ttl",
+            "--duration",
+            "2s",
+            "-c",
+            "4",
+            "--stampede-clients",
+            "0",
+        ];
+        if fail_open {
+            args.push("--fail-open");
+        }
+        let run = db.run(&args);
+        let stop = async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            redis.stop();
+        };
+        let started = std::time::Instant::now();
+        let (out, ()) = tokio::join!(run, stop);
+        assert!(started.elapsed() < Duration::from_secs(30), "the run hung");
+        let doc: Value = serde_json::from_str(&out.unwrap()).unwrap();
+        let r = &doc["results"][0];
+        if fail_open {
+            assert_eq!(r["errors"], 0, "{r}");
+            assert!(r["fell_back"].as_u64().unwrap() > 0, "{r}");
+        } else {
+            assert!(r["errors"].as_u64().unwrap() > 0, "{r}");
+        }
+    }
+}

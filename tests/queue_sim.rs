@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -159,7 +157,7 @@ fn nonsense_settings_are_refused_in_one_line() {
 
 #[test]
 fn unreachable_redis_is_a_clear_error() {
-    let port = free_port();
+    let port = common::free_port();
     let out = cargo_bin_cmd!("concert-bench")
         .args(["--redis-url", &format!("redis://127.0.0.1:{port}")])
         .args(["queue-sim", "--users", "10"])
@@ -174,48 +172,10 @@ fn unreachable_redis_is_a_clear_error() {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A redis-server of this test's own, so restarting it disturbs no other test.
-struct PrivateRedis {
-    port: u16,
-    child: Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let server = Self { port, child };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("private redis-server did not start");
-    }
-
-    fn stop(mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_mid_run_is_survived_and_counted() {
-    let port = free_port();
-    let redis = PrivateRedis::start(port);
+    let port = common::free_port();
+    let redis = common::PrivateRedis::start(port);
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let sim = tokio::spawn({
         let url = url.clone();
@@ -244,7 +204,7 @@ async fn a_redis_restart_mid_run_is_survived_and_counted() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     redis.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let restarted = PrivateRedis::start(port);
+    let restarted = common::PrivateRedis::start(port);
     let doc = sim.await.unwrap();
     restarted.stop();
     let r = &doc["results"][0];

@@ -220,6 +220,8 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: &[AnchorRun]) -> Re
             "fifo_violations": sim.fifo_violations,
             "admitted_still_waiting": sim.admitted_still_waiting,
             "enter_per_second": enter_rate,
+            "admissions_per_second": sim.admitted as f64 / wall,
+            "admissions_per_queue_second": sim.admitted as f64 / (wall * args.speed),
             "position_per_second": position_rate,
             "throughput_source": if probe.is_some() { "probe" } else { "simulation" },
             "wait_ms": percentiles(&wait),

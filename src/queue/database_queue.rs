@@ -159,13 +159,16 @@ impl DatabaseQueue {
         token: &str,
         now: i64,
     ) -> Result<sqlx::mysql::MySqlQueryResult, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
         let lock = "SELECT id FROM queue_entry WHERE concert_id = ? AND user_id = 0 FOR UPDATE";
+        let mut tx = self.pool.begin().await?;
         let held: Option<i64> = sqlx::query_scalar(lock)
             .bind(self.concert())
             .fetch_optional(&mut *tx)
             .await?;
         if held.is_none() {
+            // Created outside the transaction: a locking read of a missing row takes a gap
+            // lock, and concurrent first arrivals creating it inside would deadlock.
+            tx.rollback().await?;
             sqlx::query(
                 "INSERT IGNORE INTO queue_entry (concert_id, user_id, token, status, entered_at)
                  VALUES (?, 0, ?, 'EXPIRED', ?)",
@@ -173,8 +176,9 @@ impl DatabaseQueue {
             .bind(self.concert())
             .bind(format!("arrivals-{}", self.concert()))
             .bind(at(now))
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
+            tx = self.pool.begin().await?;
             sqlx::query(lock)
                 .bind(self.concert())
                 .execute(&mut *tx)

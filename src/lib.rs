@@ -12,6 +12,7 @@
 //!   exporters) and progress bars on stderr.
 
 pub mod anchor;
+pub mod booking;
 pub mod cache_bench;
 pub mod cli;
 pub mod concerts;

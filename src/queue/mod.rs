@@ -291,7 +291,7 @@ fn expected_rate(policy: Policy, observed: Option<f64>) -> Option<f64> {
 }
 
 /// An unguessable token: 128 random bits in hex.
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     format!("{:032x}", fake::rand::random::<u128>())
 }
 

@@ -1,0 +1,92 @@
+//! The audit: straight from the tables, whatever any command did (or a crash left behind).
+//! Each check is one query that counts offending rows; a clean audit is all zeros.
+
+use serde::Serialize;
+use sqlx::MySqlPool;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Audit {
+    /// Seats with more than one confirmed reservation.
+    pub double_sold_seats: i64,
+    /// Seats with more than one live (held or confirmed) reservation.
+    pub double_held_seats: i64,
+    /// Seats whose status disagrees with their reservations (sold without a confirmed
+    /// reservation, or a confirmed reservation on a seat that is not sold).
+    pub seat_mismatches: i64,
+    /// Confirmed reservations without exactly one completed payment of their price by their
+    /// user, or payments for reservations that are not confirmed.
+    pub payment_mismatches: i64,
+    /// Wallets whose balance is not the sum of their ledger.
+    pub ledger_mismatches: i64,
+    pub negative_balances: i64,
+    /// Seats still held past their hold's expiry (the sweeper has not released them).
+    pub expired_holds_blocking: i64,
+    /// Points used (ledger USE) differ from the prices of confirmed reservations (0 or 1).
+    pub points_spent_mismatch: i64,
+}
+
+const CHECKS: [(&str, &str); 8] = [
+    ("double_sold_seats", "SELECT COUNT(*) FROM (SELECT seat_id FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING COUNT(*) > 1) x"),
+    ("double_held_seats", "SELECT COUNT(*) FROM (SELECT seat_id FROM reservation WHERE status IN ('HELD', 'CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) x"),
+    ("seat_mismatches", "SELECT (SELECT COUNT(*) FROM seat s WHERE s.status = 'SOLD' AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.seat_id = s.id AND r.status = 'CONFIRMED'))
+        + (SELECT COUNT(*) FROM reservation r JOIN seat s ON s.id = r.seat_id WHERE r.status = 'CONFIRMED' AND s.status <> 'SOLD')"),
+    ("payment_mismatches", "SELECT (SELECT COUNT(*) FROM reservation r WHERE r.status = 'CONFIRMED' AND 1 <> (SELECT COUNT(*) FROM payment p WHERE p.reservation_id = r.id AND p.status = 'COMPLETED' AND p.amount = r.price AND p.user_id = r.user_id))
+        + (SELECT COUNT(*) FROM payment p LEFT JOIN reservation r ON r.id = p.reservation_id WHERE p.status = 'COMPLETED' AND (r.id IS NULL OR r.status <> 'CONFIRMED'))"),
+    ("ledger_mismatches", "SELECT COUNT(*) FROM point_wallet w WHERE w.balance <> (SELECT COALESCE(SUM(l.amount), 0) FROM point_ledger l WHERE l.user_id = w.user_id)"),
+    ("negative_balances", "SELECT COUNT(*) FROM point_wallet WHERE balance < 0"),
+    ("expired_holds_blocking", "SELECT COUNT(*) FROM seat WHERE status = 'HELD' AND held_until <= NOW(3)"),
+    ("points_spent_mismatch", "SELECT (SELECT COALESCE(-SUM(amount), 0) FROM point_ledger WHERE kind = 'USE') <> (SELECT COALESCE(SUM(price), 0) FROM reservation WHERE status = 'CONFIRMED')"),
+];
+
+impl Audit {
+    pub async fn run(pool: &MySqlPool) -> Result<Self, sqlx::Error> {
+        let mut counts = [0i64; CHECKS.len()];
+        for (count, (_, sql)) in counts.iter_mut().zip(CHECKS) {
+            *count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(({sql}) AS SIGNED)"
+            )))
+            .fetch_one(pool)
+            .await?;
+        }
+        let [
+            double_sold_seats,
+            double_held_seats,
+            seat_mismatches,
+            payment_mismatches,
+            ledger_mismatches,
+            negative_balances,
+            expired_holds_blocking,
+            points_spent_mismatch,
+        ] = counts;
+        Ok(Self {
+            double_sold_seats,
+            double_held_seats,
+            seat_mismatches,
+            payment_mismatches,
+            ledger_mismatches,
+            negative_balances,
+            expired_holds_blocking,
+            points_spent_mismatch,
+        })
+    }
+
+    /// One line per failed check, for the report's violations.
+    pub fn findings(&self) -> Vec<String> {
+        let values = [
+            self.double_sold_seats,
+            self.double_held_seats,
+            self.seat_mismatches,
+            self.payment_mismatches,
+            self.ledger_mismatches,
+            self.negative_balances,
+            self.expired_holds_blocking,
+            self.points_spent_mismatch,
+        ];
+        CHECKS
+            .iter()
+            .zip(values)
+            .filter(|(_, n)| *n != 0)
+            .map(|((name, _), n)| format!("audit: {name} = {n}"))
+            .collect()
+    }
+}

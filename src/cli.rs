@@ -88,6 +88,9 @@ pub enum Command {
     /// Database vs Redis cache (response level vs repository level): throughput, hits, staleness.
     #[command(after_help = CACHE_BENCH_EXAMPLES, allow_negative_numbers = true)]
     CacheBench(CacheBenchArgs),
+    /// Run reservations: one by hand, or thousands concurrently, then audit the result.
+    #[command(after_help = RESERVE_EXAMPLES, allow_negative_numbers = true)]
+    Reserve(ReserveArgs),
     /// Simulate the Redis waiting queue (and the database queue it replaced).
     #[command(after_help = QUEUE_SIM_EXAMPLES, allow_negative_numbers = true)]
     QueueSim(QueueSimArgs),
@@ -179,6 +182,145 @@ fn parse_rate(raw: &str) -> Result<f64, String> {
             "{raw:?} must be a positive number of requests per second"
         )),
     }
+}
+
+const RESERVE_EXAMPLES: &str = "\
+By hand, a reservation goes through the concert's Redis waiting queue (this command admits by
+the queue's policy while it waits), holds the seat for --hold, and with --pay pays it with
+points and ends the queue turn. Refusals exit with their own codes: 10 seat held or sold,
+11 hold expired before payment, 12 not enough points, 13 concert not open, 14 unknown user or
+seat, 15 unknown reservation. Every run ends with the audit; a finding exits with code 3.
+
+Examples:
+  concert-bench reserve --user 7 --seat 123 --pay
+  concert-bench reserve --user 7 --seat 124 --skip-queue           # hold only
+  concert-bench reserve --user 7 --reservation 5001                # pay that hold
+  concert-bench reserve --load --seats hot --users 1000 -c 64      # every strategy
+  concert-bench reserve --load --seats spread --strategy conditional -c 64
+  concert-bench reserve --charge-race 1000 --user 1
+  concert-bench reserve --sweep
+  concert-bench -o json reserve --audit";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyChoice {
+    Pessimistic,
+    Optimistic,
+    Conditional,
+    RedisLock,
+    All,
+}
+
+/// Which seats a load's users want.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatChoice {
+    /// Everyone wants one seat.
+    Hot,
+    /// N seats for all the users.
+    Few(u32),
+    /// Random available seats of the open concerts.
+    Spread,
+}
+
+impl std::str::FromStr for SeatChoice {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw {
+            "hot" => Ok(SeatChoice::Hot),
+            "spread" => Ok(SeatChoice::Spread),
+            _ => match raw.strip_prefix("few:").map(str::parse::<u32>) {
+                Some(Ok(n)) if n > 0 => Ok(SeatChoice::Few(n)),
+                _ => Err(format!(
+                    "{raw:?}: expected hot, few:N (N at least 1) or spread"
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for SeatChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeatChoice::Hot => write!(f, "hot"),
+            SeatChoice::Few(n) => write!(f, "few:{n}"),
+            SeatChoice::Spread => write!(f, "spread"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReserveArgs {
+    /// The user reserving (by hand), or the wallet of --charge-race (default 1).
+    #[arg(long)]
+    pub user: Option<i64>,
+
+    /// The seat to reserve (by hand).
+    #[arg(long)]
+    pub seat: Option<i64>,
+
+    /// Pay this held reservation (by hand).
+    #[arg(long, conflicts_with = "seat")]
+    pub reservation: Option<i64>,
+
+    /// Pay right after holding (by hand).
+    #[arg(long)]
+    pub pay: bool,
+
+    /// Hold without taking a queue token first (by hand).
+    #[arg(long)]
+    pub skip_queue: bool,
+
+    /// Seat strategy (repeatable; default: conditional by hand, all four under --load).
+    #[arg(long = "strategy", value_enum)]
+    pub strategies: Vec<StrategyChoice>,
+
+    /// How long a hold lasts before payment.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub hold: Duration,
+
+    /// Admission policy of the queue when reserving by hand.
+    #[arg(long, default_value = "capacity:100", value_parser = parse_policy)]
+    pub queue_policy: Policy,
+
+    /// Run many simulated users concurrently, one run per strategy.
+    #[arg(long, conflicts_with_all = ["seat", "reservation", "audit", "sweep"])]
+    pub load: bool,
+
+    /// Simulated users under --load (seeded users 1..=N).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub users: u64,
+
+    /// Concurrent users in flight under --load and --charge-race.
+    #[arg(short = 'c', long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub clients: u32,
+
+    /// Which seats the load's users want: hot, few:N or spread.
+    #[arg(long, default_value = "hot", value_parser = parse_seats)]
+    pub seats: SeatChoice,
+
+    /// Under --load, hold only (do not pay).
+    #[arg(long)]
+    pub no_pay: bool,
+
+    /// N concurrent charges of 1,000 points to one wallet (--user, default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub charge_race: Option<u64>,
+
+    /// Release lapsed holds (the sweeper), then audit.
+    #[arg(long)]
+    pub sweep: bool,
+
+    /// Only audit the tables.
+    #[arg(long)]
+    pub audit: bool,
+
+    /// Seed for which seat each simulated user picks.
+    #[arg(long, default_value_t = 42)]
+    pub rng_seed: u64,
+}
+
+fn parse_seats(raw: &str) -> Result<SeatChoice, String> {
+    raw.parse()
 }
 
 const QUEUE_SIM_EXAMPLES: &str = "\

@@ -24,6 +24,7 @@ pub mod progress;
 pub mod query;
 pub mod queue;
 pub mod queue_sim;
+pub mod reserve;
 pub mod scenarios;
 pub mod schema;
 pub mod seed;
@@ -82,8 +83,13 @@ impl Failure {
 }
 
 /// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 3 for a run that found
-/// broken invariants, 1 for everything else (clap's usage errors exit with 2 before `run`).
+/// broken invariants, 10-15 for a reservation refused by a rule (see
+/// [`booking::BookingError::exit_code`]), 1 for everything else (clap's usage errors exit
+/// with 2 before `run`).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(refused) = err.downcast_ref::<booking::BookingError>() {
+        return refused.exit_code();
+    }
     err.downcast_ref::<Failure>().map_or(1, Failure::exit_code)
 }
 
@@ -121,6 +127,10 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::CacheBench(args) => (
             cache_bench::run(&ctx, args).boxed(),
             "no results; seats the run held stay held (run cache-bench again to release them)",
+        ),
+        Command::Reserve(args) => (
+            reserve::run(&ctx, args).boxed(),
+            "every finished reservation committed whole; run `concert-bench reserve --audit` to check",
         ),
         Command::QueueSim(args) => (
             queue_sim::run(&ctx, args).boxed(),

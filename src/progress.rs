@@ -46,6 +46,17 @@ pub fn users_bar(multi: &MultiProgress, label: &str, users: u64) -> ProgressBar 
     bar
 }
 
+/// A one-line status that updates in place (hidden like the bars).
+pub fn spinner(visible: bool) -> ProgressBar {
+    let bar = if visible {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// A bar counting runs of a benchmark.
 pub fn runs_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(len));

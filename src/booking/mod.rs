@@ -330,11 +330,21 @@ impl Booking {
         .bind(seat)
         .execute(&mut *tx)
         .await?;
+        let held_until: chrono::NaiveDateTime =
+            sqlx::query_scalar("SELECT held_until FROM seat WHERE id = ?")
+                .bind(seat)
+                .fetch_one(&mut *tx)
+                .await?;
+        // VALUES, not INSERT .. SELECT: MariaDB treats the latter as a bulk insert that takes
+        // the table's AUTO-INC lock, and under load it fails with error 1467.
         let inserted = sqlx::query(
             "INSERT INTO reservation (user_id, seat_id, status, price, held_until, created_at, active_seat_id)
-             SELECT ?, id, 'HELD', price, held_until, NOW(3), id FROM seat WHERE id = ?",
+             VALUES (?, ?, 'HELD', ?, ?, NOW(3), ?)",
         )
         .bind(user)
+        .bind(seat)
+        .bind(price)
+        .bind(held_until)
         .bind(seat)
         .execute(&mut *tx)
         .await;

@@ -1,0 +1,235 @@
+//! `concert-bench reserve`: one reservation by hand (through the waiting queue), a load of
+//! concurrent users per seat strategy, a charge race on one wallet, the sweeper, and the
+//! audit after every run (a finding fails the run with exit code 3).
+
+mod load;
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde_json::{Value as Json, json};
+
+use crate::booking::audit::Audit;
+use crate::booking::{Booking, Strategy};
+use crate::cli::{ReserveArgs, StrategyChoice};
+use crate::db::{Database, DatabaseUrl};
+use crate::output::{Report, Table, thousands};
+use crate::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
+use crate::{Context, keyspace, progress, schema};
+
+/// How often a person waiting in the queue sees their position refreshed.
+const QUEUE_POLL: Duration = Duration::from_millis(500);
+
+pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
+    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+    let db = Database::connect(&url, args.clients.clamp(2, 128)).await?;
+    schema::require_seeded(&db).await?;
+    let needs_redis = !args.audit
+        && !args.sweep
+        && (!args.skip_queue && !args.load && args.charge_race.is_none()
+            || strategies(args).contains(&Strategy::RedisLock));
+    let redis = if needs_redis {
+        Some(keyspace::connect(&ctx.connect.redis_url).await?)
+    } else {
+        None
+    };
+    let mut booking = Booking::new(db.pool.clone(), redis.clone().map(|c| (c, &ctx.key_prefix)));
+    booking.hold_for = args.hold;
+
+    let (json, tables) = if args.audit {
+        (json!({}), Vec::new())
+    } else if args.sweep {
+        let released = booking.sweep().await?;
+        (
+            json!({"released": released}),
+            vec![one_row("Sweeper", "released holds", released)],
+        )
+    } else if let Some(n) = args.charge_race {
+        let race = load::charge_race(&booking, args.user.unwrap_or(1), n, args.clients).await?;
+        let table = one_row("Charge race", "lost updates", race.lost_updates as u64);
+        (json!({"charge_race": race}), vec![table])
+    } else if args.load {
+        let results = load::run(&booking, ctx, args, &strategies(args)).await?;
+        let table = load::table(&results);
+        (json!({"results": results}), vec![table])
+    } else {
+        by_hand(ctx, args, &booking, redis).await?
+    };
+    let audit = Audit::run(&db.pool).await?;
+    let violations = audit.findings();
+    let mut json = json;
+    json["command"] = json!("reserve");
+    json["audit"] = json!(audit);
+    let mut tables = tables;
+    tables.push(audit_table(&audit));
+    Ok(Report {
+        json,
+        tables,
+        notes: violations
+            .iter()
+            .map(|v| format!("VIOLATION {v}"))
+            .collect(),
+        violations,
+    })
+}
+
+fn strategies(args: &ReserveArgs) -> Vec<Strategy> {
+    if args.strategies.is_empty() || args.strategies.contains(&StrategyChoice::All) {
+        return if args.load {
+            Strategy::ALL.to_vec()
+        } else {
+            vec![Strategy::Conditional]
+        };
+    }
+    args.strategies
+        .iter()
+        .filter_map(|s| match s {
+            StrategyChoice::Pessimistic => Some(Strategy::Pessimistic),
+            StrategyChoice::Optimistic => Some(Strategy::Optimistic),
+            StrategyChoice::Conditional => Some(Strategy::Conditional),
+            StrategyChoice::RedisLock => Some(Strategy::RedisLock),
+            StrategyChoice::All => None,
+        })
+        .collect()
+}
+
+fn one_row(title: &str, what: &str, n: u64) -> Table {
+    let mut table = Table::new(title, &["", "count"]);
+    table.push(vec![what.into(), thousands(n as f64)]);
+    table
+}
+
+fn audit_table(audit: &Audit) -> Table {
+    let mut table = Table::new(
+        "Audit (straight from the tables)",
+        &["check", "offending rows"],
+    );
+    let value = serde_json::to_value(audit).expect("audit serializes");
+    for (check, n) in value.as_object().expect("an object") {
+        table.push(vec![check.clone(), n.to_string()]);
+    }
+    table
+}
+
+/// One person's reservation: queue (unless skipped), hold, and pay if asked.
+async fn by_hand(
+    ctx: &Context,
+    args: &ReserveArgs,
+    booking: &Booking,
+    redis: Option<redis::aio::ConnectionManager>,
+) -> Result<(Json, Vec<Table>)> {
+    let Some(user) = args.user else {
+        bail!(
+            "reserve needs --user and --seat (or --reservation to pay a hold), or one of --load, --charge-race, --sweep, --audit"
+        );
+    };
+    if let Some(reservation) = args.reservation {
+        let payment = booking.pay(user, reservation).await?;
+        let mut table = Table::new("Payment", &["reservation", "amount", "balance after"]);
+        table.push(vec![
+            reservation.to_string(),
+            thousands(payment.amount as f64),
+            thousands(payment.balance_after as f64),
+        ]);
+        return Ok((json!({"payment": payment}), vec![table]));
+    }
+    let Some(seat) = args.seat else {
+        bail!("reserve --user needs --seat (or --reservation to pay an existing hold)");
+    };
+    let strategy = strategies(args)[0];
+    let queue = match redis {
+        Some(conn) if !args.skip_queue => {
+            let concert = concert_of(booking, seat).await?;
+            let queue = RedisQueue::new(
+                conn,
+                &ctx.key_prefix,
+                QueueConfig {
+                    concert: concert as u64,
+                    policy: args.queue_policy,
+                    ttl: args.hold,
+                },
+                Clock::real(),
+            );
+            wait_for_turn(ctx, &queue, user as u64).await?;
+            Some(queue)
+        }
+        _ => None,
+    };
+    let hold = booking.hold(strategy, user, seat).await?;
+    let payment = if args.pay {
+        let paid = booking.pay(user, hold.reservation_id).await?;
+        // Paying ends the queue turn: the token expires now, not after the TTL.
+        if let Some(queue) = &queue {
+            queue.complete(user as u64).await?;
+        }
+        Some(paid)
+    } else {
+        None
+    };
+    let mut table = Table::new(
+        format!("Reservation ({})", strategy.name()),
+        &[
+            "reservation",
+            "user",
+            "seat",
+            "price",
+            "state",
+            "balance after",
+        ],
+    );
+    table.push(vec![
+        hold.reservation_id.to_string(),
+        user.to_string(),
+        seat.to_string(),
+        thousands(hold.price as f64),
+        if payment.is_some() {
+            "CONFIRMED (paid)"
+        } else {
+            "HELD (pay within the hold)"
+        }
+        .into(),
+        payment
+            .as_ref()
+            .map_or("-".into(), |p| thousands(p.balance_after as f64)),
+    ]);
+    Ok((
+        json!({"reservation": hold, "payment": payment, "queued": queue.is_some()}),
+        vec![table],
+    ))
+}
+
+async fn concert_of(booking: &Booking, seat: i64) -> Result<i64> {
+    let concert: Option<i64> = sqlx::query_scalar(
+        "SELECT p.concert_id FROM seat s JOIN performance p ON p.id = s.performance_id WHERE s.id = ?",
+    )
+    .bind(seat)
+    .fetch_optional(&booking.pool)
+    .await?;
+    concert.ok_or_else(|| crate::booking::BookingError::UnknownSeat(seat).into())
+}
+
+/// Enters the concert's queue and waits to be admitted, showing the position. With no
+/// scheduler process running, this command admits by the queue's own rules while it waits.
+async fn wait_for_turn(ctx: &Context, queue: &RedisQueue, user: u64) -> Result<()> {
+    let bar = progress::spinner(ctx.progress_visible());
+    let mut position = queue.enter(user).await?.position;
+    loop {
+        match position {
+            Position::Active { .. } => {
+                bar.finish_and_clear();
+                return Ok(());
+            }
+            Position::Waiting { position, eta } => bar.set_message(format!(
+                "in the queue: position {position}{}",
+                eta.map_or(String::new(), |e| format!(", about {} s", e.as_secs()))
+            )),
+            // The queue lost us (Redis restarted, or the turn expired): enter again.
+            Position::Absent => {
+                queue.enter(user).await?;
+            }
+        }
+        queue.admit().await?;
+        tokio::time::sleep(QUEUE_POLL).await;
+        position = queue.position(user).await?;
+    }
+}

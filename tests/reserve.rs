@@ -1,0 +1,294 @@
+//! The reservation domain on a real database per test: each rule and refusal, each strategy
+//! under contention, the sweeper, the charge race, and the audit catching corruption.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use concert_bench::booking::audit::Audit;
+use concert_bench::booking::{Booking, BookingError, Strategy};
+use concert_bench::keyspace::{self, KeyPrefix};
+use serde_json::Value;
+use sqlx::mysql::MySqlPoolOptions;
+
+use common::TestDb;
+
+struct Fixture {
+    db: TestDb,
+    booking: Arc<Booking>,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let db = TestDb::seeded_small().await;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(32)
+            .connect(&db.url)
+            .await
+            .unwrap();
+        let redis = keyspace::connect(&common::redis_url()).await.unwrap();
+        let prefix = KeyPrefix::parse(&common::unique_name("cbt:r")).unwrap();
+        let booking = Arc::new(Booking::new(pool, Some((redis, &prefix))));
+        Self { db, booking }
+    }
+
+    /// Available seats of an open concert, in id order.
+    async fn free_seats(&self, n: i64) -> Vec<i64> {
+        sqlx::query_scalar(
+            "SELECT s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+             JOIN concert c ON c.id = p.concert_id
+             WHERE c.status = 'OPEN' AND s.status = 'AVAILABLE' ORDER BY s.id LIMIT ?",
+        )
+        .bind(n)
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn audit(&self) -> Audit {
+        Audit::run(&self.db.pool).await.unwrap()
+    }
+
+    async fn balance(&self, user: i64) -> i64 {
+        self.db
+            .count(&format!(
+                "SELECT balance FROM point_wallet WHERE user_id = {user}"
+            ))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn hold_and_pay_confirm_the_seat_and_move_the_points() {
+    let f = Fixture::new().await;
+    let seat = f.free_seats(1).await[0];
+    let before = f.balance(3).await;
+    let hold = f
+        .booking
+        .hold(Strategy::Conditional, 3, seat)
+        .await
+        .unwrap();
+    let paid = f.booking.pay(3, hold.reservation_id).await.unwrap();
+    assert_eq!(paid.balance_after, before - hold.price);
+    assert_eq!(f.balance(3).await, before - hold.price);
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT COUNT(*) FROM seat WHERE id = {seat} AND status = 'SOLD'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(f.audit().await, Audit::default());
+}
+
+#[tokio::test]
+async fn refusals_change_nothing() {
+    let f = Fixture::new().await;
+    let seats = f.free_seats(2).await;
+    let b = &f.booking;
+    // Held or sold.
+    let hold = b.hold(Strategy::Conditional, 1, seats[0]).await.unwrap();
+    for strategy in Strategy::ALL {
+        assert!(matches!(
+            b.hold(strategy, 2, seats[0]).await,
+            Err(BookingError::SeatTaken(_))
+        ));
+    }
+    // Unknown user or seat; a concert that is not open.
+    assert!(matches!(
+        b.hold(Strategy::Conditional, 999_999, seats[1]).await,
+        Err(BookingError::UnknownUser(_))
+    ));
+    assert!(matches!(
+        b.hold(Strategy::Conditional, 1, 999_999_999).await,
+        Err(BookingError::UnknownSeat(_))
+    ));
+    let closed: i64 = f
+        .db
+        .count(
+            "SELECT s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+             JOIN concert c ON c.id = p.concert_id WHERE c.status = 'SCHEDULED' ORDER BY s.id LIMIT 1",
+        )
+        .await;
+    assert!(matches!(
+        b.hold(Strategy::Conditional, 1, closed).await,
+        Err(BookingError::ConcertNotOpen(_))
+    ));
+    // Not enough points: the wallet, the ledger and the reservation are untouched.
+    sqlx::query("UPDATE point_wallet SET balance = 10 WHERE user_id = 1")
+        .execute(&f.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO point_ledger (user_id, kind, amount, created_at) SELECT 1, 'USE', 10 - SUM(amount), NOW() FROM point_ledger WHERE user_id = 1")
+        .execute(&f.db.pool)
+        .await
+        .unwrap();
+    let ledger_rows = f.db.count("SELECT COUNT(*) FROM point_ledger").await;
+    assert!(matches!(
+        b.pay(1, hold.reservation_id).await,
+        Err(BookingError::InsufficientPoints { balance: 10, .. })
+    ));
+    assert_eq!(f.balance(1).await, 10);
+    assert_eq!(
+        f.db.count("SELECT COUNT(*) FROM point_ledger").await,
+        ledger_rows
+    );
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT COUNT(*) FROM reservation WHERE id = {} AND status = 'HELD'",
+            hold.reservation_id
+        ))
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn paying_after_the_hold_expired_fails_and_the_sweeper_frees_the_seat() {
+    let f = Fixture::new().await;
+    let seat = f.free_seats(1).await[0];
+    let mut short = Booking::new(f.booking.pool.clone(), None);
+    short.hold_for = Duration::from_millis(200);
+    let hold = short.hold(Strategy::Pessimistic, 4, seat).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = f.balance(4).await;
+    assert!(matches!(
+        short.pay(4, hold.reservation_id).await,
+        Err(BookingError::HoldExpired(_))
+    ));
+    assert_eq!(f.balance(4).await, before);
+    assert_eq!(f.audit().await.expired_holds_blocking, 1);
+    assert_eq!(short.sweep().await.unwrap(), 1);
+    assert_eq!(f.audit().await, Audit::default());
+    // The seat can be held again, by someone else.
+    f.booking.hold(Strategy::Optimistic, 5, seat).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_strategy_has_exactly_one_winner_under_contention() {
+    let f = Fixture::new().await;
+    let seats = f.free_seats(4).await;
+    for (strategy, seat) in Strategy::ALL.into_iter().zip(seats) {
+        let mut racers = tokio::task::JoinSet::new();
+        for user in 1..=20 {
+            let booking = f.booking.clone();
+            racers.spawn(async move { booking.hold(strategy, user, seat).await });
+        }
+        let outcomes = racers.join_all().await;
+        let won = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(won, 1, "{strategy:?}: {won} winners");
+        for lost in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            assert!(lost.is_conflict(), "{strategy:?}: {lost}");
+        }
+    }
+    assert_eq!(f.audit().await, Audit::default());
+}
+
+#[tokio::test]
+async fn concurrent_charges_lose_no_update() {
+    let f = Fixture::new().await;
+    let before = f.balance(2).await;
+    let mut charges = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let booking = f.booking.clone();
+        charges.spawn(async move { booking.charge(2, 100).await.unwrap() });
+    }
+    charges.join_all().await;
+    assert_eq!(f.balance(2).await, before + 200 * 100);
+    assert_eq!(f.audit().await, Audit::default());
+}
+
+#[tokio::test]
+async fn the_audit_catches_a_corrupted_row() {
+    let f = Fixture::new().await;
+    assert_eq!(f.audit().await, Audit::default());
+    sqlx::query("UPDATE point_wallet SET balance = balance + 1 WHERE user_id = 1")
+        .execute(&f.db.pool)
+        .await
+        .unwrap();
+    let audit = f.audit().await;
+    assert_eq!(audit.ledger_mismatches, 1);
+    // Through the command: the report is printed and the run exits with code 3.
+    let out = cargo_bin_cmd!("concert-bench")
+        .args([
+            "--database-url",
+            &f.db.url,
+            "-o",
+            "json",
+            "reserve",
+            "--audit",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["audit"]["ledger_mismatches"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ledger_mismatches = 1"));
+}
+
+#[tokio::test]
+async fn load_gives_the_hot_seat_to_exactly_one_user_per_strategy() {
+    let db = TestDb::seeded_small().await;
+    let out = db
+        .run(&[
+            "-o", "json", "-q", "reserve", "--load", "--seats", "hot", "--users", "20", "-c", "10",
+        ])
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results {
+        assert_eq!(r["succeeded"], 1, "{r}");
+        assert_eq!(r["conflicts"], 19, "{r}");
+        assert_eq!(r["errors"], 0, "{r}");
+    }
+    assert!(
+        doc["audit"].as_object().unwrap().values().all(|v| v == 0),
+        "{}",
+        doc["audit"]
+    );
+}
+
+#[tokio::test]
+async fn refusals_by_hand_exit_with_their_own_codes() {
+    let db = TestDb::seeded_small().await;
+    let seat: i64 = db
+        .count(
+            "SELECT s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+             JOIN concert c ON c.id = p.concert_id
+             WHERE c.status = 'OPEN' AND s.status = 'AVAILABLE' ORDER BY s.id LIMIT 1",
+        )
+        .await;
+    let prefix = common::unique_name("cbt:rh");
+    let reserve = |user: &str, seat: String| {
+        cargo_bin_cmd!("concert-bench")
+            .args([
+                "--database-url",
+                &db.url,
+                "--key-prefix",
+                &prefix,
+                "reserve",
+            ])
+            .args(["--user", user, "--seat", &seat, "--pay"])
+            .output()
+            .unwrap()
+    };
+    let first = reserve("1", seat.to_string());
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = reserve("2", seat.to_string());
+    assert_eq!(again.status.code(), Some(10));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already held or sold"));
+    assert_eq!(reserve("2", "999999999".into()).status.code(), Some(14));
+    assert_eq!(
+        reserve("999999", (seat + 1).to_string()).status.code(),
+        Some(14)
+    );
+}

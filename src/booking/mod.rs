@@ -323,13 +323,24 @@ impl Booking {
         price: i64,
         retries: u32,
     ) -> Result<Hold, BookingError> {
-        sqlx::query(
-            "UPDATE reservation SET status = 'EXPIRED', active_seat_id = NULL
-             WHERE active_seat_id = ? AND status = 'HELD'",
+        // A plain read, then an update by primary key: a locking search of the unique
+        // index for a row that is usually absent takes gap locks, and concurrent holds of
+        // neighbouring seats then deadlock on each other's inserts. Holding the seat's row
+        // lock already keeps anyone else from touching this seat's reservations.
+        let lapsed: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM reservation WHERE active_seat_id = ? AND status = 'HELD'",
         )
         .bind(seat)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some(lapsed) = lapsed {
+            sqlx::query(
+                "UPDATE reservation SET status = 'EXPIRED', active_seat_id = NULL WHERE id = ?",
+            )
+            .bind(lapsed)
+            .execute(&mut *tx)
+            .await?;
+        }
         let held_until: chrono::NaiveDateTime =
             sqlx::query_scalar("SELECT held_until FROM seat WHERE id = ?")
                 .bind(seat)

@@ -292,3 +292,116 @@ async fn refusals_by_hand_exit_with_their_own_codes() {
         Some(14)
     );
 }
+
+/// Faults: connections killed mid-transaction from another session, and the process killed
+/// mid-run. Afterwards nothing is double-sold or half-paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connections_leave_a_clean_audit() {
+    let f = Fixture::new().await;
+    let load = f.db.run(&[
+        "-o",
+        "json",
+        "-q",
+        "reserve",
+        "--load",
+        "--seats",
+        "spread",
+        "--users",
+        "20",
+        "-c",
+        "8",
+        "--strategy",
+        "pessimistic",
+    ]);
+    let killer = async {
+        let admin = common::admin_pool().await;
+        let mut killed = 0;
+        for _ in 0..40 {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID() AND command <> 'Sleep'",
+            )
+            .bind(&f.db.name)
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+            for id in ids.into_iter().take(1) {
+                if sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
+                    .execute(&admin)
+                    .await
+                    .is_ok()
+                {
+                    killed += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        killed
+    };
+    let (out, killed) = tokio::join!(load, killer);
+    // The run may fail outright if a kill hit its setup; either way the tables must be sound.
+    if let Ok(out) = out {
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        assert!(doc["results"][0]["attempts"].as_u64().unwrap() > 0);
+    }
+    assert!(
+        killed > 0,
+        "no connection was killed: the test proved nothing"
+    );
+    let audit = f.audit().await;
+    assert_eq!(
+        audit,
+        Audit {
+            expired_holds_blocking: 0,
+            ..Audit::default()
+        },
+        "after {killed} kills"
+    );
+}
+
+#[test]
+fn a_process_killed_mid_run_leaves_a_clean_audit() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::seeded_small());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
+        .args([
+            "--database-url",
+            &db.url,
+            "-q",
+            "reserve",
+            "--load",
+            "--seats",
+            "spread",
+        ])
+        .args(["--users", "20", "-c", "8", "--strategy", "optimistic"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let audit = runtime.block_on(Audit::run(&db.pool)).unwrap();
+    assert_eq!(audit, Audit::default());
+}
+
+#[tokio::test]
+async fn redis_down_during_the_redis_lock_strategy_changes_nothing() {
+    let f = Fixture::new().await;
+    let seat = f.free_seats(1).await[0];
+    let redis = common::PrivateRedis::start(common::free_port());
+    let conn = keyspace::connect(&format!("redis://127.0.0.1:{}", redis.port))
+        .await
+        .unwrap();
+    let prefix = KeyPrefix::parse("cbt:rl:").unwrap();
+    let booking = Booking::new(f.booking.pool.clone(), Some((conn, &prefix)));
+    redis.stop();
+    let held = booking.hold(Strategy::RedisLock, 1, seat).await;
+    assert!(matches!(held, Err(BookingError::Redis(_))), "{held:?}");
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT COUNT(*) FROM reservation WHERE seat_id = {seat}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(f.audit().await, Audit::default());
+}

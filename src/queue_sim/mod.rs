@@ -213,6 +213,7 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: &[AnchorRun]) -> Re
             "backend": sim.backend,
             "users": args.users,
             "admitted": sim.admitted,
+            "admissions": sim.admissions,
             "policy": args.policy.to_string(),
             "active_cap": active_cap,
             "max_active": sim.max_active,

@@ -314,6 +314,7 @@ pub struct SimOutcome {
     pub wait: Samples,
     pub eta_error_pct: Option<f64>,
     pub admitted: u64,
+    pub admissions: u64,
     pub max_active: u64,
     pub max_admitted_per_period: u64,
     pub fifo_violations: u64,
@@ -477,7 +478,14 @@ fn outcome<Q: WaitingQueue>(
         position: take(&shared.ops.position),
         wait,
         eta_error_pct: (waited_ms > 0).then(|| error_ms as f64 / waited_ms as f64 * 100.0),
-        admitted: log.admissions.len() as u64,
+        // Distinct users: on an overloaded machine a user can miss a whole compressed TTL,
+        // find themselves gone, enter again and be admitted a second time.
+        admitted: user_log
+            .admitted_at
+            .iter()
+            .filter(|at| at.load(Ordering::Relaxed) >= 0)
+            .count() as u64,
+        admissions: log.admissions.len() as u64,
         max_active: log.max_active,
         max_admitted_per_period: log.max_per_period,
         fifo_violations,

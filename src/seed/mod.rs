@@ -56,6 +56,17 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
         "seed stopped part-way and the data set is incomplete: run `concert-bench seed --reset`",
     )?;
 
+    // Fresh optimizer statistics: InnoDB recomputes them in the background after a bulk
+    // load, and until it does, plans (and so `query` and `explain`) depend on timing.
+    let tables: Vec<&str> = SeedTable::ALL.iter().map(|t| t.name()).collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ANALYZE TABLE {}",
+        tables.join(", ")
+    )))
+    .execute(&db.pool)
+    .await
+    .map_err(|e| explain(e, &url))?;
+
     sqlx::query(
         "INSERT INTO seed_run (rng_seed, parameters, started_at, finished_at) VALUES (?, ?, ?, ?)",
     )

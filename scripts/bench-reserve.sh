@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Spread-load throughput against a raw-SQL anchor, same data, same concurrency:
+#   tool   = `concert-bench reserve --load --seats spread --strategy conditional` (hold + pay);
+#   anchor = the same statements as one stored procedure (conditional hold, then pay), called
+#            by mariadb-slap with the same number of clients: no client round trips at all.
+# Both start from a fresh `seed --reset`; completed = reservations confirmed by the run.
+# The procedure and its seat list are dropped afterwards (trap), so the schema is the tool's.
+# Usage: scripts/bench-reserve.sh [CLIENTS] [USERS]     (env: HOST, PORT, DB)
+set -euo pipefail
+clients=${1:-64}
+users=${2:-1000}
+host=${HOST:-127.0.0.1}
+port=${PORT:-3306}
+db=${DB:-concert_bench_reserve_anchor}
+url="mysql://root@$host:$port/$db"
+cd "$(dirname "$0")/.."
+cargo build --release --locked -q
+bin=target/release/concert-bench
+sql() { mariadb -h "$host" -P "$port" -u root -N "$db" "$@"; }
+cleanup() { sql -e "DROP PROCEDURE IF EXISTS cb_anchor_reserve; DROP TABLE IF EXISTS cb_anchor_seat" 2>/dev/null || true; }
+trap cleanup EXIT
+confirmed() { sql -e "SELECT COUNT(*) FROM reservation WHERE status = 'CONFIRMED'"; }
+
+"$bin" -q --database-url "$url" seed --reset >/dev/null
+tool=$("$bin" -o json -q --database-url "$url" reserve --load --seats spread --strategy conditional \
+  --users "$users" -c "$clients")
+echo "tool:   $(jq -c '.results[0] | {succeeded, conflicts, refused, errors, seconds, throughput_per_second, p50_ms, p99_ms}' <<<"$tool")"
+
+"$bin" -q --database-url "$url" seed --reset >/dev/null
+sql <<'SQL'
+CREATE TABLE cb_anchor_seat (n INT NOT NULL PRIMARY KEY, seat_id BIGINT NOT NULL) ENGINE = InnoDB;
+SET @n = 0;
+INSERT INTO cb_anchor_seat SELECT (@n := @n + 1), s.id FROM seat s
+  JOIN performance p ON p.id = s.performance_id JOIN concert c ON c.id = p.concert_id
+  WHERE c.status = 'OPEN' AND s.status = 'AVAILABLE' ORDER BY s.id;
+DELIMITER //
+CREATE PROCEDURE cb_anchor_reserve(IN user BIGINT)
+BEGIN
+  DECLARE seat BIGINT;
+  DECLARE price BIGINT;
+  DECLARE reservation BIGINT;
+  DECLARE balance BIGINT;
+  SELECT seat_id INTO seat FROM cb_anchor_seat
+    WHERE n = 1 + FLOOR(RAND() * (SELECT COUNT(*) FROM cb_anchor_seat));
+  START TRANSACTION;
+  UPDATE seat SET status = 'HELD', held_until = NOW(3) + INTERVAL 5 MINUTE, held_by = user,
+    version = version + 1 WHERE id = seat AND status = 'AVAILABLE';
+  IF ROW_COUNT() = 1 THEN
+    SELECT s.price INTO price FROM seat s WHERE s.id = seat;
+    INSERT INTO reservation (user_id, seat_id, status, price, held_until, created_at, active_seat_id)
+      VALUES (user, seat, 'HELD', price, NOW(3) + INTERVAL 5 MINUTE, NOW(3), seat);
+    SET reservation = LAST_INSERT_ID();
+    COMMIT;
+    START TRANSACTION;
+    SELECT w.balance INTO balance FROM point_wallet w WHERE w.user_id = user FOR UPDATE;
+    IF balance >= price THEN
+      UPDATE point_wallet SET balance = balance - price, version = version + 1, updated_at = NOW()
+        WHERE user_id = user;
+      INSERT INTO point_ledger (user_id, kind, amount, reservation_id, created_at)
+        VALUES (user, 'USE', -price, reservation, NOW());
+      INSERT INTO payment (reservation_id, user_id, amount, status, paid_at)
+        VALUES (reservation, user, price, 'COMPLETED', NOW(3));
+      UPDATE reservation SET status = 'CONFIRMED', confirmed_at = NOW(3) WHERE id = reservation;
+      UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 WHERE id = seat;
+    END IF;
+    COMMIT;
+  ELSE
+    ROLLBACK;
+  END IF;
+END//
+DELIMITER ;
+SQL
+before=$(confirmed)
+start=$(date +%s.%N)
+mariadb-slap -h "$host" -P "$port" -u root --create-schema="$db" --no-drop \
+  --query="CALL cb_anchor_reserve(1 + FLOOR(RAND() * $users))" \
+  --concurrency="$clients" --number-of-queries="$users" --iterations=1 >/dev/null
+seconds=$(echo "$(date +%s.%N) - $start" | bc -l)
+done_=$(( $(confirmed) - before ))
+anchor=$(echo "$done_ / $seconds" | bc -l)
+printf 'anchor: {"succeeded":%d,"seconds":%.3f,"throughput_per_second":%.1f}\n' "$done_" "$seconds" "$anchor"
+ours=$(jq '.results[0].throughput_per_second' <<<"$tool")
+printf 'ratio tool/anchor: %.2f\n' "$(echo "$ours / $anchor" | bc -l)"
+"$bin" -o json -q --database-url "$url" reserve --audit | jq -c '{audit}'

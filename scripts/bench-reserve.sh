@@ -34,34 +34,35 @@ INSERT INTO cb_anchor_seat SELECT (@n := @n + 1), s.id FROM seat s
   JOIN performance p ON p.id = s.performance_id JOIN concert c ON c.id = p.concert_id
   WHERE c.status = 'OPEN' AND s.status = 'AVAILABLE' ORDER BY s.id;
 DELIMITER //
-CREATE PROCEDURE cb_anchor_reserve(IN user BIGINT)
+CREATE PROCEDURE cb_anchor_reserve(IN v_user BIGINT)
 BEGIN
-  DECLARE seat BIGINT;
-  DECLARE price BIGINT;
-  DECLARE reservation BIGINT;
-  DECLARE balance BIGINT;
-  SELECT seat_id INTO seat FROM cb_anchor_seat
-    WHERE n = 1 + FLOOR(RAND() * (SELECT COUNT(*) FROM cb_anchor_seat));
+  DECLARE v_pick INT;
+  DECLARE v_seat BIGINT;
+  DECLARE v_price BIGINT;
+  DECLARE v_reservation BIGINT;
+  DECLARE v_balance BIGINT;
+  SET v_pick = 1 + FLOOR(RAND() * (SELECT COUNT(*) FROM cb_anchor_seat));
+  SELECT seat_id INTO v_seat FROM cb_anchor_seat WHERE n = v_pick;
   START TRANSACTION;
-  UPDATE seat SET status = 'HELD', held_until = NOW(3) + INTERVAL 5 MINUTE, held_by = user,
-    version = version + 1 WHERE id = seat AND status = 'AVAILABLE';
+  UPDATE seat SET status = 'HELD', held_until = NOW(3) + INTERVAL 5 MINUTE, held_by = v_user,
+    version = version + 1 WHERE id = v_seat AND status = 'AVAILABLE';
   IF ROW_COUNT() = 1 THEN
-    SELECT s.price INTO price FROM seat s WHERE s.id = seat;
+    SELECT price INTO v_price FROM seat WHERE id = v_seat;
     INSERT INTO reservation (user_id, seat_id, status, price, held_until, created_at, active_seat_id)
-      VALUES (user, seat, 'HELD', price, NOW(3) + INTERVAL 5 MINUTE, NOW(3), seat);
-    SET reservation = LAST_INSERT_ID();
+      VALUES (v_user, v_seat, 'HELD', v_price, NOW(3) + INTERVAL 5 MINUTE, NOW(3), v_seat);
+    SET v_reservation = LAST_INSERT_ID();
     COMMIT;
     START TRANSACTION;
-    SELECT w.balance INTO balance FROM point_wallet w WHERE w.user_id = user FOR UPDATE;
-    IF balance >= price THEN
-      UPDATE point_wallet SET balance = balance - price, version = version + 1, updated_at = NOW()
-        WHERE user_id = user;
+    SELECT balance INTO v_balance FROM point_wallet WHERE user_id = v_user FOR UPDATE;
+    IF v_balance >= v_price THEN
+      UPDATE point_wallet SET balance = balance - v_price, version = version + 1, updated_at = NOW()
+        WHERE user_id = v_user;
       INSERT INTO point_ledger (user_id, kind, amount, reservation_id, created_at)
-        VALUES (user, 'USE', -price, reservation, NOW());
+        VALUES (v_user, 'USE', -v_price, v_reservation, NOW());
       INSERT INTO payment (reservation_id, user_id, amount, status, paid_at)
-        VALUES (reservation, user, price, 'COMPLETED', NOW(3));
-      UPDATE reservation SET status = 'CONFIRMED', confirmed_at = NOW(3) WHERE id = reservation;
-      UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 WHERE id = seat;
+        VALUES (v_reservation, v_user, v_price, 'COMPLETED', NOW(3));
+      UPDATE reservation SET status = 'CONFIRMED', confirmed_at = NOW(3) WHERE id = v_reservation;
+      UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 WHERE id = v_seat;
     END IF;
     COMMIT;
   ELSE
@@ -71,14 +72,16 @@ END//
 DELIMITER ;
 SQL
 before=$(confirmed)
+holds_before=$(sql -e "SELECT COUNT(*) FROM reservation")
 start=$(date +%s.%N)
 mariadb-slap -h "$host" -P "$port" -u root --create-schema="$db" --no-drop \
   --query="CALL cb_anchor_reserve(1 + FLOOR(RAND() * $users))" \
   --concurrency="$clients" --number-of-queries="$users" --iterations=1 >/dev/null
 seconds=$(echo "$(date +%s.%N) - $start" | bc -l)
 done_=$(( $(confirmed) - before ))
+holds=$(( $(sql -e "SELECT COUNT(*) FROM reservation") - holds_before ))
 anchor=$(echo "$done_ / $seconds" | bc -l)
-printf 'anchor: {"succeeded":%d,"seconds":%.3f,"throughput_per_second":%.1f}\n' "$done_" "$seconds" "$anchor"
+printf "anchor: {\"succeeded\":%d,\"holds\":%d,\"seconds\":%.3f,\"throughput_per_second\":%.1f}\n" "$done_" "$holds" "$seconds" "$anchor"
 ours=$(jq '.results[0].throughput_per_second' <<<"$tool")
 printf 'ratio tool/anchor: %.2f\n' "$(echo "$ours / $anchor" | bc -l)"
 "$bin" -o json -q --database-url "$url" reserve --audit | jq -c '{audit}'

@@ -4,7 +4,7 @@
 #   anchor = the same statements as one stored procedure (conditional hold, then pay), called
 #            by mariadb-slap with the same number of clients: no client round trips at all.
 # Both start from a fresh `seed --reset`; completed = reservations confirmed by the run.
-# The procedure and its seat list are dropped afterwards (trap), so the schema is the tool's.
+# The scratch database (DB) is dropped afterwards (trap), procedure and all.
 # Usage: scripts/bench-reserve.sh [CLIENTS] [USERS]     (env: HOST, PORT, DB)
 set -euo pipefail
 clients=${1:-64}
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -q
 bin=target/release/concert-bench
 sql() { mariadb -h "$host" -P "$port" -u root -N "$db" "$@"; }
-cleanup() { sql -e "DROP PROCEDURE IF EXISTS cb_anchor_reserve; DROP TABLE IF EXISTS cb_anchor_seat" 2>/dev/null || true; }
+cleanup() { mariadb -h "$host" -P "$port" -u root -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true; }
 trap cleanup EXIT
 confirmed() { sql -e "SELECT COUNT(*) FROM reservation WHERE status = 'CONFIRMED'"; }
 

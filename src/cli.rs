@@ -502,6 +502,7 @@ Examples:
   concert-bench query
   concert-bench query --scenario concert_detail --iterations 100
   concert-bench query --variant week8 --variant seat-only=seat(performance_id)
+  concert-bench query --scenario concert_detail --scales 1,10   # how the gap grows with the data
   concert-bench -o json query > week8.json";
 
 #[derive(Debug, Clone, Args)]
@@ -525,6 +526,11 @@ pub struct QueryArgs {
     /// Runs under ANALYZE for the server's own time (0 to skip).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub server_runs: u32,
+
+    /// Seed and measure at each of these scales (comma-separated), each in a scratch database
+    /// beside --database-url that is dropped afterwards; the database itself is not touched.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub scales: Vec<u64>,
 }
 
 const SEED_EXAMPLES: &str = "\

@@ -66,6 +66,14 @@ impl DatabaseUrl {
         &self.database
     }
 
+    /// The same server and credentials, another database (a raw URL: it keeps the password,
+    /// so it is for connecting, never for printing).
+    pub fn with_database(&self, database: &str) -> Result<String> {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{database}"));
+        Self::parse(url.as_str()).map(|parsed| parsed.url.to_string())
+    }
+
     /// The URL with its password replaced, safe to print anywhere.
     pub fn masked(&self) -> String {
         mask(&self.url)

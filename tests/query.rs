@@ -148,3 +148,42 @@ async fn refusals_are_clear_and_change_nothing() {
     }
     assert_eq!(schema_snapshot(&db).await, before);
 }
+
+#[tokio::test]
+async fn a_scale_sweep_measures_in_scratch_databases_and_drops_them() {
+    let db = TestDb::seeded_small().await;
+    let before = db.checksums(&["seat", "reservation"]).await;
+    let out = db
+        .run(&[
+            "-o",
+            "json",
+            "-q",
+            "query",
+            "--scenario",
+            "concert_detail",
+            "--scales",
+            "1",
+            "--iterations",
+            "3",
+            "--warmup",
+            "1",
+            "--server-runs",
+            "0",
+        ])
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let at = &doc["sweep"][0];
+    assert_eq!(at["scale"], 1);
+    assert_eq!(at["seats"], 200_000, "scale 1 is the week-8 data set");
+    assert_eq!(at["comparisons"][0]["scenario"], "concert_detail");
+    assert!(at["comparisons"][0]["speedup"].as_f64().unwrap() > 1.0);
+    let scratch: i64 = db
+        .count(&format!(
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{}_scale1'",
+            db.name
+        ))
+        .await;
+    assert_eq!(scratch, 0, "the scratch database was left behind");
+    assert_eq!(db.checksums(&["seat", "reservation"]).await, before);
+}

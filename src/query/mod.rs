@@ -2,6 +2,7 @@
 //! interleaved run by run (so drift on a noisy machine hits every variant alike), after a
 //! warm-up; client wall time per run, plus the server's own time where it reports one.
 
+mod sweep;
 mod variant;
 
 use std::sync::{Arc, LazyLock};
@@ -75,6 +76,9 @@ impl Experiment {
 }
 
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
+    if !args.scales.is_empty() {
+        return Box::pin(sweep::run(ctx, args)).await;
+    }
     let Experiment {
         db,
         catalog,

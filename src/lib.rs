@@ -7,9 +7,14 @@
 //!   that text or the error. Tests call [`run`] in-process.
 //! - [`db`] and [`schema`]: connections (with one-line errors), the embedded migrations and
 //!   the list of tables the tool owns. [`keyspace`]: Redis and the tool's key prefix.
-//! - One module per command ([`seed`]), each with a `run` that returns a [`output::Report`].
-//! - [`output`] and [`progress`]: the report layer every command shares (table/JSON/CSV
-//!   exporters) and progress bars on stderr.
+//! - The domain, apart from any benchmark: [`queue`] (the waiting queue, Redis and database
+//!   stores behind one trait), [`concerts`] (the Concert service and its caches), [`booking`]
+//!   (holds, payments, points, the sweeper and the audit), [`scenarios`] (the week-8 queries).
+//! - One module per command ([`seed`], [`query`], [`explain`], [`queue_sim`], [`cache_bench`],
+//!   [`reserve`]), each with a `run` that returns a [`output::Report`].
+//! - The shared measurement and report layer: [`stats`] (HDR histograms, bootstrap ratios),
+//!   [`anchor`] (redis-benchmark anchors), [`output`] (table/JSON/CSV exporters) and
+//!   [`progress`] (bars on stderr).
 
 pub mod anchor;
 pub mod booking;

@@ -9,7 +9,6 @@
 mod cache;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
@@ -344,6 +343,3 @@ impl ConcertService {
         }
     }
 }
-
-/// How long a cached value lives when no write evicts it first.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(60);

@@ -23,9 +23,6 @@ use thiserror::Error;
 pub use database_queue::DatabaseQueue;
 pub use redis_queue::RedisQueue;
 
-/// The production default: an admitted user has five minutes to buy.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
-
 /// Milliseconds on the queue's clock. A compressed clock runs `speed` times faster than the
 /// wall clock and starts at the real time, so stored timestamps stay plausible; a manual clock
 /// moves only when told to, for tests that cross a TTL or a rate period exactly.

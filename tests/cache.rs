@@ -69,7 +69,7 @@ impl Fixture {
         let redis = keyspace::connect(&common::redis_url()).await.unwrap();
         ConcertService::new(
             ConcertRepository::new(pool),
-            Some(redis),
+            vec![redis],
             &self.prefix,
             "t",
             policy,

@@ -20,6 +20,8 @@ use crate::output::{Report, Table, thousands};
 use crate::{Context, progress, schema};
 use load::{CellOutcome, Load, Targets};
 
+/// Redis connections the cache reads spread over.
+const CACHE_CONNECTIONS: usize = 2;
 /// Requests for the anchor's GET run.
 const ANCHOR_REQUESTS: u64 = 100_000;
 
@@ -110,6 +112,11 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
     let db = Database::connect(&url, args.clients.min(64)).await?;
     schema::require_seeded(&db).await?;
     let redis = keyspace::connect(&ctx.connect.redis_url).await?;
+    // One connection per core for the cached reads (see `RedisCache`).
+    let mut redis_conns = vec![redis.clone()];
+    for _ in 1..CACHE_CONNECTIONS {
+        redis_conns.push(keyspace::connect(&ctx.connect.redis_url).await?);
+    }
     let targets = Targets::load(&db.pool).await?;
     // Everything this run caches lives under its own sub-namespace, removed at the end.
     let namespace = KeyPrefix::parse(&format!("{}cache:", ctx.key_prefix.as_str()))?;
@@ -130,7 +137,7 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
         };
         let service = Arc::new(ConcertService::new(
             ConcertRepository::new(db.pool.clone()),
-            Some(redis.clone()),
+            redis_conns.clone(),
             &ctx.key_prefix,
             &format!("{run_id}-{i}"),
             policy,
@@ -163,7 +170,7 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
             };
             let service = Arc::new(ConcertService::new(
                 ConcertRepository::new(db.pool.clone()),
-                Some(redis.clone()),
+                redis_conns.clone(),
                 &ctx.key_prefix,
                 &format!("{run_id}-stampede-{single_flight}"),
                 policy,

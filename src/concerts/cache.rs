@@ -13,7 +13,7 @@
 //! - single flight: on a miss, one caller takes a short lock (`SET NX PX`) and loads; the
 //!   others wait for its value instead of all querying the database at once.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
@@ -58,7 +58,10 @@ const LOCK_TTL: Duration = Duration::from_secs(2);
 const WAIT_POLL: Duration = Duration::from_millis(2);
 
 pub struct RedisCache {
-    conn: ConnectionManager,
+    /// Several connections, used in turn: one multiplexed connection parses every reply on
+    /// one task, which caps large cached values at one core.
+    conns: Vec<ConnectionManager>,
+    next: AtomicUsize,
     base: String,
     policy: CachePolicy,
     largest_value: AtomicU64,
@@ -66,17 +69,24 @@ pub struct RedisCache {
 
 impl RedisCache {
     pub fn new(
-        conn: ConnectionManager,
+        conns: Vec<ConnectionManager>,
         prefix: &KeyPrefix,
         namespace: &str,
         policy: CachePolicy,
     ) -> Self {
+        assert!(!conns.is_empty(), "a cache needs a connection");
         Self {
-            conn,
+            conns,
+            next: AtomicUsize::new(0),
             base: format!("{}cache:{namespace}:", prefix.as_str()),
             policy,
             largest_value: AtomicU64::new(0),
         }
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].clone()
     }
 
     /// Bytes of the largest value this cache stored.
@@ -103,7 +113,7 @@ impl RedisCache {
     pub async fn bump(&self, name: &str) -> redis::RedisResult<()> {
         let _: i64 = redis::cmd("INCR")
             .arg(self.version_key(name))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await?;
         Ok(())
     }
@@ -111,7 +121,7 @@ impl RedisCache {
     /// The current version (always "0" under TTL invalidation) and the cached value, if it
     /// belongs to that version.
     async fn lookup(&self, name: &str) -> redis::RedisResult<(String, Option<Vec<u8>>)> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         if self.policy.invalidation == Invalidation::Ttl {
             let value = redis::cmd("GET")
                 .arg(self.value_key(name))
@@ -150,7 +160,7 @@ impl RedisCache {
             return Ok((self.load_and_store(name, &version, load).await?, false));
         }
         let lock = format!("{}{{{name}}}:lock:v{version}", self.base);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let won: Option<String> = redis::cmd("SET")
             .arg(&lock)
             .arg(1)
@@ -195,7 +205,7 @@ impl RedisCache {
             .arg(&stored)
             .arg("PX")
             .arg(self.policy.ttl.as_millis() as u64)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await?;
         self.largest_value
             .fetch_max(stored.len() as u64, Ordering::Relaxed);

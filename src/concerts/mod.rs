@@ -233,15 +233,13 @@ pub struct ConcertService {
 impl ConcertService {
     pub fn new(
         repository: ConcertRepository,
-        redis: Option<redis::aio::ConnectionManager>,
+        redis: Vec<redis::aio::ConnectionManager>,
         prefix: &KeyPrefix,
         namespace: &str,
         policy: CachePolicy,
     ) -> Self {
-        let cache = match (policy.level, redis) {
-            (CacheLevel::None, _) | (_, None) => None,
-            (_, Some(conn)) => Some(RedisCache::new(conn, prefix, namespace, policy)),
-        };
+        let cache = (policy.level != CacheLevel::None && !redis.is_empty())
+            .then(|| RedisCache::new(redis, prefix, namespace, policy));
         Self {
             repository,
             cache,

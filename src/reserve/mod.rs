@@ -36,6 +36,7 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
     let mut booking = Booking::new(db.pool.clone(), redis.clone().map(|c| (c, &ctx.key_prefix)));
     booking.hold_for = args.hold;
 
+    let mut violations = Vec::new();
     let (json, tables) = if args.audit {
         (json!({}), Vec::new())
     } else if args.sweep {
@@ -46,7 +47,17 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
         )
     } else if let Some(n) = args.charge_race {
         let race = load::charge_race(&booking, args.user.unwrap_or(1), n, args.clients).await?;
-        let table = one_row("Charge race", "lost updates", race.lost_updates as u64);
+        if race.lost_updates != 0 {
+            violations.push(format!(
+                "charge race: {} of {n} charges lost",
+                race.lost_updates
+            ));
+        }
+        let table = one_row(
+            "Charge race",
+            "lost updates",
+            race.lost_updates.max(0) as u64,
+        );
         (json!({"charge_race": race}), vec![table])
     } else if args.load {
         let results = load::run(&booking, ctx, args, &strategies(args)).await?;
@@ -56,7 +67,7 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
         by_hand(ctx, args, &booking, redis).await?
     };
     let audit = Audit::run(&db.pool).await?;
-    let violations = audit.findings();
+    violations.extend(audit.findings());
     let mut json = json;
     json["command"] = json!("reserve");
     json["audit"] = json!(audit);

@@ -20,8 +20,9 @@ use crate::output::{Report, Table, thousands};
 use crate::{Context, progress, schema};
 use load::{CellOutcome, Load, Targets};
 
-/// Redis connections the cache reads spread over.
-const CACHE_CONNECTIONS: usize = 2;
+/// Redis connections the cache reads spread over (measured: 1 gave 42k req/s for the cached
+/// list, 2 gave 66-69k, 3 gave 71-73k, 4 gave 75-76k).
+const CACHE_CONNECTIONS: usize = 4;
 /// Requests for the anchor's GET run.
 const ANCHOR_REQUESTS: u64 = 100_000;
 

@@ -160,6 +160,18 @@ async fn create_database_if_missing(url: &DatabaseUrl) -> Result<()> {
         .await
         .map_err(|_| timed_out(url))?
         .map_err(|e| explain(e, url))?;
+    // Only when it is missing: a read-only account on a DBA's copy may not CREATE at all.
+    let exists: Option<String> = sqlx::query_scalar(
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(url.database())
+    .fetch_optional(&mut conn)
+    .await
+    .map_err(|e| explain(e, url))?;
+    if exists.is_some() {
+        conn.close().await.ok();
+        return Ok(());
+    }
     // The name was checked to be [A-Za-z0-9_]{1,64} in `DatabaseUrl::parse`.
     let ddl = format!("CREATE DATABASE IF NOT EXISTS `{}`", url.database());
     sqlx::query(AssertSqlSafe(ddl))

@@ -187,3 +187,51 @@ async fn a_scale_sweep_measures_in_scratch_databases_and_drops_them() {
     assert_eq!(scratch, 0, "the scratch database was left behind");
     assert_eq!(db.checksums(&["seat", "reservation"]).await, before);
 }
+
+/// A user who may read some tables but not `seat` (what ANALYZE of the scenarios needs): one
+/// line naming the problem, no password, and the schema untouched.
+#[tokio::test]
+async fn a_user_who_cannot_read_every_table_gets_one_clear_line() {
+    let db = TestDb::seeded_small().await;
+    let admin = common::admin_pool().await;
+    let user = common::unique_name("cbt_ro");
+    let password = "pw-N3verPrinted";
+    for host in ["%", "localhost"] {
+        common::exec(
+            &admin,
+            &format!("CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'"),
+        )
+        .await;
+        for table in db.tables().await.iter().filter(|t| *t != "seat") {
+            common::exec(
+                &admin,
+                &format!(
+                    "GRANT SELECT ON `{}`.`{table}` TO '{user}'@'{host}'",
+                    db.name
+                ),
+            )
+            .await;
+        }
+    }
+    let before = db.tables().await;
+    let url = format!("mysql://{user}:{password}@127.0.0.1:3306/{}", db.name);
+    let result = common::run_tool(&[
+        "concert-bench",
+        "--database-url",
+        &url,
+        "query",
+        "--iterations",
+        "1",
+        "--warmup",
+        "0",
+    ])
+    .await;
+    for host in ["%", "localhost"] {
+        common::exec(&admin, &format!("DROP USER '{user}'@'{host}'")).await;
+    }
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(!err.contains('\n'), "{err}");
+    assert!(err.contains("seat") && err.contains("privilege"), "{err}");
+    assert!(!err.contains(password), "{err}");
+    assert_eq!(db.tables().await, before);
+}

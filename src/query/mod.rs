@@ -49,6 +49,34 @@ pub(crate) struct Experiment {
     pub conn: PoolConnection<MySql>,
 }
 
+/// The scenarios (and ANALYZE of them) need SELECT on every table they join. Checked first,
+/// so a read-only account missing a grant hears which table, instead of a table that seems
+/// not to exist (information_schema hides what a user cannot read).
+async fn require_readable(db: &Database, scenarios: &[Scenario]) -> Result<()> {
+    let mut tables: Vec<&str> = scenarios.iter().flat_map(|s| s.tables()).copied().collect();
+    tables.sort_unstable();
+    tables.dedup();
+    for table in tables {
+        // Table names come from the scenarios' own fixed list.
+        let probe = format!("SELECT 1 FROM `{table}` LIMIT 0");
+        if let Err(e) = sqlx::query(AssertSqlSafe(probe)).execute(&db.pool).await {
+            let denied = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|code| code == "42000");
+            if denied {
+                bail!(
+                    "the user in --database-url {} lacks the SELECT privilege on `{table}`, which the scenarios and ANALYZE need: grant SELECT on {}.{table}",
+                    db.url.masked(),
+                    db.url.database()
+                );
+            }
+            return Err(explain(e, &db.url));
+        }
+    }
+    Ok(())
+}
+
 impl Experiment {
     pub async fn open(
         ctx: &Context,
@@ -58,6 +86,8 @@ impl Experiment {
         let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
         let db = Database::connect(&url, 2).await?;
         schema::require_seeded(&db).await?;
+        let scenarios = scenarios(scenario_args);
+        require_readable(&db, &scenarios).await?;
         let catalog = Catalog::load(&db.pool)
             .await
             .map_err(|e| explain(e, &url))?;
@@ -68,7 +98,7 @@ impl Experiment {
             db,
             catalog,
             variants,
-            scenarios: scenarios(scenario_args),
+            scenarios,
             params,
             conn,
         })

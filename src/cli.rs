@@ -496,6 +496,7 @@ const QUERY_EXAMPLES: &str = "\
 Variants are per-query index hints, so the schema is never changed:
   none   no secondary index (always run: the baseline, the write-up's AS-IS)
   week8  performance(concert_id) and seat(performance_id) (the default comparison)
+  advised  the explain advisor's proposals (that an existing index can stand for)
   NAME=table(col,..)+table(col,..)  the existing indexes whose leading columns these are
 
 Examples:

@@ -285,14 +285,9 @@ fn findings(plans: &[Plan]) -> Vec<String> {
 /// scenario that touches its columns. DDL is printed only when the best scenario's 95% interval
 /// low end clears `--min-speedup` (Dexter's rule of thumb: the cost must at least halve), and
 /// scenarios it makes slower are named in the verdict.
-async fn advise(
-    ctx: &Context,
-    conn: &mut PoolConnection<MySql>,
-    catalog: &Catalog,
-    plans: &[Plan],
-    params: &Params,
-    args: &ExplainArgs,
-) -> Result<Vec<Advice>> {
+/// The advisor's proposals: for each large scan inside a join under `none`, the columns that
+/// table is joined or filtered on.
+fn candidates(plans: &[Plan]) -> Vec<(String, Vec<String>)> {
     let mut candidates: Vec<(String, Vec<String>)> = Vec::new();
     for plan in plans.iter().filter(|p| p.variant == crate::query::BASELINE) {
         for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
@@ -312,6 +307,53 @@ async fn advise(
             }
         }
     }
+    candidates
+}
+
+/// `--variant advised` for `query`: the proposals an existing index can test, as one variant
+/// spec (`table(col,..)+..`), from every scenario's plan under `none`.
+pub(crate) async fn advised_spec(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<String> {
+    let none = crate::query::Variant::none();
+    let mut plans = Vec::new();
+    for scenario in Scenario::ALL {
+        let sql = with_literal(
+            &scenario.sql(|t| none.hint(t, catalog)),
+            params.value(scenario.param()),
+        );
+        plans.push(Plan {
+            scenario,
+            variant: none.name.clone(),
+            steps: plan_steps(conn, flavor, &sql, false).await?,
+            raw: None,
+        });
+    }
+    let provable: Vec<String> = candidates(&plans)
+        .into_iter()
+        .filter(|(t, c)| catalog.index_on(t, c).is_some())
+        .map(|(t, c)| format!("{t}({})", c.join(",")))
+        .collect();
+    if provable.is_empty() {
+        anyhow::bail!(
+            "the advisor proposes no index that an existing one can stand for, so `advised` has nothing to time: see `concert-bench explain`"
+        );
+    }
+    Ok(provable.join("+"))
+}
+
+async fn advise(
+    ctx: &Context,
+    conn: &mut PoolConnection<MySql>,
+    catalog: &Catalog,
+    plans: &[Plan],
+    params: &Params,
+    args: &ExplainArgs,
+) -> Result<Vec<Advice>> {
+    let candidates = candidates(plans);
     let spec = |set: &[&(String, Vec<String>)]| {
         set.iter()
             .map(|(t, c)| format!("{t}({})", c.join(",")))

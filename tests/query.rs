@@ -235,3 +235,38 @@ async fn a_user_who_cannot_read_every_table_gets_one_clear_line() {
     assert!(!err.contains(password), "{err}");
     assert_eq!(db.tables().await, before);
 }
+
+#[tokio::test]
+async fn the_advised_variant_is_the_advisors_own_proposals() {
+    let db = TestDb::seeded_small().await;
+    let out = db
+        .run(&[
+            "-o",
+            "json",
+            "-q",
+            "query",
+            "--variant",
+            "advised",
+            "--scenario",
+            "concert_detail",
+            "--iterations",
+            "3",
+            "--warmup",
+            "1",
+            "--server-runs",
+            "0",
+        ])
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let advised = doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "advised")
+        .expect("an advised variant")
+        .clone();
+    let definition = advised["definition"].as_str().unwrap();
+    assert!(definition.contains("seat(performance_id)"), "{definition}");
+    assert_eq!(doc["comparisons"][0]["variant"], "advised");
+}

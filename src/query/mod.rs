@@ -91,9 +91,16 @@ impl Experiment {
         let catalog = Catalog::load(&db.pool)
             .await
             .map_err(|e| explain(e, &url))?;
-        let variants = variants(variant_args, &catalog)?;
         let params = Params::pick(&db.pool).await?;
-        let conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
+        let mut conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
+        let advised = if variant_args.iter().any(|v| v == ADVISED) {
+            let spec = crate::explain::advised_spec(&mut conn, db.server.flavor, &catalog, &params)
+                .await?;
+            Some(Variant::from_spec(ADVISED, &spec, &catalog)?)
+        } else {
+            None
+        };
+        let variants = variants(variant_args, &catalog, advised)?;
         Ok(Self {
             db,
             catalog,
@@ -160,8 +167,15 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     Ok(report(&db, &variants, &params, &measured, args))
 }
 
+/// The variant made of the advisor's proposals.
+const ADVISED: &str = "advised";
+
 /// `none` first (the baseline), then the requested variants (week8 when none are), deduplicated.
-fn variants(requested: &[String], catalog: &Catalog) -> Result<Vec<Variant>> {
+fn variants(
+    requested: &[String],
+    catalog: &Catalog,
+    advised: Option<Variant>,
+) -> Result<Vec<Variant>> {
     let mut variants = vec![Variant::none()];
     let defaults = ["week8".to_string()];
     for arg in if requested.is_empty() {
@@ -169,7 +183,10 @@ fn variants(requested: &[String], catalog: &Catalog) -> Result<Vec<Variant>> {
     } else {
         requested
     } {
-        let variant = Variant::parse(arg, catalog)?;
+        let variant = match (&advised, arg.as_str()) {
+            (Some(advised), ADVISED) => advised.clone(),
+            _ => Variant::parse(arg, catalog)?,
+        };
         if !variants.iter().any(|v| v.name == variant.name) {
             variants.push(variant);
         }

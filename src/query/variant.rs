@@ -115,7 +115,7 @@ impl Variant {
             None if arg == BASELINE => Ok(Self::none()),
             None if arg == "week8" => Self::week8(catalog),
             None => bail!(
-                "unknown variant `{arg}`: use none, week8 or NAME=table(col,..)+table(col,..)"
+                "unknown variant `{arg}`: use none, week8, advised or NAME=table(col,..)+table(col,..)"
             ),
             Some((name, spec)) => {
                 let name = name.trim();

@@ -40,6 +40,18 @@ impl Table {
         debug_assert_eq!(row.len(), self.header.len());
         self.rows.push(row);
     }
+
+    /// The "Ratios" table of a report's `comparisons` (objects with `what` and `ratio`).
+    pub fn ratios(comparisons: &[Value]) -> Self {
+        let mut table = Self::new("Ratios", &["what", "ratio"]);
+        for c in comparisons {
+            table.push(vec![
+                c["what"].as_str().unwrap_or_default().to_string(),
+                format!("{:.2}x", c["ratio"].as_f64().unwrap_or(f64::NAN)),
+            ]);
+        }
+        table
+    }
 }
 
 /// What a command produced: the machine-readable document and the tables for people.

@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use concert_bench::concerts::{
     CacheLevel, CachePolicy, ConcertDetail, ConcertRepository, ConcertService, Invalidation,
 };
@@ -284,25 +283,16 @@ async fn cache_bench_reports_every_cell_and_restores_the_seats() {
 
 #[test]
 fn cache_bench_refuses_nonsense_in_one_line() {
-    for (args, expected) in [
-        (&["--ttl", "0s"][..], "at least 1ms"),
-        (&["--ttl", "-5s"][..], "at least 1ms"),
-        (&["-c", "0"][..], "0 is not in 1..=10000"),
-        (
-            &["--workload", "everything"][..],
-            "invalid value 'everything'",
-        ),
-        (&["--rate", "-3"][..], "positive number"),
-    ] {
-        let out = cargo_bin_cmd!("concert-bench")
-            .arg("cache-bench")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
-    }
+    common::assert_usage_errors(
+        "cache-bench",
+        &[
+            (&["--ttl", "0s"], "at least 1ms"),
+            (&["--ttl", "-5s"], "at least 1ms"),
+            (&["-c", "0"], "0 is not in 1..=10000"),
+            (&["--workload", "everything"], "invalid value 'everything'"),
+            (&["--rate", "-3"], "positive number"),
+        ],
+    );
 }
 
 #[tokio::test]

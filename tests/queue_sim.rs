@@ -134,25 +134,18 @@ async fn both_backends_run_side_by_side() {
 
 #[test]
 fn nonsense_settings_are_refused_in_one_line() {
-    for (args, expected) in [
-        (&["--users", "0"][..], "0 is not in 1..=10000000"),
-        (&["--policy", "capacity:0"][..], "at least 1"),
-        (&["--policy", "rate:0/1s"][..], "at least 1"),
-        (&["--policy", "rate:10/0s"][..], "at least 1ms"),
-        (&["--ttl", "-5s"][..], "at least 1ms"),
-        (&["--arrival", "sometimes"][..], "expected all"),
-        (&["-c", "0"][..], "0 is not in 1..=10000"),
-    ] {
-        let out = cargo_bin_cmd!("concert-bench")
-            .arg("queue-sim")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-    }
+    common::assert_usage_errors(
+        "queue-sim",
+        &[
+            (&["--users", "0"], "0 is not in 1..=10000000"),
+            (&["--policy", "capacity:0"], "at least 1"),
+            (&["--policy", "rate:0/1s"], "at least 1"),
+            (&["--policy", "rate:10/0s"], "at least 1ms"),
+            (&["--ttl", "-5s"], "at least 1ms"),
+            (&["--arrival", "sometimes"], "expected all"),
+            (&["-c", "0"], "0 is not in 1..=10000"),
+        ],
+    );
 }
 
 #[test]

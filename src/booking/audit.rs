@@ -70,23 +70,41 @@ impl Audit {
         })
     }
 
+    /// Each check and its count, in order (the names are the JSON field names).
+    pub fn checks(&self) -> Vec<(String, i64)> {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            unreachable!("a struct of integers serializes to an object");
+        };
+        fields
+            .into_iter()
+            .map(|(name, n)| (name, n.as_i64().unwrap_or_default()))
+            .collect()
+    }
+
     /// One line per failed check, for the report's violations.
     pub fn findings(&self) -> Vec<String> {
-        let values = [
-            self.double_sold_seats,
-            self.double_held_seats,
-            self.seat_mismatches,
-            self.payment_mismatches,
-            self.ledger_mismatches,
-            self.negative_balances,
-            self.expired_holds_blocking,
-            self.points_spent_mismatch,
-        ];
-        CHECKS
-            .iter()
-            .zip(values)
+        self.checks()
+            .into_iter()
             .filter(|(_, n)| *n != 0)
-            .map(|((name, _), n)| format!("audit: {name} = {n}"))
+            .map(|(name, n)| format!("audit: {name} = {n}"))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_has_its_field() {
+        let mut fields: Vec<String> = Audit::default()
+            .checks()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let mut names: Vec<String> = CHECKS.iter().map(|(n, _)| n.to_string()).collect();
+        fields.sort();
+        names.sort();
+        assert_eq!(fields, names);
     }
 }

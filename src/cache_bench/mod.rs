@@ -314,20 +314,10 @@ fn report(
         stampede_json.push(json!({"protection": protection, "clients": args.stampede_clients, "db_queries": queries}));
     }
     let comparisons = comparisons(outcomes, anchor);
-    let mut ratio_table = Table::new("Ratios", &["what", "ratio"]);
-    for c in &comparisons {
-        ratio_table.push(vec![
-            c["what"].as_str().unwrap_or_default().into(),
-            format!("{:.2}x", c["ratio"].as_f64().unwrap_or(f64::NAN)),
-        ]);
-    }
-    let mut tables = vec![table];
-    if !stampede_table.rows.is_empty() {
-        tables.push(stampede_table);
-    }
-    if !ratio_table.rows.is_empty() {
-        tables.push(ratio_table);
-    }
+    let tables: Vec<Table> = [table, stampede_table, Table::ratios(&comparisons)]
+        .into_iter()
+        .filter(|t| !t.rows.is_empty())
+        .collect();
     Report {
         json: json!({
             "command": "cache-bench",

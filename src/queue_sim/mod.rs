@@ -273,20 +273,10 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: &[AnchorRun]) -> Re
         }
     }
     let comparisons = comparisons(runs, anchors);
-    let mut compare_table = Table::new("Ratios", &["what", "ratio"]);
-    for c in &comparisons {
-        compare_table.push(vec![
-            c["what"].as_str().unwrap_or_default().to_string(),
-            format!("{:.2}x", c["ratio"].as_f64().unwrap_or(f64::NAN)),
-        ]);
-    }
-    let mut tables = vec![sim_table];
-    if !probe_table.rows.is_empty() {
-        tables.push(probe_table);
-    }
-    if !compare_table.rows.is_empty() {
-        tables.push(compare_table);
-    }
+    let tables: Vec<Table> = [sim_table, probe_table, Table::ratios(&comparisons)]
+        .into_iter()
+        .filter(|t| !t.rows.is_empty())
+        .collect();
     let mut notes = vec![format!(
         "policy {} · TTL {} s · arrival {} · service {}-{} s · {:.0}% abandon · clock {}x · tick {} ms",
         args.policy,

@@ -1,7 +1,6 @@
 //! `reserve --load`: simulated users holding (and paying for) seats concurrently, one run per
 //! strategy on seats no earlier run touched, and the charge race.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -170,26 +169,22 @@ async fn one_strategy(
         max_ms: 0.0,
         first_error: None,
     };
-    let booking = Arc::new(booking);
     let mut attempts = futures::stream::iter(picks)
-        .map(|(user, seat)| {
-            let booking = booking.clone();
-            async move {
-                let begin = Instant::now();
-                let outcome = match booking.hold(strategy, user, seat).await {
-                    Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
-                        Ok(_) => Outcome::Done {
-                            retries: hold.retries,
-                        },
-                        Err(e) => e.into(),
-                    },
-                    Ok(hold) => Outcome::Done {
+        .map(|(user, seat)| async move {
+            let begin = Instant::now();
+            let outcome = match booking.hold(strategy, user, seat).await {
+                Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
+                    Ok(_) => Outcome::Done {
                         retries: hold.retries,
                     },
                     Err(e) => e.into(),
-                };
-                (outcome, begin.elapsed())
-            }
+                },
+                Ok(hold) => Outcome::Done {
+                    retries: hold.retries,
+                },
+                Err(e) => e.into(),
+            };
+            (outcome, begin.elapsed())
         })
         .buffer_unordered(args.clients as usize);
     while let Some((outcome, elapsed)) = attempts.next().await {

@@ -205,3 +205,19 @@ impl PrivateRedis {
         self.child.wait().ok();
     }
 }
+
+/// Runs the binary's `command` with each case's arguments: every one must be a usage error
+/// (exit 2) whose message contains the expected text, and none may panic.
+pub fn assert_usage_errors(command: &str, cases: &[(&[&str], &str)]) {
+    for (args, expected) in cases {
+        let out = assert_cmd::cargo::cargo_bin_cmd!("concert-bench")
+            .arg(command)
+            .args(*args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command} {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{command} {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -94,6 +94,49 @@ pub enum Command {
     /// Simulate the Redis waiting queue (and the database queue it replaced).
     #[command(after_help = QUEUE_SIM_EXAMPLES, allow_negative_numbers = true)]
     QueueSim(QueueSimArgs),
+    /// Run the event relay and service consumers (the events flow's back end).
+    #[command(after_help = WORKER_EXAMPLES)]
+    Worker(WorkerArgs),
+}
+
+const WORKER_EXAMPLES: &str =
+    "Publishes outbox rows to the Redis stream (the relay) and applies events for the chosen
+services, until Ctrl-C or --for. Start as many as you like, on as many machines: each service
+is one consumer group, so its events are shared out, and a worker that dies mid-event has its
+deliveries taken over after --claim-after. An event that fails --max-deliveries times is
+parked (processed_event.outcome = PARKED, and the <prefix>events:parked stream).
+
+Examples:
+  concert-bench worker                                   # relay + all four services
+  concert-bench worker --service payment --service point --no-relay
+  concert-bench worker --for 60s -o json                 # stop after a minute, print counts";
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// A service to consume for (repeatable; default: all four).
+    #[arg(long = "service", value_enum)]
+    pub services: Vec<crate::services::Service>,
+
+    /// Do not run the outbox relay in this worker.
+    #[arg(long)]
+    pub no_relay: bool,
+
+    /// Stop after this long and print what was done (default: until Ctrl-C).
+    #[arg(long = "for", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub run_for: Option<Duration>,
+
+    /// A delivery left unacknowledged this long is taken over by another consumer.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub claim_after: Duration,
+
+    /// Deliveries of one event before it is parked.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub max_deliveries: u64,
+
+    /// Events published this long ago that a service has not applied are published again
+    /// (a Redis that restarted without persistence lost them).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub republish_after: Duration,
 }
 
 const CACHE_BENCH_EXAMPLES: &str = "\
@@ -189,7 +232,14 @@ By hand, a reservation goes through the concert's Redis waiting queue (this comm
 the queue's policy while it waits), holds the seat for --hold, and with --pay pays it with
 points and ends the queue turn. Refusals exit with their own codes: 10 seat held or sold,
 11 hold expired before payment, 12 not enough points, 13 concert not open, 14 unknown user or
-seat, 15 unknown reservation. Every run ends with the audit; a finding exits with code 3.
+seat, 15 unknown reservation, 16 payment already under way. Every run ends with the audit; a
+finding exits with code 3.
+
+--flow events runs the load through the four services instead of one transaction: each step
+is an event in the outbox, relayed to a Redis stream and applied by the next service (in this
+process, or by `concert-bench worker` processes with --external-workers). Both flows report
+throughput, latency and the time from request to confirmed (e2e); the events flow also what
+the relay and consumers did.
 
 Examples:
   concert-bench reserve --user 7 --seat 123 --pay
@@ -197,6 +247,7 @@ Examples:
   concert-bench reserve --user 7 --reservation 5001                # pay that hold
   concert-bench reserve --load --seats hot --users 1000 -c 64      # every strategy
   concert-bench reserve --load --seats spread --strategy conditional -c 64
+  concert-bench reserve --load --seats spread --flow both          # direct vs events
   concert-bench reserve --charge-race 1000 --user 1
   concert-bench reserve --sweep
   concert-bench -o json reserve --audit";
@@ -246,6 +297,13 @@ impl std::fmt::Display for SeatChoice {
             SeatChoice::Spread => write!(f, "spread"),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowChoice {
+    Direct,
+    Events,
+    Both,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -301,6 +359,21 @@ pub struct ReserveArgs {
     /// Under --load, hold only (do not pay).
     #[arg(long)]
     pub no_pay: bool,
+
+    /// Under --load: one transaction per step (direct), the services and their events, or
+    /// both side by side.
+    #[arg(long, value_enum, default_value_t = FlowChoice::Direct)]
+    pub flow: FlowChoice,
+
+    /// The events flow relies on `concert-bench worker` processes instead of running the
+    /// relay and consumers in this process.
+    #[arg(long)]
+    pub external_workers: bool,
+
+    /// How long the events flow waits for one saga's outcome, and for every event to be
+    /// applied after the load.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub settle_timeout: Duration,
 
     /// N concurrent charges of 1,000 points to one wallet (--user, default 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]

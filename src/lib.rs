@@ -9,9 +9,11 @@
 //!   the list of tables the tool owns. [`keyspace`]: Redis and the tool's key prefix.
 //! - The domain, apart from any benchmark: [`queue`] (the waiting queue, Redis and database
 //!   stores behind one trait), [`concerts`] (the Concert service and its caches), [`booking`]
-//!   (holds, payments, points, the sweeper and the audit), [`scenarios`] (the week-8 queries).
+//!   (holds, payments, points, the sweeper and the audit), [`services`] (the same domain split
+//!   into four services cooperating through an outbox and Redis Streams), [`scenarios`] (the
+//!   week-8 queries).
 //! - One module per command ([`seed`], [`query`], [`explain`], [`queue_sim`], [`cache_bench`],
-//!   [`reserve`]), each with a `run` that returns a [`output::Report`].
+//!   [`reserve`], [`worker`]), each with a `run` that returns a [`output::Report`].
 //! - The shared measurement and report layer: [`stats`] (HDR histograms, bootstrap ratios),
 //!   [`anchor`] (redis-benchmark anchors), [`output`] (table/JSON/CSV exporters) and
 //!   [`progress`] (bars on stderr).
@@ -33,7 +35,9 @@ pub mod reserve;
 pub mod scenarios;
 pub mod schema;
 pub mod seed;
+pub mod services;
 pub mod stats;
+pub mod worker;
 
 use anyhow::Result;
 use futures::FutureExt;
@@ -88,7 +92,7 @@ impl Failure {
 }
 
 /// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 3 for a run that found
-/// broken invariants, 10-15 for a reservation refused by a rule (see
+/// broken invariants, 10-16 for a reservation refused by a rule (see
 /// [`booking::BookingError::exit_code`]), 1 for everything else (clap's usage errors exit
 /// with 2 before `run`).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
@@ -140,6 +144,10 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::QueueSim(args) => (
             queue_sim::run(&ctx, args).boxed(),
             "no results; the simulation's queue keys may remain under the key prefix",
+        ),
+        Command::Worker(args) => (
+            worker::run(&ctx, args).boxed(),
+            "events being applied rolled back; any worker redelivers them",
         ),
     };
     let report: Report = tokio::select! {

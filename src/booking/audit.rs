@@ -4,6 +4,8 @@
 use serde::Serialize;
 use sqlx::MySqlPool;
 
+use crate::services::unapplied_events_sql;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Audit {
     /// Seats with more than one confirmed reservation.
@@ -21,11 +23,18 @@ pub struct Audit {
     pub negative_balances: i64,
     /// Seats still held past their hold's expiry (the sweeper has not released them).
     pub expired_holds_blocking: i64,
-    /// Points used (ledger USE) differ from the prices of confirmed reservations (0 or 1).
+    /// Points used (ledger USE, less REFUND) differ from the prices of confirmed reservations
+    /// (0 or 1).
     pub points_spent_mismatch: i64,
+    /// Reservations or payments still PENDING: an event-driven saga that has not finished
+    /// (zero once the workers caught up).
+    pub unfinished_sagas: i64,
+    /// Outbox events some consuming service has not applied (nor parked). With
+    /// `processed_event`'s key, zero means every event took effect exactly once.
+    pub events_not_applied: i64,
 }
 
-const CHECKS: [(&str, &str); 8] = [
+const CHECKS: [(&str, &str); 9] = [
     ("double_sold_seats", "SELECT COUNT(*) FROM (SELECT seat_id FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING COUNT(*) > 1) x"),
     ("double_held_seats", "SELECT COUNT(*) FROM (SELECT seat_id FROM reservation WHERE status IN ('HELD', 'CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) x"),
     ("seat_mismatches", "SELECT (SELECT COUNT(*) FROM seat s WHERE s.status = 'SOLD' AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.seat_id = s.id AND r.status = 'CONFIRMED'))
@@ -35,13 +44,24 @@ const CHECKS: [(&str, &str); 8] = [
     ("ledger_mismatches", "SELECT COUNT(*) FROM point_wallet w WHERE w.balance <> (SELECT COALESCE(SUM(l.amount), 0) FROM point_ledger l WHERE l.user_id = w.user_id)"),
     ("negative_balances", "SELECT COUNT(*) FROM point_wallet WHERE balance < 0"),
     ("expired_holds_blocking", "SELECT COUNT(*) FROM seat WHERE status = 'HELD' AND held_until <= NOW(3)"),
-    ("points_spent_mismatch", "SELECT (SELECT COALESCE(-SUM(amount), 0) FROM point_ledger WHERE kind = 'USE') <> (SELECT COALESCE(SUM(price), 0) FROM reservation WHERE status = 'CONFIRMED')"),
+    ("points_spent_mismatch", "SELECT (SELECT COALESCE(-SUM(amount), 0) FROM point_ledger WHERE kind IN ('USE', 'REFUND')) <> (SELECT COALESCE(SUM(price), 0) FROM reservation WHERE status = 'CONFIRMED')"),
+    ("unfinished_sagas", "SELECT (SELECT COUNT(*) FROM reservation WHERE status = 'PENDING') + (SELECT COUNT(*) FROM payment WHERE status = 'PENDING')"),
 ];
+
+/// Every check's name and SQL: the fixed ones and the event check built from the services'
+/// routes.
+fn all_checks() -> Vec<(&'static str, String)> {
+    CHECKS
+        .iter()
+        .map(|(name, sql)| (*name, sql.to_string()))
+        .chain([("events_not_applied", unapplied_events_sql())])
+        .collect()
+}
 
 impl Audit {
     pub async fn run(pool: &MySqlPool) -> Result<Self, sqlx::Error> {
-        let mut counts = [0i64; CHECKS.len()];
-        for (count, (_, sql)) in counts.iter_mut().zip(CHECKS) {
+        let mut counts = [0i64; CHECKS.len() + 1];
+        for (count, (_, sql)) in counts.iter_mut().zip(all_checks()) {
             *count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
                 "SELECT CAST(({sql}) AS SIGNED)"
             )))
@@ -57,6 +77,8 @@ impl Audit {
             negative_balances,
             expired_holds_blocking,
             points_spent_mismatch,
+            unfinished_sagas,
+            events_not_applied,
         ] = counts;
         Ok(Self {
             double_sold_seats,
@@ -67,6 +89,8 @@ impl Audit {
             negative_balances,
             expired_holds_blocking,
             points_spent_mismatch,
+            unfinished_sagas,
+            events_not_applied,
         })
     }
 
@@ -102,7 +126,7 @@ mod tests {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        let mut names: Vec<String> = CHECKS.iter().map(|(n, _)| n.to_string()).collect();
+        let mut names: Vec<String> = all_checks().iter().map(|(n, _)| n.to_string()).collect();
         fields.sort();
         names.sort();
         assert_eq!(fields, names);

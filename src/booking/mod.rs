@@ -78,6 +78,8 @@ pub enum BookingError {
     UnknownSeat(i64),
     #[error("reservation {0} does not exist or is not this user's held reservation")]
     UnknownReservation(i64),
+    #[error("reservation {0} already has a payment under way or completed")]
+    PaymentUnderway(i64),
     #[error("database: {0}")]
     Database(sqlx::Error),
     #[error("Redis: {0}")]
@@ -94,6 +96,7 @@ impl BookingError {
             BookingError::ConcertNotOpen(_) => 13,
             BookingError::UnknownUser(_) | BookingError::UnknownSeat(_) => 14,
             BookingError::UnknownReservation(_) => 15,
+            BookingError::PaymentUnderway(_) => 16,
             BookingError::Database(_) | BookingError::Redis(_) => 1,
         }
     }
@@ -500,7 +503,7 @@ impl Booking {
     }
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }

@@ -1,7 +1,7 @@
 //! `reserve --load`: simulated users holding (and paying for) seats concurrently, one run per
 //! strategy on seats no earlier run touched, and the charge race.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use fake::RngExt;
@@ -15,10 +15,14 @@ use crate::booking::{Booking, BookingError, Strategy};
 use crate::cli::{ReserveArgs, SeatChoice};
 use crate::output::{Table, thousands};
 use crate::progress;
+use crate::reserve::events::{Outcomes, Saga};
+use crate::services;
 use crate::stats::Samples;
 
 #[derive(Debug, Serialize)]
 pub struct StrategyResult {
+    /// `direct` (one transaction per step) or `events` (the services' sagas).
+    pub flow: &'static str,
     pub strategy: &'static str,
     pub scenario: String,
     pub attempts: u64,
@@ -34,6 +38,9 @@ pub struct StrategyResult {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// From request to confirmed (held, with --no-pay), over the users who got there.
+    pub e2e_p50_ms: f64,
+    pub e2e_p99_ms: f64,
     /// The first error that was not a lost race, if any.
     pub first_error: Option<String>,
 }
@@ -78,7 +85,7 @@ pub async fn run(
     booking: &Booking,
     ctx: &Context,
     args: &ReserveArgs,
-    strategies: &[Strategy],
+    drivers: &[Driver<'_>],
 ) -> Result<Vec<StrategyResult>> {
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM point_wallet")
         .fetch_one(&booking.pool)
@@ -93,7 +100,7 @@ pub async fn run(
     let mut pool = SeatPool::load(booking).await?;
     let multi = progress::multi(ctx.progress_visible());
     let mut results = Vec::new();
-    for (i, &strategy) in strategies.iter().enumerate() {
+    for (i, driver) in drivers.iter().enumerate() {
         let seats = match args.seats {
             SeatChoice::Hot => pool.take(1)?,
             SeatChoice::Few(n) => pool.take(n as usize)?,
@@ -104,20 +111,87 @@ pub async fn run(
                 "no available seat is left in the open concerts: run `concert-bench seed --reset`"
             );
         }
-        let bar = progress::rows_bar(&multi, strategy.name(), args.users);
-        let result = one_strategy(
-            booking,
-            args,
-            strategy,
-            &seats,
-            args.rng_seed ^ i as u64,
-            &bar,
-        )
-        .await;
+        let name = format!("{} {}", driver.flow(), driver.strategy().name());
+        let bar = progress::rows_bar(&multi, &name, args.users);
+        let result = one_run(driver, args, &seats, args.rng_seed ^ i as u64, &bar).await;
         bar.finish_and_clear();
         results.push(result);
     }
     Ok(results)
+}
+
+/// How one simulated user's reservation is carried out.
+pub enum Driver<'a> {
+    /// The single-transaction path: `Booking::hold` then `Booking::pay`.
+    Direct(&'a Booking, Strategy),
+    /// The services: start each saga, wait for its outcome event.
+    Events {
+        pool: &'a sqlx::MySqlPool,
+        outcomes: &'a Outcomes,
+        hold_for: Duration,
+        timeout: Duration,
+    },
+}
+
+impl Driver<'_> {
+    fn flow(&self) -> &'static str {
+        match self {
+            Driver::Direct(..) => "direct",
+            Driver::Events { .. } => "events",
+        }
+    }
+
+    fn strategy(&self) -> Strategy {
+        match self {
+            Driver::Direct(_, strategy) => *strategy,
+            // The Concert service takes a seat with the conditional update.
+            Driver::Events { .. } => Strategy::Conditional,
+        }
+    }
+
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Outcome {
+        match *self {
+            Driver::Direct(booking, strategy) => match booking.hold(strategy, user, seat).await {
+                Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
+                    Ok(_) => Outcome::Done {
+                        retries: hold.retries,
+                    },
+                    Err(e) => e.into(),
+                },
+                Ok(hold) => Outcome::Done {
+                    retries: hold.retries,
+                },
+                Err(e) => e.into(),
+            },
+            Driver::Events {
+                pool,
+                outcomes,
+                hold_for,
+                timeout,
+            } => {
+                let reservation =
+                    match services::reservation::request(pool, user, seat, hold_for).await {
+                        Ok(id) => id,
+                        Err(e) => return e.into(),
+                    };
+                match outcomes.wait(Saga::Reservation(reservation), timeout).await {
+                    None => return Outcome::no_outcome("reservation", reservation, timeout),
+                    Some(Err(_)) => return Outcome::Conflict,
+                    Some(Ok(())) if !pay => return Outcome::Done { retries: 0 },
+                    Some(Ok(())) => {}
+                }
+                let payment = match services::payment::request(pool, user, reservation).await {
+                    Ok(id) => id,
+                    Err(e) => return e.into(),
+                };
+                match outcomes.wait(Saga::Payment(payment), timeout).await {
+                    None => Outcome::no_outcome("payment", payment, timeout),
+                    Some(Err(_)) => Outcome::Refused,
+                    Some(Ok(())) => Outcome::Done { retries: 0 },
+                }
+            }
+        }
+    }
 }
 
 enum Outcome {
@@ -125,6 +199,15 @@ enum Outcome {
     Conflict,
     Refused,
     Failed(String),
+}
+
+impl Outcome {
+    fn no_outcome(saga: &str, id: i64, timeout: Duration) -> Self {
+        Outcome::Failed(format!(
+            "{saga} {id}: no outcome event within {} s (are the workers running?)",
+            timeout.as_secs()
+        ))
+    }
 }
 
 impl From<BookingError> for Outcome {
@@ -137,10 +220,9 @@ impl From<BookingError> for Outcome {
     }
 }
 
-async fn one_strategy(
-    booking: &Booking,
+async fn one_run(
+    driver: &Driver<'_>,
     args: &ReserveArgs,
-    strategy: Strategy,
     seats: &[i64],
     rng_seed: u64,
     bar: &indicatif::ProgressBar,
@@ -152,8 +234,10 @@ async fn one_strategy(
     let pay = !args.no_pay;
     let started = Instant::now();
     let mut latency = Samples::default();
+    let mut end_to_end = Samples::default();
     let mut result = StrategyResult {
-        strategy: strategy.name(),
+        flow: driver.flow(),
+        strategy: driver.strategy().name(),
         scenario: args.seats.to_string(),
         attempts: 0,
         succeeded: 0,
@@ -167,24 +251,14 @@ async fn one_strategy(
         p95_ms: 0.0,
         p99_ms: 0.0,
         max_ms: 0.0,
+        e2e_p50_ms: 0.0,
+        e2e_p99_ms: 0.0,
         first_error: None,
     };
     let mut attempts = futures::stream::iter(picks)
         .map(|(user, seat)| async move {
             let begin = Instant::now();
-            let outcome = match booking.hold(strategy, user, seat).await {
-                Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
-                    Ok(_) => Outcome::Done {
-                        retries: hold.retries,
-                    },
-                    Err(e) => e.into(),
-                },
-                Ok(hold) => Outcome::Done {
-                    retries: hold.retries,
-                },
-                Err(e) => e.into(),
-            };
-            (outcome, begin.elapsed())
+            (driver.reserve(user, seat, pay).await, begin.elapsed())
         })
         .buffer_unordered(args.clients as usize);
     while let Some((outcome, elapsed)) = attempts.next().await {
@@ -193,6 +267,7 @@ async fn one_strategy(
         latency.record(elapsed);
         match outcome {
             Outcome::Done { retries } => {
+                end_to_end.record(elapsed);
                 result.succeeded += 1;
                 result.retries += u64::from(retries);
             }
@@ -209,6 +284,10 @@ async fn one_strategy(
     let s = latency.summary();
     (result.p50_ms, result.p95_ms, result.p99_ms, result.max_ms) =
         (s.median_ms, s.p95_ms, s.p99_ms, s.max_ms);
+    if !end_to_end.is_empty() {
+        let e2e = end_to_end.summary();
+        (result.e2e_p50_ms, result.e2e_p99_ms) = (e2e.median_ms, e2e.p99_ms);
+    }
     result
 }
 
@@ -216,6 +295,7 @@ pub fn table(results: &[StrategyResult]) -> Table {
     let mut table = Table::new(
         "Reservations under load (completed = held and paid)",
         &[
+            "flow",
             "strategy",
             "scenario",
             "attempts",
@@ -228,11 +308,13 @@ pub fn table(results: &[StrategyResult]) -> Table {
             "p50 ms",
             "p95 ms",
             "p99 ms",
+            "e2e p99 ms",
             "wall s",
         ],
     );
     for r in results {
         table.push(vec![
+            r.flow.into(),
             r.strategy.into(),
             r.scenario.clone(),
             thousands(r.attempts as f64),
@@ -245,6 +327,7 @@ pub fn table(results: &[StrategyResult]) -> Table {
             format!("{:.2}", r.p50_ms),
             format!("{:.2}", r.p95_ms),
             format!("{:.2}", r.p99_ms),
+            format!("{:.2}", r.e2e_p99_ms),
             format!("{:.2}", r.seconds),
         ]);
     }

@@ -2,6 +2,7 @@
 //! concurrent users per seat strategy, a charge race on one wallet, the sweeper, and the
 //! audit after every run (a finding fails the run with exit code 3).
 
+pub mod events;
 mod load;
 
 use std::time::Duration;
@@ -11,10 +12,11 @@ use serde_json::{Value as Json, json};
 
 use crate::booking::audit::Audit;
 use crate::booking::{Booking, Strategy};
-use crate::cli::{ReserveArgs, StrategyChoice};
+use crate::cli::{FlowChoice, ReserveArgs, StrategyChoice};
 use crate::db::{Database, DatabaseUrl};
 use crate::output::{Report, Table, thousands};
 use crate::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
+use crate::reserve::events::EventsRun;
 use crate::{Context, keyspace, progress, schema};
 
 /// How often a person waiting in the queue sees their position refreshed.
@@ -60,9 +62,9 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
         );
         (json!({"charge_race": race}), vec![table])
     } else if args.load {
-        let results = load::run(&booking, ctx, args, &strategies(args)).await?;
+        let (results, events) = load_runs(ctx, args, &url, &booking).await?;
         let table = load::table(&results);
-        (json!({"results": results}), vec![table])
+        (json!({"results": results, "events": events}), vec![table])
     } else {
         by_hand(ctx, args, &booking, redis).await?
     };
@@ -82,6 +84,40 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
             .collect(),
         violations,
     })
+}
+
+/// The load through each chosen flow: the direct one per strategy, the events one once (its
+/// Concert service holds seats with the conditional update).
+async fn load_runs(
+    ctx: &Context,
+    args: &ReserveArgs,
+    url: &DatabaseUrl,
+    booking: &Booking,
+) -> Result<(Vec<load::StrategyResult>, Option<Json>)> {
+    let mut results = Vec::new();
+    if matches!(args.flow, FlowChoice::Direct | FlowChoice::Both) {
+        let drivers: Vec<load::Driver> = strategies(args)
+            .into_iter()
+            .map(|s| load::Driver::Direct(booking, s))
+            .collect();
+        results = load::run(booking, ctx, args, &drivers).await?;
+    }
+    if args.flow == FlowChoice::Direct {
+        return Ok((results, None));
+    }
+    // Started after the direct runs, so those share the machine with nothing idle-polling.
+    let mut back_end = EventsRun::start(ctx, url, args.external_workers).await?;
+    back_end.mark_start(&booking.pool).await?;
+    let driver = load::Driver::Events {
+        pool: &booking.pool,
+        outcomes: &back_end.outcomes,
+        hold_for: args.hold,
+        timeout: args.settle_timeout,
+    };
+    let events_run = load::run(booking, ctx, args, std::slice::from_ref(&driver)).await;
+    let events = back_end.finish(&booking.pool, args.settle_timeout).await?;
+    results.extend(events_run?);
+    Ok((results, Some(events)))
 }
 
 fn strategies(args: &ReserveArgs) -> Vec<Strategy> {

@@ -1,0 +1,104 @@
+//! The Concert service: concerts, performances and seats. It answers seat questions for the
+//! Reservation service and holds, releases and sells seats when events ask.
+
+use sqlx::{MySql, MySqlPool, Transaction};
+
+use super::Event;
+use crate::booking::BookingError;
+
+/// What the Reservation service asks before it reserves (the write-up's "seat info" step):
+/// the seat's price, whether its concert is open, and whether the user exists. One read.
+pub async fn seat_info(pool: &MySqlPool, user: i64, seat: i64) -> Result<i64, BookingError> {
+    type Facts = (i64, Option<i64>, Option<i64>, Option<String>, Option<i64>);
+    let (known_user, price, concert, status, opened): Facts = sqlx::query_as(
+        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?), s.price, c.id, CAST(c.status AS CHAR),
+                c.booking_opens_at <= NOW()
+         FROM (SELECT 1) AS one
+         LEFT JOIN seat s ON s.id = ?
+         LEFT JOIN performance p ON p.id = s.performance_id
+         LEFT JOIN concert c ON c.id = p.concert_id",
+    )
+    .bind(user)
+    .bind(seat)
+    .fetch_one(pool)
+    .await?;
+    match (known_user, price, concert) {
+        (0, ..) => Err(BookingError::UnknownUser(user)),
+        (_, Some(_), Some(id)) if status.as_deref() != Some("OPEN") || opened != Some(1) => {
+            Err(BookingError::ConcertNotOpen(id))
+        }
+        (_, Some(price), Some(_)) => Ok(price),
+        _ => Err(BookingError::UnknownSeat(seat)),
+    }
+}
+
+pub async fn handle(
+    tx: &mut Transaction<'_, MySql>,
+    event: &Event,
+) -> Result<Vec<Event>, sqlx::Error> {
+    Ok(match *event {
+        Event::ReservationRequested {
+            reservation_id,
+            user_id,
+            seat_id,
+            hold_ms,
+        } => {
+            let won = sqlx::query(
+                "UPDATE seat SET status = 'HELD', held_until = NOW(3) + INTERVAL ? MICROSECOND,
+                 held_by = ?, version = version + 1
+                 WHERE id = ? AND (status = 'AVAILABLE' OR status = 'HELD' AND held_until <= NOW(3))",
+            )
+            .bind(hold_ms * 1_000)
+            .bind(user_id)
+            .bind(seat_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if won {
+                let (price, held_until_ms): (i64, i64) = sqlx::query_as(
+                    "SELECT price, CAST(UNIX_TIMESTAMP(held_until) * 1000 AS SIGNED) FROM seat WHERE id = ?",
+                )
+                .bind(seat_id)
+                .fetch_one(&mut **tx)
+                .await?;
+                vec![Event::SeatHeld {
+                    reservation_id,
+                    user_id,
+                    seat_id,
+                    price,
+                    held_until_ms,
+                }]
+            } else {
+                vec![Event::SeatHoldFailed {
+                    reservation_id,
+                    seat_id,
+                }]
+            }
+        }
+        Event::SeatReleaseRequested {
+            user_id, seat_id, ..
+        } => {
+            // Only this user's hold: the seat may have lapsed and gone to someone else since.
+            sqlx::query(
+                "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, held_by = NULL,
+                 version = version + 1 WHERE id = ? AND status = 'HELD' AND held_by = ?",
+            )
+            .bind(seat_id)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+            Vec::new()
+        }
+        Event::ReservationConfirmed { seat_id, .. } => {
+            sqlx::query(
+                "UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 WHERE id = ?",
+            )
+            .bind(seat_id)
+            .execute(&mut **tx)
+            .await?;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    })
+}

@@ -1,0 +1,69 @@
+//! `concert-bench worker`: the relay and service consumers on their own, until Ctrl-C or
+//! `--for`, then what they did and what is left.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::cli::WorkerArgs;
+use crate::db::{Database, DatabaseUrl};
+use crate::output::{Report, Table, thousands};
+use crate::services::Service;
+use crate::services::worker::{Backlog, WorkerConfig, Workers};
+use crate::{Context, progress, schema};
+
+/// Database connections a worker uses: each consumer applies a few events at a time.
+const POOL: u32 = 40;
+
+pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
+    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+    let db = Database::connect(&url, POOL).await?;
+    schema::require_seeded(&db).await?;
+    let config = WorkerConfig {
+        services: if args.services.is_empty() {
+            Service::ALL.to_vec()
+        } else {
+            args.services.clone()
+        },
+        relay: !args.no_relay,
+        claim_after: args.claim_after,
+        max_deliveries: args.max_deliveries as usize,
+        republish_after: args.republish_after,
+        ..WorkerConfig::default()
+    };
+    let workers =
+        Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?;
+    let spinner = progress::spinner(ctx.progress_visible());
+    spinner.set_message("working: relaying and applying events (Ctrl-C stops)");
+    match args.run_for {
+        Some(limit) => tokio::time::sleep(limit).await,
+        None => std::future::pending::<()>().await,
+    }
+    spinner.finish_and_clear();
+    let stats = workers.stats.snapshot();
+    workers.stop().await;
+    let backlog = Backlog::measure(&db.pool).await?;
+    let mut table = Table::new("Worker", &["", "count"]);
+    for (name, value) in stats.as_object().into_iter().flatten() {
+        table.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);
+    }
+    let mut left = Table::new("Left for the workers", &["", "count"]);
+    for (name, value) in serde_json::to_value(&backlog)?
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        left.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);
+    }
+    Ok(Report {
+        json: json!({
+            "command": "worker",
+            "services": config.services,
+            "relay": config.relay,
+            "events": stats,
+            "backlog": backlog,
+        }),
+        tables: vec![table, left],
+        notes: Vec::new(),
+        violations: Vec::new(),
+    })
+}

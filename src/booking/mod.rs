@@ -165,7 +165,11 @@ impl Booking {
         user: i64,
         seat: i64,
     ) -> Result<Hold, BookingError> {
-        self.check_can_book(user, seat).await?;
+        // The conditional update checks the rules in its own WHERE (and says which one failed
+        // only when it did), saving a round trip on every successful hold.
+        if !matches!(strategy, Strategy::Conditional | Strategy::RedisLock) {
+            self.check_can_book(user, seat).await?;
+        }
         match strategy {
             Strategy::Pessimistic => self.hold_pessimistic(user, seat).await,
             Strategy::Optimistic => self.hold_optimistic(user, seat).await,
@@ -175,7 +179,7 @@ impl Booking {
     }
 
     /// The refusals that do not depend on a race: who, which seat, is the concert open.
-    /// One round trip (it precedes every hold): a row always comes back, with NULLs for a
+    /// One round trip (it precedes every locking hold): a row always comes back, with NULLs for a
     /// seat that does not exist.
     async fn check_can_book(&self, user: i64, seat: i64) -> Result<(), BookingError> {
         type Facts = (i64, Option<i64>, Option<String>, Option<i64>);
@@ -203,8 +207,8 @@ impl Booking {
 
     async fn hold_pessimistic(&self, user: i64, seat: i64) -> Result<Hold, BookingError> {
         let mut tx = self.pool.begin().await?;
-        let (status, expired, price): (String, i64, i64) = sqlx::query_as(
-            "SELECT CAST(status AS CHAR), COALESCE(held_until <= NOW(3), 0), price
+        let (status, expired): (String, i64) = sqlx::query_as(
+            "SELECT CAST(status AS CHAR), COALESCE(held_until <= NOW(3), 0)
              FROM seat WHERE id = ? FOR UPDATE",
         )
         .bind(seat)
@@ -222,13 +226,13 @@ impl Booking {
         .bind(seat)
         .execute(&mut *tx)
         .await?;
-        self.record_hold(tx, user, seat, price, 0).await
+        self.record_hold(tx, user, seat, 0).await
     }
 
     async fn hold_optimistic(&self, user: i64, seat: i64) -> Result<Hold, BookingError> {
         for retries in 0..=OPTIMISTIC_RETRIES {
-            let (status, expired, price, version): (String, i64, i64, i64) = sqlx::query_as(
-                "SELECT CAST(status AS CHAR), COALESCE(held_until <= NOW(3), 0), price, version
+            let (status, expired, version): (String, i64, i64) = sqlx::query_as(
+                "SELECT CAST(status AS CHAR), COALESCE(held_until <= NOW(3), 0), version
                  FROM seat WHERE id = ?",
             )
             .bind(seat)
@@ -251,7 +255,7 @@ impl Booking {
             .rows_affected()
                 == 1;
             if won {
-                return self.record_hold(tx, user, seat, price, retries).await;
+                return self.record_hold(tx, user, seat, retries).await;
             }
         }
         Err(BookingError::SeatTaken(seat))
@@ -260,9 +264,12 @@ impl Booking {
     async fn hold_conditional(&self, user: i64, seat: i64) -> Result<Hold, BookingError> {
         let mut tx = self.pool.begin().await?;
         let won = sqlx::query(
-            "UPDATE seat SET status = 'HELD', held_until = NOW(3) + INTERVAL ? MICROSECOND,
-             held_by = ?, version = version + 1
-             WHERE id = ? AND (status = 'AVAILABLE' OR status = 'HELD' AND held_until <= NOW(3))",
+            "UPDATE seat s JOIN performance p ON p.id = s.performance_id
+             JOIN concert c ON c.id = p.concert_id
+             SET s.status = 'HELD', s.held_until = NOW(3) + INTERVAL ? MICROSECOND,
+                 s.held_by = ?, s.version = s.version + 1
+             WHERE s.id = ? AND (s.status = 'AVAILABLE' OR s.status = 'HELD' AND s.held_until <= NOW(3))
+               AND c.status = 'OPEN' AND c.booking_opens_at <= NOW()",
         )
         .bind(self.hold_micros())
         .bind(user)
@@ -272,13 +279,12 @@ impl Booking {
         .rows_affected()
             == 1;
         if !won {
+            drop(tx);
+            // Lost the race, or a rule said no: find out which.
+            self.check_can_book(user, seat).await?;
             return Err(BookingError::SeatTaken(seat));
         }
-        let price: i64 = sqlx::query_scalar("SELECT price FROM seat WHERE id = ?")
-            .bind(seat)
-            .fetch_one(&mut *tx)
-            .await?;
-        self.record_hold(tx, user, seat, price, 0).await
+        self.record_hold(tx, user, seat, 0).await
     }
 
     async fn hold_with_redis_lock(&self, user: i64, seat: i64) -> Result<Hold, BookingError> {
@@ -323,19 +329,27 @@ impl Booking {
         mut tx: Transaction<'_, MySql>,
         user: i64,
         seat: i64,
-        price: i64,
         retries: u32,
     ) -> Result<Hold, BookingError> {
-        // A plain read, then an update by primary key: a locking search of the unique
-        // index for a row that is usually absent takes gap locks, and concurrent holds of
-        // neighbouring seats then deadlock on each other's inserts. Holding the seat's row
-        // lock already keeps anyone else from touching this seat's reservations.
-        let lapsed: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM reservation WHERE active_seat_id = ? AND status = 'HELD'",
+        // One read for the seat's price and expiry and its lapsed reservation. A plain read,
+        // then an update by primary key: a locking search of the unique index for a row that
+        // is usually absent takes gap locks, and concurrent holds of neighbouring seats then
+        // deadlock on each other's inserts. Holding the seat's row lock already keeps anyone
+        // else from touching this seat's reservations.
+        type Facts = (i64, chrono::NaiveDateTime, Option<i64>, i64);
+        let (price, held_until, lapsed, known_user): Facts = sqlx::query_as(
+            "SELECT s.price, s.held_until, (SELECT r.id FROM reservation r
+               WHERE r.active_seat_id = s.id AND r.status = 'HELD'),
+               EXISTS(SELECT 1 FROM point_wallet WHERE user_id = ?)
+             FROM seat s WHERE s.id = ?",
         )
+        .bind(user)
         .bind(seat)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        if known_user == 0 {
+            return Err(BookingError::UnknownUser(user)); // rolled back as the transaction drops
+        }
         if let Some(lapsed) = lapsed {
             sqlx::query(
                 "UPDATE reservation SET status = 'EXPIRED', active_seat_id = NULL WHERE id = ?",
@@ -344,11 +358,6 @@ impl Booking {
             .execute(&mut *tx)
             .await?;
         }
-        let held_until: chrono::NaiveDateTime =
-            sqlx::query_scalar("SELECT held_until FROM seat WHERE id = ?")
-                .bind(seat)
-                .fetch_one(&mut *tx)
-                .await?;
         // VALUES, not INSERT .. SELECT: MariaDB treats the latter as a bulk insert that takes
         // the table's AUTO-INC lock, and under load it fails with error 1467.
         let inserted = sqlx::query(
@@ -381,25 +390,23 @@ impl Booking {
     /// reservation confirmed and seat sold, all in one transaction, or nothing at all.
     pub async fn pay(&self, user: i64, reservation: i64) -> Result<Payment, BookingError> {
         let mut tx = self.pool.begin().await?;
+        // Both rows locked in one round trip, reservation first (STRAIGHT_JOIN keeps that
+        // order whatever the optimizer prefers, so two payments cannot lock them crosswise).
         let held: Option<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT seat_id, price, held_until > NOW(3) FROM reservation
-             WHERE id = ? AND user_id = ? AND status = 'HELD' FOR UPDATE",
+            "SELECT STRAIGHT_JOIN r.price, r.held_until > NOW(3), w.balance
+             FROM reservation r JOIN point_wallet w ON w.user_id = r.user_id
+             WHERE r.id = ? AND r.user_id = ? AND r.status = 'HELD' FOR UPDATE",
         )
         .bind(reservation)
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((seat, price, live)) = held else {
+        let Some((price, live, balance)) = held else {
             return Err(BookingError::UnknownReservation(reservation));
         };
         if live == 0 {
             return Err(BookingError::HoldExpired(reservation));
         }
-        let balance: i64 =
-            sqlx::query_scalar("SELECT balance FROM point_wallet WHERE user_id = ? FOR UPDATE")
-                .bind(user)
-                .fetch_one(&mut *tx)
-                .await?;
         if balance < price {
             return Err(BookingError::InsufficientPoints {
                 reservation,
@@ -407,14 +414,6 @@ impl Booking {
                 balance,
             });
         }
-        sqlx::query(
-            "UPDATE point_wallet SET balance = balance - ?, version = version + 1, updated_at = NOW()
-             WHERE user_id = ?",
-        )
-        .bind(price)
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
         sqlx::query(
             "INSERT INTO point_ledger (user_id, kind, amount, reservation_id, created_at)
              VALUES (?, 'USE', ?, ?, NOW())",
@@ -434,16 +433,16 @@ impl Booking {
         .execute(&mut *tx)
         .await?
         .last_insert_id() as i64;
+        // Wallet debited, reservation confirmed and seat sold in one statement.
         sqlx::query(
-            "UPDATE reservation SET status = 'CONFIRMED', confirmed_at = NOW(3) WHERE id = ?",
+            "UPDATE reservation r JOIN seat s ON s.id = r.seat_id
+             JOIN point_wallet w ON w.user_id = r.user_id
+             SET r.status = 'CONFIRMED', r.confirmed_at = NOW(3),
+                 s.status = 'SOLD', s.held_until = NULL, s.version = s.version + 1,
+                 w.balance = w.balance - r.price, w.version = w.version + 1, w.updated_at = NOW()
+             WHERE r.id = ?",
         )
         .bind(reservation)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 WHERE id = ?",
-        )
-        .bind(seat)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -556,6 +556,12 @@ pub struct ExplainArgs {
     #[arg(long, default_value_t = 2.0)]
     pub min_speedup: f64,
 
+    /// Create the indexes the variants and the advisor name that do not exist (online, named
+    /// cb_tmp_*), so the advisor can prove them too; dropped again after the run, after an
+    /// error and on Ctrl-C.
+    #[arg(long)]
+    pub create_indexes: bool,
+
     /// Measured runs per scenario when the advisor proves an index.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub iterations: u32,
@@ -605,6 +611,11 @@ pub struct QueryArgs {
     /// beside --database-url that is dropped afterwards; the database itself is not touched.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1_000))]
     pub scales: Vec<u64>,
+
+    /// Create the indexes a --variant names that do not exist (online, named cb_tmp_*), and
+    /// drop them again after the run, after an error and on Ctrl-C.
+    #[arg(long)]
+    pub create_indexes: bool,
 }
 
 const SEED_EXAMPLES: &str = "\

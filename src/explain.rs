@@ -14,7 +14,7 @@ use crate::cli::ExplainArgs;
 use crate::db::{Database, Flavor, explain as explain_err};
 use crate::output::{Report, Table};
 use crate::progress;
-use crate::query::{Catalog, Experiment, Variant, measure, with_literal};
+use crate::query::{Catalog, Experiment, ScratchIndexes, Variant, measure, scratch, with_literal};
 use crate::scenarios::{Params, Scenario};
 use crate::stats::speedup;
 
@@ -48,6 +48,8 @@ struct Plan {
 struct Advice {
     table: String,
     columns: Vec<String>,
+    /// For a covering proposal: the plain index it is judged against (it must beat that one).
+    judged_against: Option<Vec<String>>,
     existing_index: Option<String>,
     /// The best scenario's speedup from this index (the one the verdict rests on).
     speedup: Option<f64>,
@@ -66,6 +68,18 @@ struct ScenarioSpeedup {
 }
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
+    if !args.create_indexes {
+        return run_plans(ctx, args, None).await;
+    }
+    let scratch = ScratchIndexes::connect(ctx).await?;
+    scratch::guard(&scratch, run_plans(ctx, args, Some(&scratch))).await
+}
+
+async fn run_plans(
+    ctx: &Context,
+    args: &ExplainArgs,
+    scratch: Option<&ScratchIndexes>,
+) -> Result<Report> {
     let Experiment {
         db,
         catalog,
@@ -73,7 +87,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
         scenarios,
         params,
         mut conn,
-    } = Experiment::open(ctx, &args.variants, &args.scenarios).await?;
+    } = Experiment::open(ctx, &args.variants, &args.scenarios, scratch).await?;
     let url = &db.url;
 
     let mut plans = Vec::new();
@@ -103,7 +117,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
     let advice = if args.no_advice {
         Vec::new()
     } else {
-        advise(ctx, &mut conn, &catalog, &plans, &params, args).await?
+        advise(ctx, &mut conn, &catalog, &plans, &params, args, scratch).await?
     };
     Ok(report(&db, &plans, &findings, &advice))
 }
@@ -285,25 +299,63 @@ fn findings(plans: &[Plan]) -> Vec<String> {
 /// scenario that touches its columns. DDL is printed only when the best scenario's 95% interval
 /// low end clears `--min-speedup` (Dexter's rule of thumb: the cost must at least halve), and
 /// scenarios it makes slower are named in the verdict.
+/// One proposed index.
+#[derive(Debug, Clone, PartialEq)]
+struct Candidate {
+    table: String,
+    columns: Vec<String>,
+    /// A covering proposal is judged against the plain one on the same table.
+    over: Option<Vec<String>>,
+}
+
+impl Candidate {
+    fn spec(&self) -> String {
+        format!("{}({})", self.table, self.columns.join(","))
+    }
+}
+
 /// The advisor's proposals: for each large scan inside a join under `none`, the columns that
-/// table is joined or filtered on.
-fn candidates(plans: &[Plan]) -> Vec<(String, Vec<String>)> {
-    let mut candidates: Vec<(String, Vec<String>)> = Vec::new();
+/// table is joined or filtered on; and, where the query reads more of that table, the same
+/// index covering those columns too (so the rows need not be looked up at all).
+fn candidates(plans: &[Plan]) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = Vec::new();
     for plan in plans.iter().filter(|p| p.variant == crate::query::BASELINE) {
         for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
-            let columns: Vec<String> = plan
-                .scenario
-                .access_columns()
-                .iter()
-                .filter(|(t, c)| *t == step.table && *c != "id")
-                .map(|(_, c)| c.to_string())
-                .collect();
-            if !columns.is_empty()
-                && !candidates
-                    .iter()
-                    .any(|(t, c)| *t == step.table && *c == columns)
-            {
-                candidates.push((step.table.clone(), columns));
+            let of_table = |list: &[(&str, &str)]| -> Vec<String> {
+                list.iter()
+                    .filter(|(t, c)| *t == step.table && *c != "id")
+                    .map(|(_, c)| c.to_string())
+                    .collect()
+            };
+            let columns = of_table(plan.scenario.access_columns());
+            if columns.is_empty() {
+                continue;
+            }
+            let mut covering = columns.clone();
+            for column in of_table(plan.scenario.read_columns()) {
+                if !covering.contains(&column) {
+                    covering.push(column);
+                }
+            }
+            let plain = Candidate {
+                table: step.table.clone(),
+                columns: columns.clone(),
+                over: None,
+            };
+            let wide = Candidate {
+                table: step.table.clone(),
+                columns: covering,
+                over: Some(columns),
+            };
+            for candidate in [plain, wide] {
+                let same =
+                    |c: &Candidate| c.table == candidate.table && c.columns == candidate.columns;
+                if !candidates.iter().any(same)
+                    && (candidate.over.is_none()
+                        || candidate.over.as_ref() != Some(&candidate.columns))
+                {
+                    candidates.push(candidate);
+                }
             }
         }
     }
@@ -334,8 +386,8 @@ pub(crate) async fn advised_spec(
     }
     let provable: Vec<String> = candidates(&plans)
         .into_iter()
-        .filter(|(t, c)| catalog.index_on(t, c).is_some())
-        .map(|(t, c)| format!("{t}({})", c.join(",")))
+        .filter(|c| c.over.is_none() && catalog.index_on(&c.table, &c.columns).is_some())
+        .map(|c| c.spec())
         .collect();
     if provable.is_empty() {
         anyhow::bail!(
@@ -352,17 +404,27 @@ async fn advise(
     plans: &[Plan],
     params: &Params,
     args: &ExplainArgs,
+    scratch: Option<&ScratchIndexes>,
 ) -> Result<Vec<Advice>> {
     let candidates = candidates(plans);
-    let spec = |set: &[&(String, Vec<String>)]| {
-        set.iter()
-            .map(|(t, c)| format!("{t}({})", c.join(",")))
-            .collect::<Vec<_>>()
-            .join("+")
+    // With --create-indexes, every proposal gets an index to measure with.
+    let created;
+    let catalog = match scratch {
+        Some(scratch) => {
+            for c in &candidates {
+                if catalog.index_on(&c.table, &c.columns).is_none() {
+                    scratch.create(&c.table, &c.columns).await?;
+                }
+            }
+            created = Catalog::load(scratch.pool()).await?;
+            &created
+        }
+        None => catalog,
     };
-    let provable: Vec<&(String, Vec<String>)> = candidates
+    let exists = |table: &str, columns: &[String]| catalog.index_on(table, columns).is_some();
+    let provable: Vec<&Candidate> = candidates
         .iter()
-        .filter(|(t, c)| catalog.index_on(t, c).is_some())
+        .filter(|c| exists(&c.table, &c.columns))
         .collect();
     let touching = |table: &str, columns: &[String]| -> Vec<Scenario> {
         Scenario::ALL
@@ -374,51 +436,78 @@ async fn advise(
             })
             .collect()
     };
+    // Each candidate with the plain proposals of the other tables in place (indexes work
+    // together: MariaDB uses seat(performance_id) for one concert only once
+    // performance(concert_id) exists), against the same without it, or, for a covering
+    // candidate, with the plain index of its table instead.
+    let variant = |name: &str, set: Vec<&Candidate>| -> Result<Variant> {
+        if set.is_empty() {
+            return Ok(Variant::none());
+        }
+        let spec: Vec<String> = set.iter().map(|c| c.spec()).collect();
+        Variant::from_spec(name, &spec.join("+"), catalog)
+    };
+    let others = |candidate: &Candidate| -> Vec<&Candidate> {
+        provable
+            .iter()
+            .copied()
+            .filter(|c| c.table != candidate.table && c.over.is_none())
+            .collect()
+    };
 
     let bars = progress::multi(ctx.progress_visible());
     let runs: u64 = provable
         .iter()
-        .map(|(t, c)| touching(t, c).len() as u64 * 2 * u64::from(args.warmup + args.iterations))
+        .map(|c| {
+            let judged_on = c.over.as_deref().unwrap_or(&c.columns);
+            touching(&c.table, judged_on).len() as u64
+                * 2
+                * u64::from(args.warmup + args.iterations)
+        })
         .sum();
     let bar = progress::runs_bar(&bars, "advisor", runs);
-    let with_all = if provable.is_empty() {
-        Variant::none()
-    } else {
-        Variant::from_spec("advised", &spec(&provable), catalog)?
-    };
     let mut advice = Vec::new();
-    for (table, columns) in &candidates {
+    for candidate in &candidates {
+        let (table, columns) = (&candidate.table, &candidate.columns);
         let ddl = format!(
             "CREATE INDEX idx_{table}_{} ON {table} ({});",
             columns.join("_"),
             columns.join(", ")
         );
-        let Some(existing) = catalog.index_on(table, columns) else {
+        let baseline = match &candidate.over {
+            Some(plain) if !exists(table, plain) => None,
+            Some(plain) => Some(Candidate {
+                table: table.clone(),
+                columns: plain.clone(),
+                over: None,
+            }),
+            None => None,
+        };
+        let existing = catalog.index_on(table, columns);
+        let Some(existing) = existing.filter(|_| candidate.over.is_none() || baseline.is_some())
+        else {
             advice.push(Advice {
                 table: table.clone(),
                 columns: columns.clone(),
-                existing_index: None,
+                judged_against: candidate.over.clone(),
+                existing_index: existing.map(|e| e.name.clone()),
                 speedup: None,
                 ci95: None,
                 scenarios: Vec::new(),
-                verdict: "unproven: no such index exists to measure with hints; create it on a copy and run explain again".into(),
+                verdict: "unproven: no such index exists to measure with hints; pass --create-indexes (or create it on a copy) and run explain again".into(),
                 ddl: None,
             });
             continue;
         };
-        let others: Vec<&(String, Vec<String>)> = provable
-            .iter()
-            .copied()
-            .filter(|(t, c)| !(t == table && c == columns))
-            .collect();
-        let without = if others.is_empty() {
-            Variant::none()
-        } else {
-            Variant::from_spec("others", &spec(&others), catalog)?
-        };
+        let mut without_set = others(candidate);
+        without_set.extend(baseline.as_ref());
+        let mut with_set = others(candidate);
+        with_set.push(candidate);
+        let without = variant("without", without_set)?;
+        let with = variant("with", with_set)?;
         let mut measured = Vec::new();
-        for scenario in touching(table, columns) {
-            let sql = [&without, &with_all].map(|v| scenario.sql(|t| v.hint(t, catalog)));
+        for scenario in touching(table, candidate.over.as_deref().unwrap_or(columns)) {
+            let sql = [&without, &with].map(|v| scenario.sql(|t| v.hint(t, catalog)));
             let runs = measure(
                 conn,
                 &sql,
@@ -445,15 +534,18 @@ async fn advise(
             .filter(|m| m.ci95[1] < 1.0)
             .map(|m| format!("{} ({:.2}x)", m.scenario.name(), m.speedup))
             .collect();
+        let against = candidate.over.as_ref().map_or(String::new(), |plain| {
+            format!(" over {table}({})", plain.join(", "))
+        });
         let mut verdict = match best {
             Some(b) if wins => format!(
-                "keep: {:.1}x on {} (95% CI low end {:.1}x)",
+                "keep: {:.1}x{against} on {} (95% CI low end {:.1}x)",
                 b.speedup,
                 b.scenario.name(),
                 b.ci95[0]
             ),
             _ => format!(
-                "not proven: no scenario's 95% CI low end reaches {:.1}x",
+                "not proven{against}: no scenario's 95% CI low end reaches {:.1}x",
                 args.min_speedup
             ),
         };
@@ -463,6 +555,7 @@ async fn advise(
         advice.push(Advice {
             table: table.clone(),
             columns: columns.clone(),
+            judged_against: candidate.over.clone(),
             existing_index: Some(existing.name.clone()),
             speedup: best.map(|b| b.speedup),
             ci95: best.map(|b| b.ci95),
@@ -507,7 +600,7 @@ fn report(db: &Database, plans: &[Plan], findings: &[String], advice: &[Advice])
         }
     }
     let mut advice_table = Table::new(
-        "Advisor: each proposed index with vs without it (the other proposals in place)",
+        "Advisor: each proposed index with vs without it (the other tables' proposals in place; a covering one against the plain one)",
         &["index", "per scenario", "best [95% CI]", "verdict", "DDL"],
     );
     for a in advice {

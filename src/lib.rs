@@ -150,9 +150,19 @@ pub async fn run(cli: Cli) -> Result<String> {
             "events being applied rolled back; any worker redelivers them",
         ),
     };
-    let report: Report = tokio::select! {
-        report = work => report?,
-        _ = tokio::signal::ctrl_c() => return Err(Failure::Interrupted(interrupted_note).into()),
+    // A run that changes the schema answers Ctrl-C itself, after putting the schema back.
+    let owns_ctrl_c = match &cli.command {
+        Command::Query(args) => args.create_indexes,
+        Command::Explain(args) => args.create_indexes,
+        _ => false,
+    };
+    let report: Report = if owns_ctrl_c {
+        work.await?
+    } else {
+        tokio::select! {
+            report = work => report?,
+            _ = tokio::signal::ctrl_c() => return Err(Failure::Interrupted(interrupted_note).into()),
+        }
     };
     let output = ctx.output.exporter().render(&report)?;
     if report.violations.is_empty() {

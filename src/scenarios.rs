@@ -167,6 +167,56 @@ impl Scenario {
         }
     }
 
+    /// Columns the query reads from each table (what a covering index would have to hold).
+    pub fn read_columns(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Scenario::ConcertsWithDates => &[
+                ("concert", "title"),
+                ("concert", "artist"),
+                ("concert", "status"),
+                ("performance", "starts_at"),
+            ],
+            Scenario::ConcertDetail => &[
+                ("concert", "title"),
+                ("performance", "starts_at"),
+                ("seat", "seat_no"),
+                ("seat", "grade"),
+                ("seat", "price"),
+                ("seat", "status"),
+                ("seat", "version"),
+            ],
+            Scenario::ConcertBySeat => &[
+                ("concert", "title"),
+                ("concert", "artist"),
+                ("concert", "venue"),
+                ("concert", "status"),
+                ("seat", "performance_id"),
+                ("performance", "concert_id"),
+            ],
+            Scenario::PerformanceBySeat => &[
+                ("performance", "concert_id"),
+                ("performance", "starts_at"),
+                ("seat", "performance_id"),
+            ],
+            Scenario::SeatById => &[
+                ("seat", "performance_id"),
+                ("seat", "seat_no"),
+                ("seat", "grade"),
+                ("seat", "price"),
+                ("seat", "status"),
+            ],
+            Scenario::ReservationById => &[
+                ("reservation", "user_id"),
+                ("reservation", "status"),
+                ("reservation", "price"),
+                ("reservation", "held_until"),
+                ("reservation", "seat_id"),
+                ("seat", "seat_no"),
+                ("seat", "grade"),
+            ],
+        }
+    }
+
     /// The SQL with each table's hint filled in by `hint(table)`.
     pub fn sql(self, hint: impl Fn(&str) -> String) -> String {
         let mut sql = self.template().to_string();
@@ -180,6 +230,20 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_read_column_is_in_the_query() {
+        for scenario in Scenario::ALL {
+            let sql = scenario.template();
+            for (table, column) in scenario.read_columns() {
+                let alias = &table[..1];
+                assert!(
+                    sql.contains(&format!("{alias}.{column}")),
+                    "{table}.{column}: {sql}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn every_hint_slot_is_filled_and_every_table_has_one() {

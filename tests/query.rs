@@ -270,3 +270,163 @@ async fn the_advised_variant_is_the_advisors_own_proposals() {
     assert!(definition.contains("seat(performance_id)"), "{definition}");
     assert_eq!(doc["comparisons"][0]["variant"], "advised");
 }
+
+async fn scratch_indexes(db: &TestDb) -> i64 {
+    db.count(
+        "SELECT COUNT(*) FROM information_schema.statistics
+         WHERE table_schema = DATABASE() AND index_name LIKE 'cb\\_tmp\\_%'",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn create_indexes_measures_an_index_that_did_not_exist_then_drops_it() {
+    let db = TestDb::seeded_small().await;
+    let before = schema_snapshot(&db).await;
+    let out = db
+        .run(
+            &[
+                &["-o", "json", "query", "--create-indexes"][..],
+                &["--variant", "by_perf_status=seat(performance_id,status)"],
+                &["--scenario", "concert_detail"],
+                FAST,
+            ]
+            .concat(),
+        )
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["created_indexes"],
+        serde_json::json!(["seat.cb_tmp_seat_performance_id_status"])
+    );
+    let variants: Vec<&str> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants, ["none", "by_perf_status"]);
+    assert_eq!(schema_snapshot(&db).await, before);
+}
+
+#[tokio::test]
+async fn create_indexes_restores_the_schema_when_a_later_index_fails() {
+    let db = TestDb::seeded_small().await;
+    let before = schema_snapshot(&db).await;
+    // The first index is made; the second names one column twice, which the server refuses.
+    let err = db
+        .run(
+            &[
+                &["query", "--create-indexes", "--variant", "a=seat(grade)"][..],
+                &["--variant", "b=seat(price,price)"],
+                FAST,
+            ]
+            .concat(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("could not create seat(price, price)"),
+        "{err:#}"
+    );
+    assert_eq!(schema_snapshot(&db).await, before);
+}
+
+#[tokio::test]
+async fn create_indexes_drops_what_a_killed_run_left_behind() {
+    let db = TestDb::seeded_small().await;
+    let before = schema_snapshot(&db).await;
+    common::exec(&db.pool, "CREATE INDEX cb_tmp_seat_grade ON seat (grade)").await;
+    db.run(
+        &[
+            &[
+                "-q",
+                "query",
+                "--create-indexes",
+                "--scenario",
+                "seat_by_id",
+            ][..],
+            FAST,
+        ]
+        .concat(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(schema_snapshot(&db).await, before);
+}
+
+#[test]
+fn ctrl_c_during_a_create_indexes_run_drops_the_indexes_and_exits_130() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::seeded_small());
+    let before = runtime.block_on(schema_snapshot(&db));
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
+        .args(["--database-url", &db.url, "-q", "query", "--create-indexes"])
+        .args(["--variant", "g=seat(grade)", "--iterations", "1000000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while runtime.block_on(scratch_indexes(&db)) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("indexes it created were dropped"),
+        "{stderr}"
+    );
+    assert_eq!(runtime.block_on(schema_snapshot(&db)), before);
+}
+
+#[tokio::test]
+async fn explain_create_indexes_lets_the_advisor_prove_covering_indexes() {
+    let db = TestDb::seeded_small().await;
+    let before = schema_snapshot(&db).await;
+    let out = db
+        .run(&[
+            "-o",
+            "json",
+            "explain",
+            "--create-indexes",
+            "--scenario",
+            "concert_detail",
+            "--iterations",
+            "5",
+            "--warmup",
+            "1",
+        ])
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let advice = doc["advice"].as_array().unwrap();
+    let covering = advice
+        .iter()
+        .find(|a| a["table"] == "seat" && !a["judged_against"].is_null())
+        .expect("a covering proposal for seat");
+    assert_eq!(
+        covering["judged_against"],
+        serde_json::json!(["performance_id"])
+    );
+    assert!(
+        advice
+            .iter()
+            .all(|a| !a["verdict"].as_str().unwrap().starts_with("unproven")),
+        "{advice:?}"
+    );
+    assert!(!doc["created_indexes"].as_array().unwrap().is_empty());
+    assert_eq!(schema_snapshot(&db).await, before);
+}

@@ -2,6 +2,7 @@
 //! interleaved run by run (so drift on a noisy machine hits every variant alike), after a
 //! warm-up; client wall time per run, plus the server's own time where it reports one.
 
+pub mod scratch;
 mod sweep;
 mod variant;
 
@@ -13,6 +14,7 @@ use serde_json::{Value as Json, json};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql};
 
+pub use scratch::ScratchIndexes;
 pub use variant::{BASELINE, Catalog, IndexDef, Variant};
 
 use crate::Context;
@@ -78,19 +80,45 @@ async fn require_readable(db: &Database, scenarios: &[Scenario]) -> Result<()> {
 }
 
 impl Experiment {
+    /// With `scratch`, indexes the variants name that do not exist are created first (and
+    /// indexes a killed run left behind are dropped).
     pub async fn open(
         ctx: &Context,
         variant_args: &[String],
         scenario_args: &[Scenario],
+        scratch: Option<&ScratchIndexes>,
     ) -> Result<Self> {
         let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
         let db = Database::connect(&url, 2).await?;
         schema::require_seeded(&db).await?;
         let scenarios = scenarios(scenario_args);
         require_readable(&db, &scenarios).await?;
-        let catalog = Catalog::load(&db.pool)
+        let mut catalog = Catalog::load(&db.pool)
             .await
             .map_err(|e| explain(e, &url))?;
+        if let Some(scratch) = scratch {
+            let leftovers = scratch.drop_leftovers().await?;
+            if !leftovers.is_empty() {
+                ctx.warn(format!(
+                    "dropped indexes an interrupted run had left behind: {}",
+                    leftovers.join(", ")
+                ));
+            }
+            let mut wanted: Vec<(String, Vec<String>)> = Vec::new();
+            for arg in variant_args {
+                for missing in Variant::missing_indexes(arg, &catalog)? {
+                    if !wanted.contains(&missing) {
+                        wanted.push(missing);
+                    }
+                }
+            }
+            for (table, columns) in &wanted {
+                scratch.create(table, columns).await?;
+            }
+            catalog = Catalog::load(&db.pool)
+                .await
+                .map_err(|e| explain(e, &url))?;
+        }
         let params = Params::pick(&db.pool).await?;
         let mut conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
         let advised = if variant_args.iter().any(|v| v == ADVISED) {
@@ -116,6 +144,18 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     if !args.scales.is_empty() {
         return Box::pin(sweep::run(ctx, args)).await;
     }
+    if !args.create_indexes {
+        return run_variants(ctx, args, None).await;
+    }
+    let scratch = ScratchIndexes::connect(ctx).await?;
+    scratch::guard(&scratch, run_variants(ctx, args, Some(&scratch))).await
+}
+
+async fn run_variants(
+    ctx: &Context,
+    args: &QueryArgs,
+    scratch: Option<&ScratchIndexes>,
+) -> Result<Report> {
     let Experiment {
         db,
         catalog,
@@ -123,7 +163,7 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
         scenarios,
         params,
         mut conn,
-    } = Experiment::open(ctx, &args.variants, &args.scenarios).await?;
+    } = Experiment::open(ctx, &args.variants, &args.scenarios, scratch).await?;
     let url = &db.url;
 
     let bars = progress::multi(ctx.progress_visible());

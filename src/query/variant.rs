@@ -1,6 +1,7 @@
 //! Index variants as per-query hints: a variant names the secondary indexes the optimizer may
-//! use; every other secondary index of a table is hidden with `IGNORE INDEX`. The schema is never
-//! changed, so an experiment cannot leave it altered, whatever stops it.
+//! use; every other secondary index of a table is hidden with `IGNORE INDEX`. The hints never
+//! change the schema; an index no variant can stand for without one is created only with
+//! `--create-indexes` (see [`super::scratch`]), and dropped again.
 
 use std::collections::BTreeMap;
 
@@ -89,6 +90,26 @@ pub struct Variant {
 }
 
 pub const BASELINE: &str = "none";
+const WEEK8: &str = "performance(concert_id)+seat(performance_id)";
+
+/// `table(col,..)+table(col,..)`, every table and column checked against the catalog.
+fn parse_spec(spec: &str, catalog: &Catalog) -> Result<Vec<(String, Vec<String>)>> {
+    let mut parts = Vec::new();
+    for part in spec.split('+').map(str::trim) {
+        let (table, columns) = part
+            .strip_suffix(')')
+            .and_then(|p| p.split_once('('))
+            .ok_or_else(|| anyhow!("`{part}` is not table(col,..)"))?;
+        let table = table.trim();
+        let columns: Vec<String> = columns.split(',').map(|c| c.trim().to_string()).collect();
+        if columns.iter().any(String::is_empty) {
+            bail!("`{part}` names an empty column");
+        }
+        catalog.check_columns(table, &columns)?;
+        parts.push((table.to_string(), columns));
+    }
+    Ok(parts)
+}
 
 impl Variant {
     /// No secondary index at all: the write-up's AS-IS.
@@ -102,11 +123,7 @@ impl Variant {
 
     /// The write-up's TO-BE: performance(concert_id) and seat(performance_id).
     pub fn week8(catalog: &Catalog) -> Result<Self> {
-        Self::from_spec(
-            "week8",
-            "performance(concert_id)+seat(performance_id)",
-            catalog,
-        )
+        Self::from_spec("week8", WEEK8, catalog)
     }
 
     /// Parses `--variant`: `none`, `week8`, or `NAME=table(col,..)+table(col,..)`.
@@ -133,30 +150,33 @@ impl Variant {
 
     pub fn from_spec(name: &str, spec: &str, catalog: &Catalog) -> Result<Self> {
         let mut allowed = Vec::new();
-        for part in spec.split('+').map(str::trim) {
-            let (table, columns) = part
-                .strip_suffix(')')
-                .and_then(|p| p.split_once('('))
-                .ok_or_else(|| anyhow!("`{part}` is not table(col,..)"))?;
-            let table = table.trim();
-            let columns: Vec<String> = columns.split(',').map(|c| c.trim().to_string()).collect();
-            if columns.iter().any(String::is_empty) {
-                bail!("`{part}` names an empty column");
-            }
-            catalog.check_columns(table, &columns)?;
-            let index = catalog.index_on(table, &columns).ok_or_else(|| {
+        for (table, columns) in parse_spec(spec, catalog)? {
+            let index = catalog.index_on(&table, &columns).ok_or_else(|| {
                 anyhow!(
-                    "no index on {table}({}) exists; the experiment uses hints and never changes the schema, so create the index on a copy first",
+                    "no index on {table}({}) exists: pass --create-indexes to have the experiment create it and drop it afterwards, or create it on a copy first",
                     columns.join(", ")
                 )
             })?;
-            allowed.push((table.to_string(), index.name.clone()));
+            allowed.push((table, index.name.clone()));
         }
         Ok(Self {
             name: name.to_string(),
             definition: spec.to_string(),
             allowed,
         })
+    }
+
+    /// The indexes a `--variant` argument names that do not exist yet, as `(table, columns)`.
+    pub fn missing_indexes(arg: &str, catalog: &Catalog) -> Result<Vec<(String, Vec<String>)>> {
+        let spec = match arg.split_once('=') {
+            Some((_, spec)) => spec,
+            None if arg == "week8" => WEEK8,
+            None => return Ok(Vec::new()),
+        };
+        Ok(parse_spec(spec, catalog)?
+            .into_iter()
+            .filter(|(table, columns)| catalog.index_on(table, columns).is_none())
+            .collect())
     }
 
     /// The hint for `table`: `IGNORE INDEX (..)` over every secondary index not allowed here.

@@ -101,9 +101,14 @@ impl Rig {
         let audit = Audit::run(&self.pool).await.unwrap();
         assert_eq!(audit.findings(), Vec::<String>::new());
         let mut conn = common::redis().await;
+        let mut keys: Vec<String> = Service::ALL
+            .iter()
+            .map(|s| stream_key(&self.prefix, s.name()))
+            .collect();
+        keys.push(stream_key(&self.prefix, concert_bench::services::OUTCOMES));
+        keys.push(parked_key(&self.prefix));
         let _: () = redis::cmd("DEL")
-            .arg(stream_key(&self.prefix))
-            .arg(parked_key(&self.prefix))
+            .arg(keys)
             .query_async(&mut conn)
             .await
             .unwrap();

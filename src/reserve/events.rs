@@ -1,6 +1,6 @@
 //! The client side of the events flow: start a saga, then wait for its outcome event. One
-//! listener reads the stream (plain XREAD, no group: it wants every outcome) and wakes the
-//! user waiting on each.
+//! listener reads the outcomes stream (plain XREAD, no group: it wants every outcome) and
+//! wakes the user waiting on each.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,8 +17,8 @@ use serde_json::{Value as Json, json};
 use sqlx::MySqlPool;
 
 use crate::db::{Database, DatabaseUrl};
-use crate::services::Event;
 use crate::services::worker::{Backlog, WorkerConfig, Workers, stream_key};
+use crate::services::{Event, OUTCOMES};
 use crate::stats::Samples;
 use crate::{Context, keyspace};
 
@@ -154,7 +154,7 @@ impl EventsRun {
             Some(Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?)
         };
         let listener = keyspace::connect(&ctx.connect.redis_url).await?;
-        let outcomes = Outcomes::listen(listener, stream_key(&ctx.key_prefix)).await?;
+        let outcomes = Outcomes::listen(listener, stream_key(&ctx.key_prefix, OUTCOMES)).await?;
         Ok(Self {
             workers,
             outcomes,

@@ -5,8 +5,9 @@
 //!   service's data only where the write-up's flow asks for it (seat info before a
 //!   reservation, reservation info before a payment).
 //! - A state change and the events it causes commit in one transaction ([`outbox`]); the
-//!   [`relay`] publishes outbox rows to one Redis stream, and every service reads it through
-//!   its own consumer group ([`consumer`]), recording each applied event in `processed_event`
+//!   [`relay`] publishes each outbox row to the Redis stream of every service that consumes it
+//!   (client-facing outcomes to an outcomes stream), and each service reads its stream through
+//!   its consumer group ([`consumer`]), recording each applied event in `processed_event`
 //!   in the same transaction as its effect, so a redelivery changes nothing.
 //! - The two sagas of the write-up ([`reservation`] and [`payment`] start them; the handlers
 //!   in each service module move them on) compensate instead of rolling back: a seat that
@@ -201,6 +202,24 @@ impl Service {
             Service::Payment => payment::handle(tx, event).await,
             Service::Point => point::handle(tx, event).await,
         }
+    }
+}
+
+/// The topic the client-facing outcome events go to (no service consumes them).
+pub const OUTCOMES: &str = "outcomes";
+
+/// Where an event is published: the stream of each service that consumes it, or the outcomes
+/// stream. A stream per consumer means each consumer group reads only its own events.
+pub fn topics(kind: &str) -> Vec<&'static str> {
+    let consumers: Vec<&'static str> = Service::ALL
+        .iter()
+        .filter(|s| s.consumes().contains(&kind))
+        .map(|s| s.name())
+        .collect();
+    if consumers.is_empty() {
+        vec![OUTCOMES]
+    } else {
+        consumers
     }
 }
 

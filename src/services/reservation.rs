@@ -21,35 +21,23 @@ pub async fn request(
 ) -> Result<i64, BookingError> {
     let price = concert::seat_info(pool, user, seat).await?;
     let mut tx = pool.begin().await?;
-    // A held reservation whose hold lapsed no longer claims the seat. Found by a plain read
-    // and expired by primary key: a locking search of the unique index for a row that is
-    // usually absent takes gap locks that deadlock concurrent requests' inserts.
-    let lapsed: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM reservation WHERE active_seat_id = ? AND status = 'HELD' AND held_until <= NOW(3)",
-    )
-    .bind(seat)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(lapsed) = lapsed {
+    let insert = || {
         sqlx::query(
-            "UPDATE reservation SET status = 'EXPIRED', active_seat_id = NULL
-             WHERE id = ? AND status = 'HELD' AND held_until <= NOW(3)",
+            "INSERT INTO reservation (user_id, seat_id, status, price, held_until, created_at, active_seat_id)
+             VALUES (?, ?, 'PENDING', ?, NOW(3) + INTERVAL ? MICROSECOND, NOW(3), ?)",
         )
-        .bind(lapsed)
-        .execute(&mut *tx)
-        .await?;
+        .bind(user)
+        .bind(seat)
+        .bind(price)
+        .bind(hold_for.as_micros() as i64)
+        .bind(seat)
+    };
+    let mut inserted = insert().execute(&mut *tx).await;
+    if matches!(&inserted, Err(e) if crate::booking::is_unique_violation(e))
+        && expire_lapsed_hold(&mut tx, seat).await?
+    {
+        inserted = insert().execute(&mut *tx).await;
     }
-    let inserted = sqlx::query(
-        "INSERT INTO reservation (user_id, seat_id, status, price, held_until, created_at, active_seat_id)
-         VALUES (?, ?, 'PENDING', ?, NOW(3) + INTERVAL ? MICROSECOND, NOW(3), ?)",
-    )
-    .bind(user)
-    .bind(seat)
-    .bind(price)
-    .bind(hold_for.as_micros() as i64)
-    .bind(seat)
-    .execute(&mut *tx)
-    .await;
     let reservation_id = match inserted {
         Ok(done) => done.last_insert_id() as i64,
         Err(e) if crate::booking::is_unique_violation(&e) => {
@@ -66,6 +54,33 @@ pub async fn request(
     outbox::append(&mut tx, Service::Reservation, &[requested]).await?;
     tx.commit().await?;
     Ok(reservation_id)
+}
+
+/// Expires the seat's held reservation if its hold has lapsed, so a new one may claim the seat.
+/// Only asked after an insert found the seat claimed: a plain read, then an update by primary
+/// key (a locking search of the unique index for an absent row takes gap locks that deadlock
+/// concurrent requests' inserts).
+async fn expire_lapsed_hold(
+    tx: &mut Transaction<'_, MySql>,
+    seat: i64,
+) -> Result<bool, sqlx::Error> {
+    let lapsed: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM reservation WHERE active_seat_id = ? AND status = 'HELD' AND held_until <= NOW(3)",
+    )
+    .bind(seat)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(lapsed) = lapsed else {
+        return Ok(false);
+    };
+    let expired = sqlx::query(
+        "UPDATE reservation SET status = 'EXPIRED', active_seat_id = NULL
+         WHERE id = ? AND status = 'HELD' AND held_until <= NOW(3)",
+    )
+    .bind(lapsed)
+    .execute(&mut **tx)
+    .await?;
+    Ok(expired.rows_affected() == 1)
 }
 
 /// A held reservation as the Payment service sees it: its price and whether the payment

@@ -51,8 +51,9 @@ impl Default for WorkerConfig {
     }
 }
 
-pub fn stream_key(prefix: &KeyPrefix) -> String {
-    format!("{}events", prefix.as_str())
+/// The stream of one topic: a service's name, or [`super::OUTCOMES`].
+pub fn stream_key(prefix: &KeyPrefix, topic: &str) -> String {
+    format!("{}events:{topic}", prefix.as_str())
 }
 
 pub fn parked_key(prefix: &KeyPrefix) -> String {
@@ -79,16 +80,16 @@ impl Workers {
         let stats = Arc::new(EventStats::default());
         let mut tasks = Vec::new();
         if config.relay {
-            let relay = Relay {
-                pool: pool.clone(),
-                redis: keyspace::connect(redis_url).await?,
-                config: RelayConfig {
-                    stream: stream_key(prefix),
+            let relay = Relay::new(
+                pool.clone(),
+                keyspace::connect(redis_url).await?,
+                RelayConfig {
+                    stream_prefix: stream_key(prefix, ""),
                     republish_after: config.republish_after,
                     die_after_publishing: config.relay_dies_after_publishing,
                 },
-                stats: stats.clone(),
-            };
+                stats.clone(),
+            );
             tasks.push(tokio::spawn(relay.run(stopped.clone())));
         }
         for (&service, n) in config
@@ -101,7 +102,7 @@ impl Workers {
                 redis: keyspace::connect(redis_url).await?,
                 service,
                 config: ConsumerConfig {
-                    stream: stream_key(prefix),
+                    stream: stream_key(prefix, service.name()),
                     parked_stream: parked_key(prefix),
                     name: format!(
                         "{}-{}-{}",

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use url::Url;
 
@@ -69,7 +70,13 @@ pub async fn connect(raw_url: &str) -> Result<ConnectionManager> {
         parsed.host_str().unwrap_or("localhost"),
         parsed.port().unwrap_or(6379)
     );
-    let client = redis::Client::open(raw_url)
+    // TCP_NODELAY: a multiplexed connection writes many small commands back to back, and
+    // Nagle's algorithm would hold each behind the previous one's acknowledgement.
+    let info = raw_url
+        .into_connection_info()
+        .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
+    let info = info.set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+    let client = redis::Client::open(info)
         .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))

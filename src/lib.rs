@@ -139,7 +139,7 @@ pub async fn run(cli: Cli) -> Result<String> {
         ),
         Command::Reserve(args) => (
             reserve::run(&ctx, args).boxed(),
-            "every finished reservation committed whole; run `concert-bench reserve --audit` to check",
+            "every finished step committed whole (sagas of --flow events under way finish when a `concert-bench worker` runs); run `concert-bench reserve --audit` to check",
         ),
         Command::QueueSim(args) => (
             queue_sim::run(&ctx, args).boxed(),

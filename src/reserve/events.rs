@@ -144,7 +144,13 @@ pub struct EventsRun {
 }
 
 impl EventsRun {
-    pub async fn start(ctx: &Context, url: &DatabaseUrl, external: bool) -> Result<Self> {
+    /// Starts the back end; this run's events are the outbox rows from now on.
+    pub async fn start(
+        ctx: &Context,
+        url: &DatabaseUrl,
+        pool: &MySqlPool,
+        external: bool,
+    ) -> Result<Self> {
         let workers = if external {
             None
         } else {
@@ -155,18 +161,14 @@ impl EventsRun {
         };
         let listener = keyspace::connect(&ctx.connect.redis_url).await?;
         let outcomes = Outcomes::listen(listener, stream_key(&ctx.key_prefix, OUTCOMES)).await?;
+        let first_event = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox")
+            .fetch_one(pool)
+            .await?;
         Ok(Self {
             workers,
             outcomes,
-            first_event: 0,
+            first_event,
         })
-    }
-
-    pub async fn mark_start(&mut self, pool: &MySqlPool) -> Result<()> {
-        self.first_event = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox")
-            .fetch_one(pool)
-            .await?;
-        Ok(())
     }
 
     /// Waits until every event of the run is applied, stops the workers, and reports what the

@@ -105,9 +105,14 @@ async fn load_runs(
     if args.flow == FlowChoice::Direct {
         return Ok((results, None));
     }
+    if args.flow == FlowChoice::Events
+        && !args.strategies.is_empty()
+        && strategies(args) != [Strategy::Conditional]
+    {
+        ctx.warn("--strategy applies to the direct flow; the events flow's Concert service holds seats with the conditional update");
+    }
     // Started after the direct runs, so those share the machine with nothing idle-polling.
-    let mut back_end = EventsRun::start(ctx, url, args.external_workers).await?;
-    back_end.mark_start(&booking.pool).await?;
+    let back_end = EventsRun::start(ctx, url, &booking.pool, args.external_workers).await?;
     let driver = load::Driver::Events {
         pool: &booking.pool,
         outcomes: &back_end.outcomes,

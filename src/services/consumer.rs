@@ -1,6 +1,7 @@
-//! A service's consumer: reads the event stream through the service's consumer group and
-//! applies the events it consumes, each in one transaction with its `processed_event` row
-//! and the events it emits (so applying twice is impossible, and a crash applies nothing).
+//! A service's consumer: reads its service's stream through the service's consumer group and
+//! applies the events, a few per transaction, each transaction also recording every event it
+//! applied in `processed_event` and writing the events they cause to the outbox (so applying
+//! twice is impossible, and a crash applies nothing).
 //!
 //! An event is acknowledged only after its transaction commits. A consumer that dies leaves
 //! its unacknowledged deliveries in the group's pending list, and any consumer of the group
@@ -26,8 +27,8 @@ use super::{Event, EventStats, Service, outbox};
 
 /// Entries read per round.
 const BATCH: usize = 64;
-/// Transactions of one round applied concurrently (a round is split into this many chunks,
-/// each one transaction). Events of one saga are causally ordered (each is emitted only
+/// Transactions of one round applied concurrently (a round is split into up to this many
+/// chunks, each one transaction). Events of one saga are causally ordered (each is emitted only
 /// after the previous one was applied), so a round never holds two that must apply in order.
 const IN_FLIGHT: usize = 4;
 /// Events per transaction at least: a transaction's fixed statements (begin, the
@@ -47,8 +48,9 @@ pub struct ConsumerConfig {
     /// A delivery unacknowledged this long is taken over from its consumer.
     pub claim_after: Duration,
     pub max_deliveries: usize,
-    /// Fault injection for tests: after this many applied events, the next one's handler runs
-    /// and the consumer dies before committing it (and before acknowledging anything read).
+    /// Fault injection for tests: after this many applied events, the handlers of the chunk
+    /// holding the next one run and the consumer dies before committing it (and before
+    /// acknowledging anything of that round).
     pub crash_after: Option<u64>,
 }
 

@@ -293,6 +293,48 @@ mod tests {
         assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
     }
 
+    /// The tables a module's SQL writes (UPDATE, INSERT INTO, DELETE FROM), by reading it.
+    fn written_tables(source: &str) -> Vec<String> {
+        let mut written = Vec::new();
+        for verb in [
+            "UPDATE ",
+            "INSERT INTO ",
+            "INSERT IGNORE INTO ",
+            "DELETE FROM ",
+        ] {
+            for rest in source.split(verb).skip(1) {
+                let table: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !table.is_empty() && !written.contains(&table) {
+                    written.push(table);
+                }
+            }
+        }
+        written
+    }
+
+    #[test]
+    fn each_service_writes_only_its_own_tables() {
+        let modules = [
+            (Service::Concert, include_str!("concert.rs")),
+            (Service::Reservation, include_str!("reservation.rs")),
+            (Service::Payment, include_str!("payment.rs")),
+            (Service::Point, include_str!("point.rs")),
+        ];
+        for (service, source) in modules {
+            let written = written_tables(source);
+            assert!(!written.is_empty(), "{service:?} writes nothing?");
+            for table in written {
+                assert!(
+                    service.tables().contains(&table.as_str()),
+                    "{service:?} writes {table}, which is not its table"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_consumed_kind_is_an_event() {
         let kinds = [

@@ -27,7 +27,7 @@ median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (
 : >/tmp/cb-flows-direct.$$; : >/tmp/cb-flows-events.$$
 for run in $(seq "$runs"); do
   for flow in direct events; do
-    "$bin" -q --database-url "$url" seed --reset --users "$users" >/dev/null
+    "$bin" -q --database-url "$url" --key-prefix "$prefix" seed --reset --users "$users" >/dev/null
     out=$("$bin" -o json -q --database-url "$url" --key-prefix "$prefix" reserve --load \
       --seats spread --strategy conditional --flow "$flow" --users "$users" -c "$clients")
     jq -e '([.audit[]] | add) == 0' <<<"$out" >/dev/null

@@ -41,7 +41,7 @@ pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
     spinner.finish_and_clear();
     let stats = workers.stats.snapshot();
     workers.stop().await;
-    let backlog = Backlog::measure(&db.pool).await?;
+    let backlog = Backlog::measure(&db.pool, 0).await?;
     let mut table = Table::new("Worker", &["", "count"]);
     for (name, value) in stats.as_object().into_iter().flatten() {
         table.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);

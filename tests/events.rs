@@ -65,7 +65,7 @@ impl Rig {
     }
 
     async fn settle(&self) {
-        Backlog::wait_clear(&self.pool, SETTLE).await.unwrap();
+        Backlog::wait_clear(&self.pool, 0, SETTLE).await.unwrap();
     }
 
     async fn status(&self, table: &str, id: i64) -> String {

@@ -174,7 +174,7 @@ impl EventsRun {
     /// Waits until every event of the run is applied, stops the workers, and reports what the
     /// relay and consumers did (counted here) and the lag (from the tables).
     pub async fn finish(self, pool: &MySqlPool, timeout: Duration) -> Result<Json> {
-        let settled = Backlog::wait_clear(pool, timeout).await;
+        let settled = Backlog::wait_clear(pool, self.first_event, timeout).await;
         self.outcomes.stop().await;
         let in_process = match self.workers {
             Some(workers) => {

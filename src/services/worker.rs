@@ -158,7 +158,9 @@ pub struct Backlog {
 }
 
 impl Backlog {
-    pub async fn measure(pool: &MySqlPool) -> Result<Self, sqlx::Error> {
+    /// The backlog of the outbox rows from `from_event` on (0: all of them) and of every
+    /// pending saga.
+    pub async fn measure(pool: &MySqlPool, from_event: i64) -> Result<Self, sqlx::Error> {
         let count = |sql: String| async move {
             sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
                 "SELECT CAST(({sql}) AS SIGNED)"
@@ -167,9 +169,15 @@ impl Backlog {
             .await
         };
         Ok(Self {
-            unpublished: count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL".into())
-                .await?,
-            unapplied: count(unapplied_events_sql()).await?,
+            unpublished: count(format!(
+                "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND id >= {from_event}"
+            ))
+            .await?,
+            unapplied: count(format!(
+                "{} AND o.id >= {from_event}",
+                unapplied_events_sql()
+            ))
+            .await?,
             pending_reservations: count(
                 "SELECT COUNT(*) FROM reservation WHERE status = 'PENDING'".into(),
             )
@@ -183,11 +191,12 @@ impl Backlog {
         *self == Self::default()
     }
 
-    /// Waits until the backlog is clear, or says what is left after `timeout`.
-    pub async fn wait_clear(pool: &MySqlPool, timeout: Duration) -> Result<()> {
+    /// Waits until the backlog (from `from_event` on) is clear, or says what is left after
+    /// `timeout`.
+    pub async fn wait_clear(pool: &MySqlPool, from_event: i64, timeout: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let backlog = Self::measure(pool).await?;
+            let backlog = Self::measure(pool, from_event).await?;
             if backlog.is_clear() {
                 return Ok(());
             }

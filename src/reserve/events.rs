@@ -156,6 +156,9 @@ impl EventsRun {
         } else {
             // Their own connections: the load's users must not starve the consumers.
             let db = Database::connect(url, WORKER_POOL).await?;
+            // Opened before the load, as the users' are (see `load::open_connections`).
+            let warm = futures::future::try_join_all((0..WORKER_POOL).map(|_| db.pool.acquire()));
+            drop(warm.await?);
             let config = WorkerConfig::default();
             Some(Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?)
         };

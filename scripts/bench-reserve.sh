@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Spread-load throughput against a raw-SQL anchor, same data, same concurrency:
-#   tool   = `concert-bench reserve --load --seats spread --strategy conditional` (hold + pay);
-#   anchor = the same statements as one stored procedure (conditional hold, then pay), called
-#            by mariadb-slap with the same number of clients: no client round trips at all.
-# Both start from a fresh `seed --reset`; completed = reservations confirmed by the run.
+# Spread-load throughput against two raw-SQL anchors, same data, same concurrency:
+#   tool       = `concert-bench reserve --load --seats spread --strategy conditional` (hold + pay);
+#   procedure  = the same work as one stored procedure, called by mariadb-slap with the same
+#                number of clients: no client round trips at all (the server's ceiling);
+#   statements = the tool's 11 statements per reservation, literal users and seats, sent by
+#                CLIENTS `mariadb` processes at once (the same round trips from a C client;
+#                where the tool stops after a lost hold they run as no-ops).
+# Each starts from a fresh `seed --reset`; completed = reservations confirmed by the run.
 # The scratch database (DB) is dropped afterwards (trap), procedure and all.
 # Usage: scripts/bench-reserve.sh [CLIENTS] [USERS]     (env: HOST, PORT, DB)
 set -euo pipefail
@@ -86,7 +89,48 @@ seconds=$(echo "$(date +%s.%N) - $start" | bc -l)
 done_=$(( $(confirmed) - before ))
 holds=$(( $(sql -e "SELECT COUNT(*) FROM reservation") - holds_before ))
 anchor=$(echo "$done_ / $seconds" | bc -l)
-printf "anchor: {\"succeeded\":%d,\"holds\":%d,\"seconds\":%.3f,\"throughput_per_second\":%.1f}\n" "$done_" "$holds" "$seconds" "$anchor"
+printf "procedure: {\"succeeded\":%d,\"holds\":%d,\"seconds\":%.3f,\"throughput_per_second\":%.1f}\n" "$done_" "$holds" "$seconds" "$anchor"
 ours=$(jq '.results[0].throughput_per_second' <<<"$tool")
-printf 'ratio tool/anchor: %.2f\n' "$(echo "$ours / $anchor" | bc -l)"
+printf 'ratio tool/procedure: %.2f\n' "$(echo "$ours / $anchor" | bc -l)"
+"$bin" -o json -q --database-url "$url" reserve --audit | jq -c '{audit}'
+
+# The statements anchor: one SQL file per client, USERS reservations dealt out in turn.
+sql -e "DROP PROCEDURE cb_anchor_reserve; DROP TABLE cb_anchor_seat"
+"$bin" -q --database-url "$url" seed --reset --users "$users" >/dev/null
+work=$(mktemp -d)
+trap 'cleanup; rm -rf "$work"' EXIT
+sql -e "SELECT s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+  JOIN concert c ON c.id = p.concert_id
+  WHERE c.status = 'OPEN' AND c.booking_opens_at <= NOW() AND s.status = 'AVAILABLE' ORDER BY s.id" >"$work/seats"
+awk -v users="$users" -v clients="$clients" -v dir="$work" '
+  { seat[NR - 1] = $1 }
+  END {
+    srand(42)
+    for (u = 1; u <= users; u++) {
+      s = seat[int(rand() * NR)]
+      f = dir "/client" ((u - 1) % clients) ".sql"
+      print "START TRANSACTION;" > f
+      printf "UPDATE seat s JOIN performance p ON p.id = s.performance_id JOIN concert c ON c.id = p.concert_id SET s.status = '"'"'HELD'"'"', s.held_until = NOW(3) + INTERVAL 5 MINUTE, s.held_by = %d, s.version = s.version + 1 WHERE s.id = %d AND (s.status = '"'"'AVAILABLE'"'"' OR s.status = '"'"'HELD'"'"' AND s.held_until <= NOW(3)) AND c.status = '"'"'OPEN'"'"' AND c.booking_opens_at <= NOW();\n", u, s > f
+      printf "SELECT MAX(s.price), MAX(s.held_until), MAX((SELECT r.id FROM reservation r WHERE r.active_seat_id = s.id AND r.status = '"'"'HELD'"'"')), MAX(EXISTS(SELECT 1 FROM point_wallet WHERE user_id = %d)) INTO @price, @until, @lapsed, @known FROM seat s WHERE s.id = %d AND s.held_by = %d AND s.status = '"'"'HELD'"'"';\n", u, s, u > f
+      printf "INSERT INTO reservation (user_id, seat_id, status, price, held_until, created_at, active_seat_id) SELECT %d, %d, '"'"'HELD'"'"', @price, @until, NOW(3), %d FROM DUAL WHERE @price IS NOT NULL;\n", u, s, s > f
+      print "COMMIT;" > f
+      print "START TRANSACTION;" > f
+      printf "SELECT STRAIGHT_JOIN MAX(r.id), MAX(r.price), MAX(r.held_until > NOW(3)), MAX(w.balance) INTO @r, @p, @live, @bal FROM reservation r JOIN point_wallet w ON w.user_id = r.user_id WHERE r.id = LAST_INSERT_ID() AND r.user_id = %d AND r.status = '"'"'HELD'"'"' FOR UPDATE;\n", u > f
+      printf "INSERT INTO point_ledger (user_id, kind, amount, reservation_id, created_at) SELECT %d, '"'"'USE'"'"', -@p, @r, NOW() FROM DUAL WHERE @live = 1 AND @bal >= @p;\n", u > f
+      printf "INSERT INTO payment (reservation_id, user_id, amount, status, paid_at) SELECT @r, %d, @p, '"'"'COMPLETED'"'"', NOW(3) FROM DUAL WHERE @live = 1 AND @bal >= @p;\n", u > f
+      print "UPDATE reservation r JOIN seat s ON s.id = r.seat_id JOIN point_wallet w ON w.user_id = r.user_id SET r.status = '"'"'CONFIRMED'"'"', r.confirmed_at = NOW(3), s.status = '"'"'SOLD'"'"', s.held_until = NULL, s.version = s.version + 1, w.balance = w.balance - r.price, w.version = w.version + 1, w.updated_at = NOW() WHERE r.id = @r AND @live = 1 AND @bal >= @p;" > f
+      print "COMMIT;" > f
+    }
+  }' "$work/seats"
+before=$(confirmed)
+start=$(date +%s.%N)
+for f in "$work"/client*.sql; do
+  mariadb -h "$host" -P "$port" -u root "$db" <"$f" >/dev/null &
+done
+wait
+seconds=$(echo "$(date +%s.%N) - $start" | bc -l)
+done_=$(( $(confirmed) - before ))
+statements=$(echo "$done_ / $seconds" | bc -l)
+printf "statements: {\"succeeded\":%d,\"seconds\":%.3f,\"throughput_per_second\":%.1f}\n" "$done_" "$seconds" "$statements"
+printf 'ratio tool/statements: %.2f\n' "$(echo "$ours / $statements" | bc -l)"
 "$bin" -o json -q --database-url "$url" reserve --audit | jq -c '{audit}'

@@ -485,6 +485,14 @@ fn flat_audit_is_clean(doc: &serde_json::Value) -> bool {
     doc["audit"].as_object().unwrap().values().all(|v| v == 0)
 }
 
+/// Removes every key a command-line test wrote under its prefix.
+async fn clear_prefix(prefix: &str) {
+    let mut conn = common::redis().await;
+    concert_bench::keyspace::clear(&mut conn, &KeyPrefix::parse(prefix).unwrap())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn reserve_runs_the_direct_and_the_events_flow_side_by_side() {
     let db = TestDb::seeded_small().await;
@@ -536,6 +544,7 @@ async fn reserve_runs_the_direct_and_the_events_flow_side_by_side() {
         assert!(events[field].is_number(), "{field}: {events}");
     }
     assert!(flat_audit_is_clean(&doc), "{}", doc["audit"]);
+    clear_prefix(&prefix).await;
 }
 
 /// A worker process, killed when the test ends whatever happens.
@@ -564,7 +573,7 @@ impl Drop for WorkerProcess {
 async fn worker_processes_carry_the_events_flow_between_them() {
     let db = TestDb::seeded_small().await;
     let prefix = format!("{}:", unique_name("evproc"));
-    let _workers = [
+    let workers = [
         WorkerProcess::start(&db, &prefix),
         WorkerProcess::start(&db, &prefix),
     ];
@@ -597,6 +606,8 @@ async fn worker_processes_carry_the_events_flow_between_them() {
     assert!(result["succeeded"].as_u64().unwrap() >= 1, "{result}");
     assert_eq!(doc["events"]["workers"], "external");
     assert!(flat_audit_is_clean(&doc), "{}", doc["audit"]);
+    drop(workers); // killed first, so nothing writes behind the cleanup
+    clear_prefix(&prefix).await;
 }
 
 #[tokio::test]
@@ -621,6 +632,7 @@ async fn a_worker_run_for_a_while_reports_what_it_did() {
     assert_eq!(doc["events"]["published"], 0);
     assert_eq!(doc["backlog"]["unapplied"], 0);
     assert_eq!(doc["services"].as_array().unwrap().len(), 4);
+    clear_prefix(&prefix).await;
 }
 
 #[test]

@@ -293,6 +293,11 @@ async fn refusals_by_hand_exit_with_their_own_codes() {
         reserve("999999", (seat + 1).to_string()).status.code(),
         Some(14)
     );
+    // The queue turns those reservations took live under the prefix: remove them.
+    let mut conn = common::redis().await;
+    keyspace::clear(&mut conn, &KeyPrefix::parse(&prefix).unwrap())
+        .await
+        .unwrap();
 }
 
 /// Faults: connections killed mid-transaction from another session, and the process killed

@@ -68,11 +68,10 @@ struct ScenarioSpeedup {
 }
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
-    if !args.create_indexes {
-        return run_plans(ctx, args, None).await;
-    }
-    let scratch = ScratchIndexes::connect(ctx).await?;
-    scratch::guard(&scratch, run_plans(ctx, args, Some(&scratch))).await
+    scratch::run(ctx, args.create_indexes, async |s| {
+        run_plans(ctx, args, s).await
+    })
+    .await
 }
 
 async fn run_plans(

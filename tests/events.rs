@@ -64,6 +64,19 @@ impl Rig {
         seats
     }
 
+    /// Starts a reservation per seat, for users `first_user`, `first_user + 1`, ...
+    async fn request(&self, first_user: i64, seats: &[i64]) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for (user, &seat) in (first_user..).zip(seats) {
+            ids.push(
+                reservation::request(&self.pool, user, seat, HOLD)
+                    .await
+                    .unwrap(),
+            );
+        }
+        ids
+    }
+
     async fn settle(&self) {
         Backlog::wait_clear(&self.pool, 0, SETTLE).await.unwrap();
     }
@@ -345,14 +358,7 @@ async fn points_deducted_for_a_hold_that_lapsed_meanwhile_are_refunded() {
 async fn a_relay_killed_between_publishing_and_marking_causes_duplicates_applied_once() {
     let rig = Rig::new().await;
     let seats = rig.seats(3).await;
-    let mut ids = Vec::new();
-    for (user, &seat) in (1..).zip(&seats) {
-        ids.push(
-            reservation::request(&rig.pool, user, seat, HOLD)
-                .await
-                .unwrap(),
-        );
-    }
+    let ids = rig.request(1, &seats).await;
     // Publishes the three requests, then dies before marking them published.
     let dying = rig
         .workers(WorkerConfig {
@@ -385,14 +391,7 @@ async fn a_consumer_that_dies_mid_handler_has_its_events_taken_over() {
             ..config(&[Service::Concert])
         })
         .await;
-    let mut ids = Vec::new();
-    for (user, &seat) in (1..).zip(&seats) {
-        ids.push(
-            reservation::request(&rig.pool, user, seat, HOLD)
-                .await
-                .unwrap(),
-        );
-    }
+    let ids = rig.request(1, &seats).await;
     // Every Concert consumer of that worker reads, runs the handlers and dies uncommitted.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let workers = rig.workers(config(&Service::ALL)).await;
@@ -419,13 +418,7 @@ async fn redis_down_for_a_while_loses_no_event() {
     redis.stop();
     // The services keep accepting work: it waits in the outbox.
     let mut ids = vec![first];
-    for (user, &seat) in (2..).zip(&seats[1..]) {
-        ids.push(
-            reservation::request(&rig.pool, user, seat, HOLD)
-                .await
-                .unwrap(),
-        );
-    }
+    ids.extend(rig.request(2, &seats[1..]).await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         rig.db

@@ -168,40 +168,13 @@ impl Booking {
         // The conditional update checks the rules in its own WHERE (and says which one failed
         // only when it did), saving a round trip on every successful hold.
         if !matches!(strategy, Strategy::Conditional | Strategy::RedisLock) {
-            self.check_can_book(user, seat).await?;
+            bookable_seat_price(&self.pool, user, seat).await?;
         }
         match strategy {
             Strategy::Pessimistic => self.hold_pessimistic(user, seat).await,
             Strategy::Optimistic => self.hold_optimistic(user, seat).await,
             Strategy::Conditional => self.hold_conditional(user, seat).await,
             Strategy::RedisLock => self.hold_with_redis_lock(user, seat).await,
-        }
-    }
-
-    /// The refusals that do not depend on a race: who, which seat, is the concert open.
-    /// One round trip (it precedes every locking hold): a row always comes back, with NULLs for a
-    /// seat that does not exist.
-    async fn check_can_book(&self, user: i64, seat: i64) -> Result<(), BookingError> {
-        type Facts = (i64, Option<i64>, Option<String>, Option<i64>);
-        let (known_user, concert, status, opened): Facts = sqlx::query_as(
-            "SELECT EXISTS(SELECT 1 FROM point_wallet WHERE user_id = ?),
-                    c.id, CAST(c.status AS CHAR), c.booking_opens_at <= NOW()
-             FROM (SELECT 1) AS one
-             LEFT JOIN seat s ON s.id = ?
-             LEFT JOIN performance p ON p.id = s.performance_id
-             LEFT JOIN concert c ON c.id = p.concert_id",
-        )
-        .bind(user)
-        .bind(seat)
-        .fetch_one(&self.pool)
-        .await?;
-        match (known_user, concert) {
-            (0, _) => Err(BookingError::UnknownUser(user)),
-            (_, None) => Err(BookingError::UnknownSeat(seat)),
-            (_, Some(id)) if status.as_deref() != Some("OPEN") || opened != Some(1) => {
-                Err(BookingError::ConcertNotOpen(id))
-            }
-            _ => Ok(()),
         }
     }
 
@@ -281,7 +254,7 @@ impl Booking {
         if !won {
             drop(tx);
             // Lost the race, or a rule said no: find out which.
-            self.check_can_book(user, seat).await?;
+            bookable_seat_price(&self.pool, user, seat).await?;
             return Err(BookingError::SeatTaken(seat));
         }
         self.record_hold(tx, user, seat, 0).await
@@ -499,6 +472,38 @@ impl Booking {
         .await?;
         tx.commit().await?;
         Ok(released)
+    }
+}
+
+/// The refusals that do not depend on a race (who, which seat, is its concert open), and the
+/// seat's price. One round trip: a row always comes back, with NULLs for a seat that does not
+/// exist. It precedes every locking hold, explains a refused conditional one, and is the
+/// Concert service's "seat info" in the events flow.
+pub async fn bookable_seat_price(
+    pool: &MySqlPool,
+    user: i64,
+    seat: i64,
+) -> Result<i64, BookingError> {
+    type Facts = (i64, Option<i64>, Option<i64>, Option<String>, Option<i64>);
+    let (known_user, price, concert, status, opened): Facts = sqlx::query_as(
+        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?), s.price, c.id, CAST(c.status AS CHAR),
+                c.booking_opens_at <= NOW()
+         FROM (SELECT 1) AS one
+         LEFT JOIN seat s ON s.id = ?
+         LEFT JOIN performance p ON p.id = s.performance_id
+         LEFT JOIN concert c ON c.id = p.concert_id",
+    )
+    .bind(user)
+    .bind(seat)
+    .fetch_one(pool)
+    .await?;
+    match (known_user, price, concert) {
+        (0, ..) => Err(BookingError::UnknownUser(user)),
+        (_, Some(_), Some(id)) if status.as_deref() != Some("OPEN") || opened != Some(1) => {
+            Err(BookingError::ConcertNotOpen(id))
+        }
+        (_, Some(price), Some(_)) => Ok(price),
+        _ => Err(BookingError::UnknownSeat(seat)),
     }
 }
 

@@ -144,11 +144,10 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     if !args.scales.is_empty() {
         return Box::pin(sweep::run(ctx, args)).await;
     }
-    if !args.create_indexes {
-        return run_variants(ctx, args, None).await;
-    }
-    let scratch = ScratchIndexes::connect(ctx).await?;
-    scratch::guard(&scratch, run_variants(ctx, args, Some(&scratch))).await
+    scratch::run(ctx, args.create_indexes, async |s| {
+        run_variants(ctx, args, s).await
+    })
+    .await
 }
 
 async fn run_variants(

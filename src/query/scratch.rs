@@ -100,9 +100,23 @@ impl ScratchIndexes {
     }
 }
 
+/// Runs `work` with scratch indexes allowed when `create` (`--create-indexes`), guarded by
+/// [`guard`]; without, `work` gets none and the schema is never touched.
+pub async fn run(
+    ctx: &Context,
+    create: bool,
+    work: impl AsyncFnOnce(Option<&ScratchIndexes>) -> Result<Report>,
+) -> Result<Report> {
+    if !create {
+        return work(None).await;
+    }
+    let scratch = ScratchIndexes::connect(ctx).await?;
+    guard(&scratch, work(Some(&scratch))).await
+}
+
 /// Runs `work`, then drops the scratch indexes whatever happened: success, error or Ctrl-C.
 /// The report says which indexes were made and dropped.
-pub async fn guard(
+async fn guard(
     scratch: &ScratchIndexes,
     work: impl Future<Output = Result<Report>>,
 ) -> Result<Report> {

@@ -7,29 +7,10 @@ use super::Event;
 use crate::booking::BookingError;
 
 /// What the Reservation service asks before it reserves (the write-up's "seat info" step):
-/// the seat's price, whether its concert is open, and whether the user exists. One read.
+/// the seat's price, whether its concert is open, and whether the user exists. One read, the
+/// same the direct path makes.
 pub async fn seat_info(pool: &MySqlPool, user: i64, seat: i64) -> Result<i64, BookingError> {
-    type Facts = (i64, Option<i64>, Option<i64>, Option<String>, Option<i64>);
-    let (known_user, price, concert, status, opened): Facts = sqlx::query_as(
-        "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?), s.price, c.id, CAST(c.status AS CHAR),
-                c.booking_opens_at <= NOW()
-         FROM (SELECT 1) AS one
-         LEFT JOIN seat s ON s.id = ?
-         LEFT JOIN performance p ON p.id = s.performance_id
-         LEFT JOIN concert c ON c.id = p.concert_id",
-    )
-    .bind(user)
-    .bind(seat)
-    .fetch_one(pool)
-    .await?;
-    match (known_user, price, concert) {
-        (0, ..) => Err(BookingError::UnknownUser(user)),
-        (_, Some(_), Some(id)) if status.as_deref() != Some("OPEN") || opened != Some(1) => {
-            Err(BookingError::ConcertNotOpen(id))
-        }
-        (_, Some(price), Some(_)) => Ok(price),
-        _ => Err(BookingError::UnknownSeat(seat)),
-    }
+    crate::booking::bookable_seat_price(pool, user, seat).await
 }
 
 pub async fn handle(

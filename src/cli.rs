@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::cache_bench::Workload;
 use crate::concerts::{CacheLevel, Invalidation};
 use crate::output::OutputFormat;
-use crate::queue::{Policy, parse_duration};
+use crate::queue::{Policy, duration_up_to, parse_duration};
 use crate::queue_sim::Arrival;
 use crate::scenarios::Scenario;
 
@@ -126,7 +126,7 @@ pub struct WorkerArgs {
     pub run_for: Option<Duration>,
 
     /// A delivery left unacknowledged this long is taken over by another consumer.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
     pub claim_after: Duration,
 
     /// Deliveries of one event before it is parked.
@@ -135,7 +135,7 @@ pub struct WorkerArgs {
 
     /// Events published this long ago that a service has not applied are published again
     /// (a Redis that restarted without persistence lost them).
-    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "30s", value_parser = duration_up_to(DAY, "24h"), allow_hyphen_values = true)]
     pub republish_after: Duration,
 }
 
@@ -174,11 +174,11 @@ pub struct CacheBenchArgs {
     pub clients: u32,
 
     /// How long each cell runs.
-    #[arg(long, default_value = "3s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "3s", value_parser = duration_up_to(DAY, "24h"), allow_hyphen_values = true)]
     pub duration: Duration,
 
     /// Requests per cell instead of a duration.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
     pub requests: Option<u64>,
 
     /// Open loop: start requests at this rate (per second) whatever the latency.
@@ -186,7 +186,7 @@ pub struct CacheBenchArgs {
     pub rate: Option<f64>,
 
     /// Unmeasured requests per cell first (fills the cache and the pools).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=MAX_REQUESTS))]
     pub warmup: u64,
 
     /// Fraction of the mixed workload's operations that write (hold or release a seat).
@@ -194,7 +194,7 @@ pub struct CacheBenchArgs {
     pub write_ratio: f64,
 
     /// How long a cached value lives.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "60s", value_parser = duration_up_to(30 * DAY, "720h"), allow_hyphen_values = true)]
     pub ttl: Duration,
 
     /// Single flight (a short Redis lock) on misses during the load cells too.
@@ -206,7 +206,7 @@ pub struct CacheBenchArgs {
     pub fail_open: bool,
 
     /// Clients in the stampede test (0 skips it).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub stampede_clients: u32,
 
     /// Also run redis-benchmark GET of a value the size of the cached concert list.
@@ -220,12 +220,24 @@ pub struct CacheBenchArgs {
 
 fn parse_rate(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(r) if (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
         _ => Err(format!(
-            "{raw:?} must be a positive number of requests per second"
+            "{raw:?} must be a number of requests per second from {MIN_RATE} to {MAX_RATE}"
         )),
     }
 }
+
+/// Bounds every open-loop rate: slower than one request a minute is not a benchmark, and the
+/// schedule of a faster one than a million a second cannot be kept.
+const MIN_RATE: f64 = 0.01;
+const MAX_RATE: f64 = 1_000_000.0;
+/// Requests (or warm-up requests) per cell at most.
+const MAX_REQUESTS: u64 = 1_000_000_000;
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Simulated users at most (`reserve --load`, `queue-sim`): the seed's and the simulator's
+/// memory budget.
+pub const MAX_USERS: u64 = 10_000_000;
 
 const RESERVE_EXAMPLES: &str = "\
 By hand, a reservation goes through the concert's Redis waiting queue (this command admits by
@@ -333,7 +345,7 @@ pub struct ReserveArgs {
     pub strategies: Vec<StrategyChoice>,
 
     /// How long a hold lasts before payment.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5m", value_parser = duration_up_to(DAY, "24h"), allow_hyphen_values = true)]
     pub hold: Duration,
 
     /// Admission policy of the queue when reserving by hand.
@@ -345,7 +357,7 @@ pub struct ReserveArgs {
     pub load: bool,
 
     /// Simulated users under --load (seeded users 1..=N).
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
     pub users: u64,
 
     /// Concurrent users in flight under --load and --charge-race.
@@ -372,7 +384,7 @@ pub struct ReserveArgs {
 
     /// How long the events flow waits for one saga's outcome, and for every event to be
     /// applied after the load.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "60s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
     pub settle_timeout: Duration,
 
     /// N concurrent charges of 1,000 points to one wallet (--user, default 1).
@@ -428,7 +440,7 @@ pub struct QueueSimArgs {
     pub backend: QueueBackendArg,
 
     /// Simulated users.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
     pub users: u64,
 
     /// Admission policy: capacity:N (at most N active) or rate:N/PERIOD (N every PERIOD).
@@ -436,7 +448,7 @@ pub struct QueueSimArgs {
     pub policy: Policy,
 
     /// How long an admitted user stays active without paying (queue time).
-    #[arg(long, default_value = "5m", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "5m", value_parser = duration_up_to(DAY, "24h"), allow_hyphen_values = true)]
     pub ttl: Duration,
 
     /// When users arrive: all, rate:N/PERIOD (evenly spaced) or burst:N/PERIOD (N at once).
@@ -456,7 +468,7 @@ pub struct QueueSimArgs {
     pub speed: f64,
 
     /// Scheduler interval (queue time).
-    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
     pub tick: Duration,
 
     /// Concurrent operations in flight (simulated clients).
@@ -464,15 +476,15 @@ pub struct QueueSimArgs {
     pub clients: u32,
 
     /// Queue id to simulate on; 0 is no real concert, so a live queue is never touched.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_ID))]
     pub concert: u64,
 
     /// Users the throughput probe enters (0 skips the probe; default: --users, at most 100,000).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub probe_size: Option<u64>,
 
     /// Position lookups in the throughput probe.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub probe_lookups: u64,
 
     /// Also run redis-benchmark (ZADD, ZRANK) with the same clients, as the anchor.
@@ -496,7 +508,8 @@ fn parse_service(raw: &str) -> Result<(Duration, Duration), String> {
     let (low, high) = raw
         .split_once("..")
         .ok_or_else(|| format!("{raw:?}: expected LOW..HIGH, e.g. 10s..60s"))?;
-    let (low, high) = (parse_duration(low)?, parse_duration(high)?);
+    let day = duration_up_to(DAY, "24h");
+    let (low, high) = (day(low)?, day(high)?);
     if low > high {
         return Err(format!("{raw:?}: LOW must not exceed HIGH"));
     }
@@ -552,8 +565,9 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub no_advice: bool,
 
-    /// The advisor keeps an index only if its 95% CI low end is at least this speedup.
-    #[arg(long, default_value_t = 2.0)]
+    /// The advisor keeps an index only if its 95% CI low end is at least this speedup
+    /// (1 to 1000).
+    #[arg(long, default_value_t = 2.0, value_parser = parse_min_speedup)]
     pub min_speedup: f64,
 
     /// Create the indexes the variants and the advisor name that do not exist (online, named
@@ -561,6 +575,11 @@ pub struct ExplainArgs {
     /// error and on Ctrl-C.
     #[arg(long)]
     pub create_indexes: bool,
+
+    /// How long a --create-indexes DDL statement waits for the table's metadata lock before it
+    /// gives up (the server's default is a year).
+    #[arg(long, default_value = "10s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
+    pub lock_wait_timeout: Duration,
 
     /// Measured runs per scenario when the advisor proves an index.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -612,11 +631,29 @@ pub struct QueryArgs {
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1_000))]
     pub scales: Vec<u64>,
 
-    /// Create the indexes a --variant names that do not exist (online, named cb_tmp_*), and
-    /// drop them again after the run, after an error and on Ctrl-C.
+    /// Create the indexes a --variant names that do not exist (online, named cb_tmp_*, on
+    /// concert-bench's own tables only), and drop them again after the run, after an error
+    /// and on Ctrl-C.
     #[arg(long)]
     pub create_indexes: bool,
+
+    /// How long a --create-indexes DDL statement waits for the table's metadata lock before it
+    /// gives up (the server's default is a year).
+    #[arg(long, default_value = "10s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
+    pub lock_wait_timeout: Duration,
 }
+
+fn parse_min_speedup(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(x) if (1.0..=1000.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "{raw:?} must be a speedup from 1 to 1000 (e.g. 2 for twice as fast)"
+        )),
+    }
+}
+
+/// The largest id a flag takes: ids are signed 64-bit in the database.
+const MAX_ID: u64 = i64::MAX.unsigned_abs();
 
 const SEED_EXAMPLES: &str = "\
 Defaults are the write-up's week-8 data set: 1,000 users, 100 concerts x 20 performances
@@ -632,31 +669,31 @@ Examples:
 #[derive(Debug, Clone, Args)]
 pub struct SeedArgs {
     /// Users, each with a point wallet (multiplied by --scale).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=MAX_SEED_COUNT))]
     pub users: u64,
 
     /// Concerts (multiplied by --scale).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=MAX_SEED_COUNT))]
     pub concerts: u64,
 
     /// Performances (dates) per concert.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub performances_per_concert: u64,
 
     /// Seats per performance.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub seats_per_performance: u64,
 
     /// Concerts open for booking now; the rest open later (multiplied by --scale).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=MAX_SEED_COUNT))]
     pub open_concerts: u64,
 
     /// Seats already reserved and paid in each open concert.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     pub reserved_per_open_concert: u64,
 
     /// Multiplies users, concerts and open concerts.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     pub scale: u64,
 
     /// Seed of the generator: the same seed gives identical tables.
@@ -672,7 +709,7 @@ pub struct SeedArgs {
     pub connections: u32,
 
     /// Rows per INSERT statement (capped by the 65,535-placeholder limit).
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=65_535))]
     pub batch_rows: u64,
 
     /// Write the data set as LOAD DATA files (one .tsv per table plus load.sql) into this
@@ -680,3 +717,6 @@ pub struct SeedArgs {
     #[arg(long, value_name = "DIR")]
     pub tsv_dir: Option<PathBuf>,
 }
+
+/// Users, concerts or open concerts a seed takes before --scale (ids stay far from overflow).
+const MAX_SEED_COUNT: u64 = 1_000_000_000;

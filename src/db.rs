@@ -163,6 +163,59 @@ impl Database {
     }
 }
 
+/// A connection to the server itself (no database selected), for creating and dropping the
+/// databases the tool makes for itself.
+pub struct ServerConnection {
+    pool: MySqlPool,
+    url: DatabaseUrl,
+}
+
+impl ServerConnection {
+    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(url.options(false)?)
+            .await
+            .map_err(|e| explain(e, url))?;
+        Ok(Self {
+            pool,
+            url: url.clone(),
+        })
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    pub fn explain(&self, err: sqlx::Error) -> anyhow::Error {
+        explain(err, &self.url)
+    }
+
+    /// A small pool on another database of the same server.
+    pub async fn pool_for(&self, database: &str) -> Result<MySqlPool> {
+        let url = DatabaseUrl::parse(&self.url.with_database(database)?)?;
+        MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(url.options(true)?)
+            .await
+            .map_err(|e| explain(e, &url))
+    }
+}
+
+/// MySQL's error number for "database exists" (CREATE DATABASE without IF NOT EXISTS).
+pub const ER_DB_CREATE_EXISTS: u16 = 1007;
+/// "Lock wait timeout exceeded", also what DDL says when `lock_wait_timeout` runs out.
+pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// The server's error number, when the error came from the server.
+pub fn error_number(err: &sqlx::Error) -> Option<u16> {
+    err.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|d| d.number())
+}
+
 async fn create_database_if_missing(url: &DatabaseUrl) -> Result<()> {
     let options = url.options(false)?;
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())

@@ -68,9 +68,12 @@ struct ScenarioSpeedup {
 }
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
-    scratch::run(ctx, args.create_indexes, async |s| {
-        run_plans(ctx, args, s).await
-    })
+    scratch::run(
+        ctx,
+        args.create_indexes,
+        args.lock_wait_timeout,
+        async |s| run_plans(ctx, args, s).await,
+    )
     .await
 }
 

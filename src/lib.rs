@@ -150,9 +150,10 @@ pub async fn run(cli: Cli) -> Result<String> {
             "events being applied rolled back; any worker redelivers them",
         ),
     };
-    // A run that changes the schema answers Ctrl-C itself, after putting the schema back.
+    // A run that changes the schema or makes scratch databases answers Ctrl-C itself, after
+    // putting things back.
     let owns_ctrl_c = match &cli.command {
-        Command::Query(args) => args.create_indexes,
+        Command::Query(args) => args.create_indexes || !args.scales.is_empty(),
         Command::Explain(args) => args.create_indexes,
         _ => false,
     };

@@ -290,7 +290,7 @@ fn cache_bench_refuses_nonsense_in_one_line() {
             (&["--ttl", "-5s"], "at least 1ms"),
             (&["-c", "0"], "0 is not in 1..=10000"),
             (&["--workload", "everything"], "invalid value 'everything'"),
-            (&["--rate", "-3"], "positive number"),
+            (&["--rate", "-3"], "requests per second from 0.01"),
         ],
     );
 }

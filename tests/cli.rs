@@ -57,14 +57,22 @@ fn nonsense_sizes_are_refused_before_connecting() {
         (vec!["--scale", "0"], "0 is not in 1..", 2),
         (vec!["--scale", "-3"], "invalid digit", 2),
         (vec!["--users", "-1"], "invalid digit", 2),
-        (
-            vec!["--scale", "100000000000000"],
-            "too large for 64-bit ids",
-            1,
-        ),
+        (vec!["--scale", "100000000000000"], "not in 1..=1000", 2),
         (
             vec!["--seats-per-performance", "18446744073709551615"],
-            "too large",
+            "not in 0..=100000",
+            2,
+        ),
+        (
+            vec![
+                "--concerts",
+                "1000000000",
+                "--performances-per-concert",
+                "100000",
+                "--seats-per-performance",
+                "100000",
+            ],
+            "too large for 64-bit ids",
             1,
         ),
         (

@@ -333,27 +333,65 @@ async fn create_indexes_restores_the_schema_when_a_later_index_fails() {
     assert_eq!(schema_snapshot(&db).await, before);
 }
 
-#[tokio::test]
-async fn create_indexes_drops_what_a_killed_run_left_behind() {
-    let db = TestDb::seeded_small().await;
-    let before = schema_snapshot(&db).await;
-    common::exec(&db.pool, "CREATE INDEX cb_tmp_seat_grade ON seat (grade)").await;
-    db.run(
-        &[
-            &[
-                "-q",
-                "query",
-                "--create-indexes",
-                "--scenario",
-                "seat_by_id",
-            ][..],
-            FAST,
-        ]
-        .concat(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(schema_snapshot(&db).await, before);
+/// A run killed outright (SIGKILL: no cleanup) leaves its claimed index; the next
+/// `--create-indexes` run drops it, and leaves alone a look-alike `cb_tmp_*` index it never
+/// claimed.
+#[test]
+fn create_indexes_drops_what_a_killed_run_left_behind_and_nothing_else() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::seeded_small());
+    let before = runtime.block_on(schema_snapshot(&db));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
+        .args(["--database-url", &db.url, "-q", "query", "--create-indexes"])
+        .args(["--variant", "g=seat(grade)", "--iterations", "1000000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while runtime.block_on(scratch_indexes(&db)) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        runtime.block_on(scratch_indexes(&db)),
+        1,
+        "killed with its index in place"
+    );
+    runtime.block_on(common::exec(
+        &db.pool,
+        "CREATE INDEX cb_tmp_not_ours ON seat (price)",
+    ));
+    runtime
+        .block_on(
+            db.run(
+                &[
+                    &[
+                        "-q",
+                        "query",
+                        "--create-indexes",
+                        "--scenario",
+                        "seat_by_id",
+                    ][..],
+                    FAST,
+                ]
+                .concat(),
+            ),
+        )
+        .unwrap();
+    let mut after = runtime.block_on(schema_snapshot(&db));
+    after.retain(|(_, index, _, _)| index != "cb_tmp_not_ours");
+    assert_eq!(after, before, "the killed run's index was dropped");
+    assert_eq!(
+        runtime.block_on(scratch_indexes(&db)),
+        1,
+        "the look-alike index was kept"
+    );
 }
 
 #[test]

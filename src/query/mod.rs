@@ -144,9 +144,12 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     if !args.scales.is_empty() {
         return Box::pin(sweep::run(ctx, args)).await;
     }
-    scratch::run(ctx, args.create_indexes, async |s| {
-        run_variants(ctx, args, s).await
-    })
+    scratch::run(
+        ctx,
+        args.create_indexes,
+        args.lock_wait_timeout,
+        async |s| run_variants(ctx, args, s).await,
+    )
     .await
 }
 

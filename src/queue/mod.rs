@@ -109,6 +109,9 @@ impl FromStr for Policy {
             .ok_or_else(|| format!("{raw:?}: {usage}"))?;
         let positive = |n: &str| match n.trim().parse::<u64>() {
             Ok(0) => Err(format!("{raw:?}: the count must be at least 1")),
+            Ok(n) if n > MAX_COUNT => {
+                Err(format!("{raw:?}: the count must be at most {MAX_COUNT}"))
+            }
             Ok(n) => Ok(n),
             Err(_) => Err(format!("{raw:?}: {n:?} is not a whole number; {usage}")),
         };
@@ -120,7 +123,7 @@ impl FromStr for Policy {
                 let (n, per) = spec
                     .split_once('/')
                     .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-                let per = parse_duration(per).map_err(|e| format!("{raw:?}: {e}"))?;
+                let per = parse_period(per).map_err(|e| format!("{raw:?}: {e}"))?;
                 Ok(Policy::Rate {
                     admit: positive(n)?,
                     per,
@@ -160,7 +163,36 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     if !(seconds.is_finite() && seconds >= 0.001) {
         return Err(format!("{raw:?} must be at least 1ms"));
     }
+    // Past a year every duration here is a typo, and far past it `Duration` overflows.
+    if seconds > MAX_DURATION.as_secs_f64() {
+        return Err(format!("{raw:?} is more than a year (8760h)"));
+    }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The largest count a policy or arrival pattern takes (the simulator's user limit).
+pub const MAX_COUNT: u64 = 10_000_000;
+
+/// A policy's or an arrival pattern's period: up to a day.
+pub fn parse_period(raw: &str) -> Result<Duration, String> {
+    duration_up_to(Duration::from_secs(24 * 3600), "24h")(raw)
+}
+
+/// The longest duration any flag takes.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A parser for durations from 1 ms up to `max` (named in the error as `max_text`).
+pub fn duration_up_to(
+    max: Duration,
+    max_text: &'static str,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |raw| {
+        let duration = parse_duration(raw)?;
+        if duration > max {
+            return Err(format!("{raw:?} is more than {max_text}"));
+        }
+        Ok(duration)
+    }
 }
 
 /// One concert's queue and its rules.

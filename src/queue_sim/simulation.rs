@@ -18,7 +18,7 @@ use indicatif::ProgressBar;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::queue::{Clock, Policy, Position, QueueError, WaitingQueue, parse_duration};
+use crate::queue::{Clock, MAX_COUNT, Policy, Position, QueueError, WaitingQueue, parse_period};
 use crate::stats::Samples;
 
 /// Polls back off from this (queue time) ...
@@ -61,14 +61,14 @@ impl std::str::FromStr for Arrival {
             .split_once('/')
             .ok_or_else(|| format!("{raw:?}: {usage}"))?;
         let users = match n.parse::<u64>() {
-            Ok(n) if n > 0 => n,
+            Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
             _ => {
                 return Err(format!(
-                    "{raw:?}: the count must be a whole number of at least 1"
+                    "{raw:?}: the count must be a whole number from 1 to {MAX_COUNT}"
                 ));
             }
         };
-        let per = parse_duration(per).map_err(|e| format!("{raw:?}: {e}"))?;
+        let per = parse_period(per).map_err(|e| format!("{raw:?}: {e}"))?;
         match kind {
             "rate" => Ok(Arrival::Rate { users, per }),
             "burst" => Ok(Arrival::Burst { users, per }),

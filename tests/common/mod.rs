@@ -54,8 +54,7 @@ impl TestDb {
     /// A fresh database with the tool's schema and no data.
     pub async fn migrated() -> Self {
         let db = Self::new().await;
-        concert_bench::schema::MIGRATOR
-            .run(&db.pool)
+        concert_bench::schema::install(&db.pool)
             .await
             .expect("apply the migrations");
         db

@@ -295,8 +295,10 @@ impl Booking {
         self.hold_for.as_micros() as i64
     }
 
-    /// Expires the seat's previous, lapsed reservation (if any) and records the new one, in
-    /// the transaction that took the seat.
+    /// Expires the seat's previous reservation if its hold lapsed, and records the new one, in
+    /// the transaction that took the seat. A live hold is never expired by someone else: if
+    /// one is still there (the seat row said otherwise), the insert meets the unique
+    /// `active_seat_id` and the new hold is refused.
     async fn record_hold(
         &self,
         mut tx: Transaction<'_, MySql>,
@@ -312,7 +314,7 @@ impl Booking {
         type Facts = (i64, chrono::NaiveDateTime, Option<i64>, i64);
         let (price, held_until, lapsed, known_user): Facts = sqlx::query_as(
             "SELECT s.price, s.held_until, (SELECT r.id FROM reservation r
-               WHERE r.active_seat_id = s.id AND r.status = 'HELD'),
+               WHERE r.active_seat_id = s.id AND r.status = 'HELD' AND r.held_until <= NOW(3)),
                EXISTS(SELECT 1 FROM point_wallet WHERE user_id = ?)
              FROM seat s WHERE s.id = ?",
         )
@@ -458,8 +460,8 @@ impl Booking {
     pub async fn sweep(&self) -> Result<u64, BookingError> {
         let mut tx = self.pool.begin().await?;
         let released = sqlx::query(
-            "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, held_by = NULL, version = version + 1
-             WHERE status = 'HELD' AND held_until <= NOW(3)",
+            "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, held_by = NULL, held_for = NULL,
+             version = version + 1 WHERE status = 'HELD' AND held_until <= NOW(3)",
         )
         .execute(&mut *tx)
         .await?

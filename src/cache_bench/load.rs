@@ -16,9 +16,6 @@ use tokio::task::JoinSet;
 use crate::concerts::{ConcertDetail, ConcertService};
 use crate::stats::Samples;
 
-/// Seats held by cache-bench carry this holder, so they can be released afterwards.
-const BENCH_HOLDER: i64 = 0;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
 pub enum Workload {
@@ -51,6 +48,9 @@ pub struct Targets {
     pub concerts: Vec<i64>,
     /// Unsold seats of the first open concert (the mixed workload's concert).
     seats: Vec<i64>,
+    /// The `held_by` of this run's holds: negative, so no user has it, and random, so two
+    /// runs never release each other's holds (nor anyone's real one).
+    pub holder: i64,
 }
 
 impl Targets {
@@ -72,16 +72,21 @@ impl Targets {
         if seats.is_empty() {
             bail!("open concert {first} has no available seat to write to");
         }
-        Ok(Self { concerts, seats })
+        let holder = -i64::from(fake::rand::random::<u32>()) - 1;
+        Ok(Self {
+            concerts,
+            seats,
+            holder,
+        })
     }
 
     /// Puts back every seat the benchmark held, so the data set is as seeded.
     pub async fn release_holds(&self, pool: &MySqlPool) -> Result<()> {
         sqlx::query(
             "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, held_by = NULL
-             WHERE status = 'HELD' AND held_by = ?",
+             WHERE status = 'HELD' AND held_by = ? AND held_for IS NULL",
         )
-        .bind(BENCH_HOLDER)
+        .bind(self.holder)
         .execute(pool)
         .await?;
         Ok(())
@@ -210,7 +215,7 @@ pub async fn drive(
     for worker in 0..load.clients {
         let (service, next, writes) = (service.clone(), next.clone(), writes.clone());
         let concerts = targets.concerts.clone();
-        let seats = targets.seats.clone();
+        let (seats, holder) = (targets.seats.clone(), targets.holder);
         let mut rng = ChaCha8Rng::seed_from_u64(load.rng_seed ^ (worker as u64).rotate_left(29));
         let load = *load;
         workers.spawn(async move {
@@ -244,7 +249,7 @@ pub async fn drive(
                     workload == Workload::Mixed && rng.random_range(0.0..1.0) < load.write_ratio;
                 if write {
                     let seat = seats[rng.random_range(0..seats.len())];
-                    match service.toggle_seat(seat, BENCH_HOLDER).await {
+                    match service.toggle_seat(seat, holder).await {
                         Ok(_) => {
                             writes.record(Instant::now());
                             t.writes += 1;

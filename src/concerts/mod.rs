@@ -181,21 +181,23 @@ impl ConcertRepository {
         Ok(detail)
     }
 
-    /// Holds an available seat or releases a held one (a real write a reader of "get one
-    /// concert" must see), bumping its version. Returns the concert it belongs to, or `None`
-    /// if the seat was sold (sold seats are never touched).
-    pub async fn toggle_hold(&self, seat: i64, user: i64) -> Result<Option<i64>, ServiceError> {
+    /// Holds an available seat or releases a hold of `holder`'s own (a real write a reader
+    /// of "get one concert" must see), bumping its version. Returns the concert it belongs
+    /// to, or `None` if the seat was sold or held by anyone else (never touched).
+    pub async fn toggle_hold(&self, seat: i64, holder: i64) -> Result<Option<i64>, ServiceError> {
         let mut tx = self.pool.begin().await?;
+        // SET assigns left to right: the later IFs see the new status.
         let changed = sqlx::query(
             "UPDATE seat SET
                status = IF(status = 'AVAILABLE', 'HELD', 'AVAILABLE'),
                held_until = IF(status = 'HELD', NOW(3) + INTERVAL 5 MINUTE, NULL),
                held_by = IF(status = 'HELD', ?, NULL),
                version = version + 1
-             WHERE id = ? AND status IN ('AVAILABLE', 'HELD')",
+             WHERE id = ? AND (status = 'AVAILABLE' OR status = 'HELD' AND held_by = ? AND held_for IS NULL)",
         )
-        .bind(user)
+        .bind(holder)
         .bind(seat)
+        .bind(holder)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -285,8 +287,8 @@ impl ConcertService {
     /// The write: toggles a seat's hold, then (under on-write invalidation) moves the
     /// concert's cache version on, so no read that starts after this returns can be served
     /// the old value.
-    pub async fn toggle_seat(&self, seat: i64, user: i64) -> Result<bool, ServiceError> {
-        let Some(concert) = self.repository.toggle_hold(seat, user).await? else {
+    pub async fn toggle_seat(&self, seat: i64, holder: i64) -> Result<bool, ServiceError> {
+        let Some(concert) = self.repository.toggle_hold(seat, holder).await? else {
             return Ok(false);
         };
         // The write has committed either way; with fail-open a failed bump is tolerated, and

@@ -26,11 +26,12 @@ pub async fn handle(
         } => {
             let won = sqlx::query(
                 "UPDATE seat SET status = 'HELD', held_until = NOW(3) + INTERVAL ? MICROSECOND,
-                 held_by = ?, version = version + 1
+                 held_by = ?, held_for = ?, version = version + 1
                  WHERE id = ? AND (status = 'AVAILABLE' OR status = 'HELD' AND held_until <= NOW(3))",
             )
             .bind(hold_ms * 1_000)
             .bind(user_id)
+            .bind(reservation_id)
             .bind(seat_id)
             .execute(&mut **tx)
             .await?
@@ -58,15 +59,19 @@ pub async fn handle(
             }
         }
         Event::SeatReleaseRequested {
-            user_id, seat_id, ..
+            reservation_id,
+            seat_id,
+            ..
         } => {
-            // Only this user's hold: the seat may have lapsed and gone to someone else since.
+            // Only this reservation's hold: the seat may have lapsed and gone to someone else
+            // since, or to a later reservation of the same user.
             sqlx::query(
                 "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, held_by = NULL,
-                 version = version + 1 WHERE id = ? AND status = 'HELD' AND held_by = ?",
+                 held_for = NULL, version = version + 1
+                 WHERE id = ? AND status = 'HELD' AND held_for = ?",
             )
             .bind(seat_id)
-            .bind(user_id)
+            .bind(reservation_id)
             .execute(&mut **tx)
             .await?;
             Vec::new()

@@ -104,12 +104,15 @@ const WORKER_EXAMPLES: &str =
 services, until Ctrl-C or --for. Start as many as you like, on as many machines: each service
 is one consumer group, so its events are shared out, and a worker that dies mid-event has its
 deliveries taken over after --claim-after. An event that fails --max-deliveries times is
-parked (processed_event.outcome = PARKED, and the <prefix>events:parked stream).
+parked (processed_event.outcome = PARKED, and the <prefix>events:parked stream): the audit
+reports it until `--replay-parked` drives it again. A database that is down does not count
+against --max-deliveries: events wait for it.
 
 Examples:
   concert-bench worker                                   # relay + all four services
   concert-bench worker --service payment --service point --no-relay
-  concert-bench worker --for 60s -o json                 # stop after a minute, print counts";
+  concert-bench worker --for 60s -o json                 # stop after a minute, print counts
+  concert-bench worker --replay-parked --for 30s         # re-drive parked events, then stop";
 
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
@@ -120,6 +123,11 @@ pub struct WorkerArgs {
     /// Do not run the outbox relay in this worker.
     #[arg(long)]
     pub no_relay: bool,
+
+    /// First drive every parked event again (after fixing what made it fail); they are then
+    /// applied by this worker's consumers, or parked again if the cause remains.
+    #[arg(long)]
+    pub replay_parked: bool,
 
     /// Stop after this long and print what was done (default: until Ctrl-C).
     #[arg(long = "for", value_parser = parse_duration, allow_hyphen_values = true)]

@@ -209,6 +209,27 @@ pub const ER_DB_CREATE_EXISTS: u16 = 1007;
 /// "Lock wait timeout exceeded", also what DDL says when `lock_wait_timeout` runs out.
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 
+/// Whether an error means the database could not be reached or could not take the work just
+/// now (connection lost or refused, pool exhausted, server shutting down, lock waits and
+/// deadlocks): worth retrying later, and never proof that the work itself is broken.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Too many connections, shutdown in progress, lock wait timeout, deadlock, query
+        // interrupted, read-only (a failover), connection killed, server gone away or lost.
+        sqlx::Error::Database(_) => matches!(
+            error_number(err),
+            Some(1040 | 1053 | 1205 | 1213 | 1290 | 1317 | 1836 | 1927 | 2006 | 2013)
+        ),
+        _ => false,
+    }
+}
+
 /// The server's error number, when the error came from the server.
 pub fn error_number(err: &sqlx::Error) -> Option<u16> {
     err.as_database_error()

@@ -8,7 +8,7 @@ use crate::cli::WorkerArgs;
 use crate::db::{Database, DatabaseUrl};
 use crate::output::{Report, Table, thousands};
 use crate::services::Service;
-use crate::services::worker::{Backlog, WorkerConfig, Workers};
+use crate::services::worker::{Backlog, WorkerConfig, Workers, replay_parked};
 use crate::{Context, progress, schema};
 
 /// Database connections a worker uses: each consumer applies a few events at a time.
@@ -29,6 +29,11 @@ pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
         max_deliveries: args.max_deliveries as usize,
         republish_after: args.republish_after,
         ..WorkerConfig::default()
+    };
+    let replayed = if args.replay_parked {
+        Some(replay_parked(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix).await?)
+    } else {
+        None
     };
     let workers =
         Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?;
@@ -59,11 +64,17 @@ pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
             "command": "worker",
             "services": config.services,
             "relay": config.relay,
+            "replayed_parked": replayed,
             "events": stats,
             "backlog": backlog,
         }),
         tables: vec![table, left],
-        notes: Vec::new(),
+        notes: replayed
+            .map(|n| {
+                format!("--replay-parked: {n} parked events were sent to their consumers again.")
+            })
+            .into_iter()
+            .collect(),
         violations: Vec::new(),
     })
 }

@@ -471,6 +471,131 @@ async fn a_poison_event_is_parked_and_the_rest_keep_flowing() {
         .await
         .unwrap();
     assert_eq!(parked_entries, 1);
+    // A parked event is not applied, and the audit says so until it is replayed.
+    let audit = Audit::run(&rig.pool).await.unwrap();
+    assert_eq!(
+        audit.findings(),
+        ["audit: events_not_applied = 1", "audit: events_parked = 1"]
+    );
+    common::exec(
+        &rig.pool,
+        "DELETE FROM processed_event WHERE outcome = 'PARKED'",
+    )
+    .await;
+    common::exec(&rig.pool, "DELETE FROM outbox WHERE payload LIKE '%oops%'").await;
+    rig.assert_clean().await;
+}
+
+/// A payment whose points could not be taken (the ledger refused every insert) is parked,
+/// shows in the audit with its payment still PENDING, and `worker --replay-parked` completes
+/// it once the cause is fixed: no points lost, audit clean.
+#[tokio::test]
+async fn a_parked_event_is_in_the_audit_and_replayed_once_the_cause_is_fixed() {
+    let rig = Rig::new().await;
+    let workers = rig.workers(config(&Service::ALL)).await;
+    let seat = rig.seats(1).await[0];
+    rig.top_up(7).await;
+    let before = rig.balance(7).await;
+    let reservation = held(&rig, 7, seat, HOLD).await;
+    common::exec(
+        &rig.pool,
+        "CREATE TRIGGER ledger_closed BEFORE INSERT ON point_ledger FOR EACH ROW
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ledger closed for maintenance'",
+    )
+    .await;
+    let payment = payment::request(&rig.pool, 7, reservation).await.unwrap();
+    let deadline = std::time::Instant::now() + SETTLE;
+    while workers.stats.parked.load(Ordering::Relaxed) == 0 {
+        assert!(std::time::Instant::now() < deadline, "never parked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workers.stop().await;
+    assert_eq!(rig.status("payment", payment).await, "PENDING");
+    let findings = Audit::run(&rig.pool).await.unwrap().findings();
+    assert!(
+        findings.contains(&"audit: events_parked = 1".to_string()),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&"audit: unfinished_sagas = 1".to_string()),
+        "{findings:?}"
+    );
+
+    common::exec(&rig.pool, "DROP TRIGGER ledger_closed").await;
+    let out = rig
+        .db
+        .run(&[
+            "--key-prefix",
+            rig.prefix.as_str(),
+            "-o",
+            "json",
+            "worker",
+            "--replay-parked",
+            "--for",
+            "3s",
+        ])
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["replayed_parked"], 1, "{doc}");
+    rig.settle().await;
+    assert_eq!(rig.status("payment", payment).await, "COMPLETED");
+    assert_eq!(rig.status("reservation", reservation).await, "CONFIRMED");
+    let price = rig
+        .db
+        .count(&format!(
+            "SELECT price FROM reservation WHERE id = {reservation}"
+        ))
+        .await;
+    assert_eq!(rig.balance(7).await, before - price, "charged exactly once");
+    rig.assert_clean().await;
+}
+
+/// The database goes away for 30 s (every connection of the workers cut, new ones refused)
+/// with reservations in flight: nothing is parked, everything is applied when it returns, and
+/// the audit is clean.
+#[tokio::test]
+async fn thirty_seconds_without_the_database_parks_nothing() {
+    let rig = Rig::new().await;
+    let proxy = common::DbProxy::start().await;
+    let through_proxy = MySqlPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&proxy.url(&rig.db.name))
+        .await
+        .unwrap();
+    // Stale PENDING reservations are cancelled after pending_timeout (a compensation); here
+    // every saga must finish, so that timeout is past the outage.
+    let patient = WorkerConfig {
+        pending_timeout: Duration::from_secs(120),
+        ..config(&Service::ALL)
+    };
+    let workers = Workers::start(&through_proxy, &redis_url(), &rig.prefix, &patient)
+        .await
+        .unwrap();
+    let seats = rig.seats(30).await;
+    let mut reservations = rig.request(1, &seats[..10]).await;
+    proxy.cut();
+    // More sagas start while the workers cannot reach the database.
+    reservations.extend(rig.request(11, &seats[10..20]).await);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    reservations.extend(rig.request(1, &seats[20..]).await);
+    proxy.restore();
+    Backlog::wait_clear(&rig.pool, 0, Duration::from_secs(90))
+        .await
+        .unwrap();
+    let parked = workers.stats.parked.load(Ordering::Relaxed);
+    let handler_errors = workers.stats.handler_errors.load(Ordering::Relaxed);
+    workers.stop().await;
+    assert_eq!(parked, 0, "nothing parked for an outage");
+    assert_eq!(handler_errors, 0, "an outage is not a handler failure");
+    for id in reservations {
+        assert_eq!(
+            rig.status("reservation", id).await,
+            "HELD",
+            "reservation {id}"
+        );
+    }
     rig.assert_clean().await;
 }
 

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::MySqlPool;
 
-use crate::services::unapplied_events_sql;
+use crate::services::{Parked, unapplied_events_sql};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Audit {
@@ -29,12 +29,15 @@ pub struct Audit {
     /// Reservations or payments still PENDING: an event-driven saga that has not finished
     /// (zero once the workers caught up).
     pub unfinished_sagas: i64,
-    /// Outbox events some consuming service has not applied (nor parked). With
+    /// Outbox events some consuming service has not applied (parked ones included). With
     /// `processed_event`'s key, zero means every event took effect exactly once.
     pub events_not_applied: i64,
+    /// Events a consumer gave up on: money or seats are in limbo until
+    /// `worker --replay-parked` drives them again.
+    pub events_parked: i64,
 }
 
-const CHECKS: [(&str, &str); 9] = [
+const CHECKS: [(&str, &str); 10] = [
     ("double_sold_seats", "SELECT COUNT(*) FROM (SELECT seat_id FROM reservation WHERE status = 'CONFIRMED' GROUP BY seat_id HAVING COUNT(*) > 1) x"),
     ("double_held_seats", "SELECT COUNT(*) FROM (SELECT seat_id FROM reservation WHERE status IN ('HELD', 'CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) x"),
     ("seat_mismatches", "SELECT (SELECT COUNT(*) FROM seat s WHERE s.status = 'SOLD' AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.seat_id = s.id AND r.status = 'CONFIRMED'))
@@ -46,6 +49,7 @@ const CHECKS: [(&str, &str); 9] = [
     ("expired_holds_blocking", "SELECT COUNT(*) FROM seat WHERE status = 'HELD' AND held_until <= NOW(3)"),
     ("points_spent_mismatch", "SELECT (SELECT COALESCE(-SUM(amount), 0) FROM point_ledger WHERE kind IN ('USE', 'REFUND')) <> (SELECT COALESCE(SUM(price), 0) FROM reservation WHERE status = 'CONFIRMED')"),
     ("unfinished_sagas", "SELECT (SELECT COUNT(*) FROM reservation WHERE status = 'PENDING') + (SELECT COUNT(*) FROM payment WHERE status = 'PENDING')"),
+    ("events_parked", "SELECT COUNT(*) FROM processed_event WHERE outcome = 'PARKED'"),
 ];
 
 /// Every check's name and SQL: the fixed ones and the event check built from the services'
@@ -54,7 +58,7 @@ fn all_checks() -> Vec<(&'static str, String)> {
     CHECKS
         .iter()
         .map(|(name, sql)| (*name, sql.to_string()))
-        .chain([("events_not_applied", unapplied_events_sql())])
+        .chain([("events_not_applied", unapplied_events_sql(Parked::Included))])
         .collect()
 }
 
@@ -78,6 +82,7 @@ impl Audit {
             expired_holds_blocking,
             points_spent_mismatch,
             unfinished_sagas,
+            events_parked,
             events_not_applied,
         ] = counts;
         Ok(Self {
@@ -91,6 +96,7 @@ impl Audit {
             points_spent_mismatch,
             unfinished_sagas,
             events_not_applied,
+            events_parked,
         })
     }
 

@@ -7,7 +7,13 @@
 //! its unacknowledged deliveries in the group's pending list, and any consumer of the group
 //! takes them over after `claim_after` (XAUTOCLAIM). A delivery that keeps failing is parked
 //! after `max_deliveries`: recorded as PARKED in `processed_event` and copied to the parked
-//! stream, so it is reported and the rest keep flowing.
+//! stream, so it is reported (the audit counts it) and the rest keep flowing;
+//! `worker --replay-parked` drives it again once the cause is fixed.
+//!
+//! A database that cannot be reached is not a failing handler: such a delivery is left
+//! pending with its delivery count put back to zero (`XCLAIM .. RETRYCOUNT 0`), and the
+//! consumer waits for the database before it reads again. So an outage of any length parks
+//! nothing, and everything is applied when the database returns.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +22,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamMaxlen, StreamPendingCountReply,
     StreamReadOptions, StreamReadReply,
 };
 use redis::{AsyncCommands, RedisError};
@@ -24,6 +30,7 @@ use sqlx::{MySql, MySqlPool, QueryBuilder};
 use tokio::sync::watch;
 
 use super::{Event, EventStats, Service, outbox};
+use crate::db::is_unavailable;
 
 /// Entries read per round.
 const BATCH: usize = 64;
@@ -38,6 +45,10 @@ const MIN_CHUNK: usize = 16;
 const BLOCK: Duration = Duration::from_millis(100);
 /// Deadlocks between concurrent handlers are retried at once, this many times.
 const DEADLOCK_RETRIES: u32 = 3;
+/// Entries the parked stream keeps (a report for people; the record is `processed_event`).
+const PARKED_MAXLEN: usize = 10_000;
+/// The longest wait between two checks of an unavailable database.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -102,9 +113,17 @@ impl Consumer {
                     continue;
                 }
             };
-            let Round { done, crashed } = self.apply_round(entries, applied, &last_errors).await;
+            let Round {
+                done,
+                crashed,
+                unavailable,
+            } = self.apply_round(entries, applied, &last_errors).await;
             if crashed {
                 return;
+            }
+            if !unavailable.is_empty() {
+                self.forgive(&unavailable).await;
+                self.wait_for_database(&mut stop).await;
             }
             applied += done.len() as u64;
             if !done.is_empty() {
@@ -114,6 +133,41 @@ impl Consumer {
                     .xack(&self.config.stream, self.service.name(), &done)
                     .await;
             }
+        }
+    }
+
+    /// Puts the delivery count of deliveries that failed only because the database was
+    /// unavailable back to zero, so they are never parked for it. They stay pending with
+    /// this consumer, and are taken over again after `claim_after`.
+    async fn forgive(&mut self, stream_ids: &[String]) {
+        let _: Result<redis::Value, _> = redis::cmd("XCLAIM")
+            .arg(&self.config.stream)
+            .arg(self.service.name())
+            .arg(&self.config.name)
+            .arg(0)
+            .arg(stream_ids)
+            .arg("RETRYCOUNT")
+            .arg(0)
+            .arg("JUSTID")
+            .query_async(&mut self.redis)
+            .await;
+    }
+
+    /// Waits (backing off) until the database answers, or a stop is asked for.
+    async fn wait_for_database(&self, stop: &mut watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(50);
+        while !*stop.borrow() {
+            let ping =
+                tokio::time::timeout(MAX_BACKOFF, sqlx::query("SELECT 1").execute(&self.pool))
+                    .await;
+            if matches!(ping, Ok(Ok(_))) {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -223,8 +277,9 @@ impl Consumer {
             }
             let _: String = self
                 .redis
-                .xadd(
+                .xadd_maxlen(
                     &self.config.parked_stream,
+                    StreamMaxlen::Approx(PARKED_MAXLEN),
                     "*",
                     &[
                         ("consumer", self.service.name().to_string()),
@@ -250,6 +305,7 @@ impl Consumer {
         last_errors: &Mutex<HashMap<String, String>>,
     ) -> Round {
         let mut done = Vec::new();
+        let mut unavailable = Vec::new();
         let mut work = Vec::new();
         for entry in entries {
             let fields = fields_of(&entry);
@@ -296,13 +352,20 @@ impl Consumer {
                                 EventStats::add(&self.stats.duplicates, 1);
                                 done.push(stream_id);
                             }
-                            Err(error) => self.failed(last_errors, stream_id, error),
+                            Err(Failure::Unavailable(_)) => unavailable.push(stream_id),
+                            Err(Failure::Handler(error)) => {
+                                self.failed(last_errors, stream_id, error)
+                            }
                         }
                     }
                 }
             }
         }
-        Round { done, crashed }
+        Round {
+            done,
+            crashed,
+            unavailable,
+        }
     }
 
     fn failed(
@@ -321,24 +384,33 @@ impl Consumer {
     /// One transaction for the chunk (deadlocks retried); if it fails otherwise, one
     /// transaction per event, so one bad event cannot hold back the others.
     async fn apply_chunk(&self, chunk: Vec<Delivery>, crash: bool) -> ChunkResult {
-        let mut together = Err(String::new());
+        let mut together = Err(Failure::Handler(String::new()));
         for _ in 0..=DEADLOCK_RETRIES {
             together = self.apply_together(&chunk, crash).await;
-            if !matches!(&together, Err(e) if e.contains("Deadlock")) {
+            if !matches!(&together, Err(e) if e.is_deadlock()) {
                 break;
             }
         }
         match together {
             Ok(None) => return ChunkResult::Crashed,
             Ok(Some(outcomes)) => return ChunkResult::Applied(outcomes),
+            // Nothing can be told apart while the database is away: all wait for it.
+            Err(Failure::Unavailable(e)) if !e.contains("Deadlock") => {
+                return ChunkResult::Applied(
+                    chunk
+                        .into_iter()
+                        .map(|d| (d.stream_id, Err(Failure::Unavailable(e.clone()))))
+                        .collect(),
+                );
+            }
             Err(_) => {}
         }
         let mut outcomes = Vec::new();
         for delivery in chunk {
-            let mut outcome = Err(String::new());
+            let mut outcome = Err(Failure::Handler(String::new()));
             for _ in 0..=DEADLOCK_RETRIES {
                 outcome = self.apply_one(&delivery).await;
-                if !matches!(&outcome, Err(e) if e.contains("Deadlock")) {
+                if !matches!(&outcome, Err(e) if e.is_deadlock()) {
                     break;
                 }
             }
@@ -353,8 +425,8 @@ impl Consumer {
         &self,
         chunk: &[Delivery],
         crash: bool,
-    ) -> Result<Option<Vec<(String, Result<Applied, String>)>>, String> {
-        let db = |e: sqlx::Error| e.to_string();
+    ) -> Result<Option<Vec<(String, Result<Applied, Failure>)>>, Failure> {
+        let db = Failure::from;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let mut insert = QueryBuilder::<MySql>::new(
             "INSERT IGNORE INTO processed_event (consumer, event_id, processed_at) ",
@@ -367,7 +439,7 @@ impl Consumer {
         let recorded = insert.build().execute(&mut *tx).await.map_err(db)?;
         if recorded.rows_affected() != chunk.len() as u64 {
             // Some were applied before (a redelivery): sort them out event by event.
-            return Err("duplicates in the chunk".into());
+            return Err(Failure::Handler("duplicates in the chunk".into()));
         }
         let mut emitted = Vec::new();
         for delivery in chunk {
@@ -393,8 +465,8 @@ impl Consumer {
         ))
     }
 
-    async fn apply_one(&self, delivery: &Delivery) -> Result<Applied, String> {
-        let db = |e: sqlx::Error| e.to_string();
+    async fn apply_one(&self, delivery: &Delivery) -> Result<Applied, Failure> {
+        let db = Failure::from;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let first = sqlx::query(
             "INSERT IGNORE INTO processed_event (consumer, event_id, processed_at) VALUES (?, ?, NOW(3))",
@@ -432,11 +504,36 @@ struct Round {
     /// Stream ids to acknowledge.
     done: Vec<String>,
     crashed: bool,
+    /// Stream ids that failed only because the database was unavailable.
+    unavailable: Vec<String>,
 }
 
 enum ChunkResult {
-    Applied(Vec<(String, Result<Applied, String>)>),
+    Applied(Vec<(String, Result<Applied, Failure>)>),
     Crashed,
+}
+
+/// Why an event was not applied: the database was away (retry, never park), or the handler
+/// itself failed (counts towards parking).
+enum Failure {
+    Unavailable(String),
+    Handler(String),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            Failure::Unavailable(e.to_string())
+        } else {
+            Failure::Handler(e.to_string())
+        }
+    }
+}
+
+impl Failure {
+    fn is_deadlock(&self) -> bool {
+        matches!(self, Failure::Unavailable(e) if e.contains("Deadlock"))
+    }
 }
 
 fn parse(fields: &Fields) -> Result<(i64, Event), String> {

@@ -223,9 +223,12 @@ pub fn topics(kind: &str) -> Vec<&'static str> {
     }
 }
 
-/// SQL counting outbox rows some consuming service has not applied (or parked): with
-/// `processed_event`'s primary key, zero means every event took effect exactly once.
-pub fn unapplied_events_sql() -> String {
+/// SQL counting outbox rows some consuming service has not applied: with `processed_event`'s
+/// primary key, zero means every event took effect exactly once. A parked event was not
+/// applied either, but no waiting will apply it: `Parked::Included` counts it (the audit),
+/// `Parked::Excluded` does not (the backlog a worker works through, and the relay's
+/// republishing).
+pub fn unapplied_events_sql(parked: Parked) -> String {
     let routes: Vec<String> = Service::ALL
         .iter()
         .flat_map(|s| {
@@ -237,9 +240,20 @@ pub fn unapplied_events_sql() -> String {
     format!(
         "SELECT COUNT(*) FROM outbox o JOIN ({}) r ON r.kind = o.event_type
          LEFT JOIN processed_event p ON p.consumer = r.consumer AND p.event_id = o.id
-         WHERE p.event_id IS NULL",
-        routes.join(" UNION ALL ")
+         WHERE p.event_id IS NULL{}",
+        routes.join(" UNION ALL "),
+        match parked {
+            Parked::Included => " OR p.outcome = 'PARKED'",
+            Parked::Excluded => "",
+        }
     )
+}
+
+/// Whether [`unapplied_events_sql`] counts parked events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parked {
+    Included,
+    Excluded,
 }
 
 /// What the relay and the consumers did, counted as they go (shared by every task of a

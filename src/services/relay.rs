@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{MySql, MySqlPool};
 use tokio::sync::watch;
 
-use super::{EventStats, topics, unapplied_events_sql};
+use super::{EventStats, Parked, topics, unapplied_events_sql};
 
 /// Rows per publish round: one pipeline to Redis and one UPDATE.
 const BATCH: i64 = 256;
@@ -168,7 +168,7 @@ impl Relay {
     /// applied. (Ids are handed out before commit, so only rows older than a minute count as
     /// settled when nothing is unapplied.)
     async fn republish_unapplied(&self, from_id: i64) -> Result<i64, sqlx::Error> {
-        let unapplied = unapplied_events_sql().replacen(
+        let unapplied = unapplied_events_sql(Parked::Excluded).replacen(
             "SELECT COUNT(*)",
             "SELECT o.id, COALESCE(o.published_at <= NOW(3) - INTERVAL ? MICROSECOND, 0)",
             1,

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use redis::AsyncCommands;
 use sqlx::MySqlPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::consumer::{Consumer, ConsumerConfig};
 use super::relay::{Relay, RelayConfig};
-use super::{EventStats, Service, reservation, unapplied_events_sql};
+use super::{EventStats, Parked, Service, reservation, unapplied_events_sql};
 use crate::keyspace::{self, KeyPrefix};
 
 /// How often the Reservation service cancels reservations the Concert service never
@@ -58,6 +59,45 @@ pub fn stream_key(prefix: &KeyPrefix, topic: &str) -> String {
 
 pub fn parked_key(prefix: &KeyPrefix) -> String {
     format!("{}events:parked", prefix.as_str())
+}
+
+/// Drives every parked event again (`worker --replay-parked`), once its cause is fixed: its
+/// PARKED row is removed and the outbox row is sent to that consumer's stream again, so the
+/// next consumer applies it (or parks it again, if the cause is still there). Removing the row
+/// first is the safe order: if the send fails, the relay republishes an unapplied event by
+/// itself after `republish_after`. Returns how many were replayed.
+pub async fn replay_parked(pool: &MySqlPool, redis_url: &str, prefix: &KeyPrefix) -> Result<u64> {
+    let parked: Vec<(String, i64, String, String)> = sqlx::query_as(
+        "SELECT CAST(p.consumer AS CHAR), o.id, CAST(o.event_type AS CHAR), CAST(o.payload AS CHAR)
+         FROM processed_event p JOIN outbox o ON o.id = p.event_id
+         WHERE p.outcome = 'PARKED' ORDER BY o.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut redis = keyspace::connect(redis_url).await?;
+    let mut replayed = 0;
+    for (consumer, id, kind, payload) in parked {
+        let removed = sqlx::query(
+            "DELETE FROM processed_event WHERE consumer = ? AND event_id = ? AND outcome = 'PARKED'",
+        )
+        .bind(&consumer)
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if removed == 0 {
+            continue; // replayed by someone else meanwhile
+        }
+        let _: String = redis
+            .xadd(
+                stream_key(prefix, &consumer),
+                "*",
+                &[("id", id.to_string()), ("type", kind), ("payload", payload)],
+            )
+            .await?;
+        replayed += 1;
+    }
+    Ok(replayed)
 }
 
 pub struct Workers {
@@ -175,7 +215,7 @@ impl Backlog {
             .await?,
             unapplied: count(format!(
                 "{} AND o.id >= {from_event}",
-                unapplied_events_sql()
+                unapplied_events_sql(Parked::Excluded)
             ))
             .await?,
             pending_reservations: count(

@@ -220,3 +220,79 @@ pub fn assert_usage_errors(command: &str, cases: &[(&[&str], &str)]) {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// A TCP proxy in front of the test MySQL server, so a test can take the database away from
+/// the code under test (every connection cut, new ones refused) without stopping the server
+/// every other test shares.
+pub struct DbProxy {
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl DbProxy {
+    pub async fn start() -> Self {
+        let upstream = url::Url::parse(&server_url()).unwrap();
+        let upstream = format!(
+            "{}:{}",
+            upstream.host_str().unwrap(),
+            upstream.port().unwrap_or(3306)
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (c, l) = (cut.clone(), live.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if c.load(Ordering::SeqCst) {
+                    continue; // dropped at once: the connection is refused in effect
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                l.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self {
+            port,
+            cut,
+            live,
+            accept,
+        }
+    }
+
+    /// The database URL through the proxy.
+    pub fn url(&self, database: &str) -> String {
+        let mut url = url::Url::parse(&server_url()).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        url.set_path(&format!("/{database}"));
+        url.to_string()
+    }
+
+    /// Every connection through the proxy is cut, and new ones are closed on arrival.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for task in self.live.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}

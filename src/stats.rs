@@ -1,5 +1,11 @@
 //! The one measurement layer every command shares: latency summaries from an HDR histogram
 //! (never a hand-rolled percentile) and ratios of medians with a bootstrap 95% interval.
+//!
+//! Memory is bounded whatever the run's length: the histogram has a fixed size, and the
+//! bootstrap draws from a uniform reservoir of at most [`RESERVOIR`] raw samples (Algorithm
+//! R, seeded, so the same samples give the same interval). Below that size every sample is
+//! kept and nothing changes; above it the interval is computed as if the run had that many
+//! samples, so it is wider (more cautious), never narrower, than with all of them.
 
 use std::time::Duration;
 
@@ -11,11 +17,18 @@ use serde::Serialize;
 
 /// Bootstrap resamples per interval: enough for stable 2.5/97.5 percentiles.
 const RESAMPLES: usize = 1_000;
+/// Raw samples kept for the bootstrap at most (160 KB per latency series).
+pub const RESERVOIR: usize = 20_000;
 
-/// Latency samples, kept both raw (for the bootstrap) and in a histogram (for percentiles).
+/// Latency samples: every one in a histogram (for percentiles), and a bounded uniform
+/// reservoir of raw values (for the bootstrap).
 #[derive(Debug, Clone)]
 pub struct Samples {
     raw_ns: Vec<u64>,
+    /// Samples recorded in all, of which `raw_ns` holds a uniform selection.
+    seen: u64,
+    /// SplitMix64 state for the reservoir's choices: seeded, so runs repeat.
+    draws: u64,
     histogram: Histogram<u64>,
 }
 
@@ -23,6 +36,8 @@ impl Default for Samples {
     fn default() -> Self {
         Self {
             raw_ns: Vec::new(),
+            seen: 0,
+            draws: 0x05A3_D1E5,
             histogram: new_histogram(),
         }
     }
@@ -35,25 +50,65 @@ fn new_histogram() -> Histogram<u64> {
 
 impl Samples {
     pub fn record(&mut self, elapsed: Duration) {
-        let ns = (elapsed.as_nanos() as u64).clamp(1, self.histogram.high());
-        self.raw_ns.push(ns);
+        let ns = u64::try_from(elapsed.as_nanos())
+            .unwrap_or(u64::MAX)
+            .clamp(1, self.histogram.high());
         self.histogram.record(ns).expect("value clamped into range");
+        self.seen += 1;
+        if self.raw_ns.len() < RESERVOIR {
+            self.raw_ns.push(ns);
+        } else {
+            // Algorithm R: the n-th sample replaces a kept one with probability RESERVOIR/n.
+            let slot = self.draw(self.seen);
+            if let Ok(slot) = usize::try_from(slot)
+                && slot < RESERVOIR
+            {
+                self.raw_ns[slot] = ns;
+            }
+        }
     }
 
-    /// Adds another set of samples (one per load-generating worker) to this one.
+    /// Adds another set of samples (one per load-generating worker) to this one. The merged
+    /// reservoir draws from each side in proportion to how many samples it stands for.
     pub fn merge(&mut self, other: &Samples) {
-        self.raw_ns.extend_from_slice(&other.raw_ns);
         self.histogram
             .add(&other.histogram)
             .expect("histograms share their bounds");
+        let total = self.seen + other.seen;
+        if self.raw_ns.len() + other.raw_ns.len() <= RESERVOIR {
+            self.raw_ns.extend_from_slice(&other.raw_ns);
+        } else {
+            let (mut mine, mut theirs) = (std::mem::take(&mut self.raw_ns), other.raw_ns.clone());
+            let mut merged = Vec::with_capacity(RESERVOIR);
+            while merged.len() < RESERVOIR && !(mine.is_empty() && theirs.is_empty()) {
+                let from_mine =
+                    theirs.is_empty() || !mine.is_empty() && self.draw(total) < self.seen;
+                let side = if from_mine { &mut mine } else { &mut theirs };
+                let at = self.draw(side.len() as u64) as usize;
+                merged.push(side.swap_remove(at));
+            }
+            self.raw_ns = merged;
+        }
+        self.seen = total;
     }
 
-    pub fn len(&self) -> usize {
-        self.raw_ns.len()
+    /// A pseudo-random number below `bound` (SplitMix64; the modulo bias is below 2^-40 for
+    /// any bound a run reaches).
+    fn draw(&mut self, bound: u64) -> u64 {
+        self.draws = self.draws.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut x = self.draws;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (x ^ (x >> 31)) % bound.max(1)
+    }
+
+    /// Samples recorded (all of them, not only those kept raw).
+    pub fn len(&self) -> u64 {
+        self.seen
     }
 
     pub fn is_empty(&self) -> bool {
-        self.raw_ns.is_empty()
+        self.seen == 0
     }
 
     pub fn summary(&self) -> Summary {
@@ -97,7 +152,7 @@ impl Samples {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
-    pub iterations: usize,
+    pub iterations: u64,
     pub min_ms: f64,
     pub median_ms: f64,
     pub p95_ms: f64,
@@ -141,6 +196,33 @@ pub fn speedup(baseline: &Samples, variant: &Samples) -> Option<Speedup> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_is_bounded_and_percentiles_stay_exact() {
+        let mut s = Samples::default();
+        for i in 0..200_000u64 {
+            s.record(Duration::from_micros(1 + i % 1_000));
+        }
+        assert_eq!(s.len(), 200_000);
+        assert_eq!(s.raw_ns.len(), RESERVOIR);
+        let median = s.summary().median_ms;
+        assert!((median - 0.5).abs() < 0.01, "{median}");
+        // The reservoir is a uniform selection: its own median is close to the true one.
+        let mut kept = s.raw_ns.clone();
+        kept.sort_unstable();
+        let kept_median = kept[kept.len() / 2] as f64 / 1e6;
+        assert!((kept_median - 0.5).abs() < 0.02, "{kept_median}");
+        let mut other = Samples::default();
+        for _ in 0..50_000 {
+            other.record(Duration::from_millis(10));
+        }
+        s.merge(&other);
+        assert_eq!(s.len(), 250_000);
+        assert_eq!(s.raw_ns.len(), RESERVOIR);
+        let slow = s.raw_ns.iter().filter(|&&ns| ns >= 9_000_000).count() as f64;
+        let share = slow / RESERVOIR as f64;
+        assert!((share - 0.2).abs() < 0.03, "merged in proportion: {share}");
+    }
 
     fn samples(ms: &[f64]) -> Samples {
         let mut s = Samples::default();

@@ -34,7 +34,8 @@ impl Rig {
             .connect(&db.url)
             .await
             .unwrap();
-        let prefix = KeyPrefix::parse(&format!("{}:", unique_name("ev"))).unwrap();
+        // The database's own prefix: its keys go with it, even when the test fails.
+        let prefix = KeyPrefix::parse(&db.prefix).unwrap();
         Self { db, pool, prefix }
     }
 

@@ -240,7 +240,8 @@ fn ctrl_c_during_a_scale_sweep_drops_the_scratch_database() {
     let db = runtime.block_on(TestDb::seeded_small());
     let scratch = format!("{}_scale2", db.name);
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args(["--database-url", &db.url, "-q", "query", "--scales", "2"])
+        .args(db.cli())
+        .args(["-q", "query", "--scales", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -342,7 +342,8 @@ fn create_indexes_drops_what_a_killed_run_left_behind_and_nothing_else() {
     let db = runtime.block_on(TestDb::seeded_small());
     let before = runtime.block_on(schema_snapshot(&db));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args(["--database-url", &db.url, "-q", "query", "--create-indexes"])
+        .args(db.cli())
+        .args(["-q", "query", "--create-indexes"])
         .args(["--variant", "g=seat(grade)", "--iterations", "1000000"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -400,7 +401,8 @@ fn ctrl_c_during_a_create_indexes_run_drops_the_indexes_and_exits_130() {
     let db = runtime.block_on(TestDb::seeded_small());
     let before = runtime.block_on(schema_snapshot(&db));
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args(["--database-url", &db.url, "-q", "query", "--create-indexes"])
+        .args(db.cli())
+        .args(["-q", "query", "--create-indexes"])
         .args(["--variant", "g=seat(grade)", "--iterations", "1000000"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

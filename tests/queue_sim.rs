@@ -207,3 +207,64 @@ async fn a_redis_restart_mid_run_is_survived_and_counted() {
     assert_eq!(r["admitted_still_waiting"], 0, "{r}");
     assert!(r["max_active"].as_u64().unwrap() <= 30, "{r}");
 }
+
+/// Two runs at once on one key prefix and one concert (Redis and database queues): each has
+/// a queue of its own, so neither clears, admits or counts the other's users, and the prefix
+/// holds none of their keys afterwards.
+#[tokio::test]
+async fn two_concurrent_runs_on_one_prefix_do_not_interfere() {
+    let db = TestDb::seeded_small().await;
+    let prefix = db.prefix.clone();
+    let run = |users: &'static str| {
+        let (url, prefix) = (db.url.clone(), prefix.clone());
+        async move {
+            let argv = [
+                "concert-bench",
+                "--database-url",
+                &url,
+                "--key-prefix",
+                &prefix,
+                "-o",
+                "json",
+                "-q",
+                "queue-sim",
+                "--backend",
+                "both",
+                "--concert",
+                "7",
+                "--users",
+                users,
+                "--policy",
+                "capacity:20",
+                "--speed",
+                "200",
+                "--service",
+                "1s..3s",
+                "--probe-size",
+                "0",
+            ];
+            let out = common::run_tool(&argv).await.expect("queue-sim runs");
+            serde_json::from_str::<Value>(&out).unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(run("300"), run("500"));
+    for (doc, users) in [(a, 300), (b, 500)] {
+        for result in doc["results"].as_array().unwrap() {
+            assert_invariants(result, users);
+            assert_eq!(result["foreign_admissions"], 0, "{result}");
+            assert!(result["max_active"].as_u64().unwrap() <= 20, "{result}");
+        }
+    }
+    let mut redis = common::redis().await;
+    let left: Vec<String> = redis::cmd("SCAN")
+        .arg(0)
+        .arg("MATCH")
+        .arg(format!("{prefix}*"))
+        .arg("COUNT")
+        .arg(10_000)
+        .query_async::<(u64, Vec<String>)>(&mut redis)
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(left, Vec::<String>::new(), "each run removed its own keys");
+}

@@ -212,14 +212,8 @@ async fn the_audit_catches_a_corrupted_row() {
     assert_eq!(audit.ledger_mismatches, 1);
     // Through the command: the report is printed and the run exits with code 3.
     let out = cargo_bin_cmd!("concert-bench")
-        .args([
-            "--database-url",
-            &f.db.url,
-            "-o",
-            "json",
-            "reserve",
-            "--audit",
-        ])
+        .args(f.db.cli())
+        .args(["-o", "json", "reserve", "--audit"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
@@ -370,15 +364,8 @@ fn a_process_killed_mid_run_leaves_a_clean_audit() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::seeded_small());
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args([
-            "--database-url",
-            &db.url,
-            "-q",
-            "reserve",
-            "--load",
-            "--seats",
-            "spread",
-        ])
+        .args(db.cli())
+        .args(["-q", "reserve", "--load", "--seats", "spread"])
         .args(["--users", "20", "-c", "8", "--strategy", "optimistic"])
         .stdout(std::process::Stdio::null())
         .spawn()

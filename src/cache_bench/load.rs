@@ -141,17 +141,29 @@ impl CellOutcome {
     }
 }
 
-/// Writes to the mixed workload's concert, in the order they returned.
+/// Return times of writes kept for the staleness check: a read that missed an older write is
+/// measured from the oldest one kept (a lower bound), so memory stays fixed in long runs.
+const WRITE_WINDOW: usize = 100_000;
+
+/// Writes to the mixed workload's concert, in the order they returned (the last
+/// [`WRITE_WINDOW`] of them).
 struct WriteLog {
     baseline_version: i64,
-    returned_at: Mutex<Vec<Instant>>,
+    /// Return times, and how many older ones were let go.
+    returned_at: Mutex<(std::collections::VecDeque<Instant>, usize)>,
     /// How many writes have returned, readable without the lock: every read asks.
     returned: AtomicUsize,
 }
 
 impl WriteLog {
     fn record(&self, at: Instant) {
-        self.returned_at.lock().expect("write log lock").push(at);
+        let mut log = self.returned_at.lock().expect("write log lock");
+        log.0.push_back(at);
+        if log.0.len() > WRITE_WINDOW {
+            log.0.pop_front();
+            log.1 += 1;
+        }
+        drop(log);
         self.returned.fetch_add(1, Ordering::Release);
     }
 
@@ -162,12 +174,13 @@ impl WriteLog {
     /// How long a read that returned `version` at `now` was behind the writes that had
     /// returned before it started (`known` of them), or `None` if it was fresh.
     fn staleness(&self, version: i64, known: usize, now: Instant) -> Option<Duration> {
-        let reflected = (version - self.baseline_version).max(0) as usize;
+        let reflected = usize::try_from(version - self.baseline_version).unwrap_or(0);
         if reflected >= known {
             return None;
         }
-        let times = self.returned_at.lock().expect("write log lock");
-        Some(now.duration_since(times[reflected]))
+        let (times, let_go) = &*self.returned_at.lock().expect("write log lock");
+        let oldest_missed = times.get(reflected.saturating_sub(*let_go))?;
+        Some(now.duration_since(*oldest_missed))
     }
 }
 
@@ -197,7 +210,7 @@ pub async fn drive(
     };
     let writes = Arc::new(WriteLog {
         baseline_version,
-        returned_at: Mutex::new(Vec::new()),
+        returned_at: Mutex::default(),
         returned: AtomicUsize::new(0),
     });
     // Warm-up: fills the cache and the connection pools; not measured.

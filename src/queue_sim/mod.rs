@@ -12,12 +12,15 @@ pub use simulation::Arrival;
 use crate::anchor::{self, AnchorRun};
 use crate::cli::{QueueBackendArg, QueueSimArgs};
 use crate::db::{Database, DatabaseUrl};
+use crate::keyspace::KeyPrefix;
 use crate::output::{Report, Table, thousands};
 use crate::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
 use crate::stats::Summary;
 use crate::{Context, keyspace, progress, schema};
 use simulation::{Probe, SimOutcome, SimParams, probe, simulate};
 
+/// Database queue ids of simulations start here: far above any concert id a seed makes.
+const SIMULATION_QUEUES: u64 = 1 << 62;
 /// Default probe size: enough users for a steady rate, few enough to stay quick.
 const DEFAULT_PROBE_SIZE: u64 = 100_000;
 /// Database connections for the database queue (MariaDB allows 151 by default).
@@ -33,10 +36,19 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
         QueueBackendArg::Both => &[QueueBackendArg::Redis, QueueBackendArg::Database],
         ref one => std::slice::from_ref(one),
     };
+    // Each run has a queue of its own, so two runs on one prefix (or a live queue of the
+    // same concert) never meet: Redis keys under `<prefix>sim:<run>:`, and in the database
+    // a queue id no concert has.
+    let run = crate::queue::new_token()[..8].to_string();
+    let redis_prefix = KeyPrefix::parse(&format!("{}sim:{run}:", ctx.key_prefix.as_str()))?;
     let config = QueueConfig {
         concert: args.concert,
         policy: args.policy,
         ttl: args.ttl,
+    };
+    let database_config = QueueConfig {
+        concert: SIMULATION_QUEUES + u64::from(fake::rand::random::<u32>()),
+        ..config.clone()
     };
     let probe_size = args
         .probe_size
@@ -50,12 +62,13 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
                 let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
                 let db = Database::connect(&url, args.clients.min(MAX_DB_CONNECTIONS)).await?;
                 schema::require_seeded(&db).await?;
-                let queue = DatabaseQueue::new(db.pool.clone(), config.clone(), clock.clone());
+                let queue =
+                    DatabaseQueue::new(db.pool.clone(), database_config.clone(), clock.clone());
                 run_backend(queue, clock, args, probe_size, &multi).await?
             }
             _ => {
                 let conn = keyspace::connect(&ctx.connect.redis_url).await?;
-                let queue = RedisQueue::new(conn, &ctx.key_prefix, config.clone(), clock.clone());
+                let queue = RedisQueue::new(conn, &redis_prefix, config.clone(), clock.clone());
                 run_backend(queue, clock, args, probe_size, &multi).await?
             }
         };
@@ -64,7 +77,7 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
     let anchors = if args.anchor {
         anchor::sorted_set(
             &ctx.connect.redis_url,
-            &ctx.key_prefix,
+            &redis_prefix,
             args.clients,
             probe_size.max(args.probe_lookups),
             probe_size.max(1),
@@ -123,6 +136,12 @@ fn violations(policy: Policy, sim: &SimOutcome) -> Vec<String> {
         found.push(format!(
             "{backend}: {} admissions out of arrival order",
             sim.fifo_violations
+        ));
+    }
+    if sim.foreign_admissions > 0 {
+        found.push(format!(
+            "{backend}: {} admitted users this run never entered (another run shares its queue)",
+            sim.foreign_admissions
         ));
     }
     if sim.admitted_still_waiting > 0 {
@@ -220,6 +239,8 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: &[AnchorRun]) -> Re
             "max_admitted_per_period": sim.max_admitted_per_period,
             "fifo_violations": sim.fifo_violations,
             "admitted_still_waiting": sim.admitted_still_waiting,
+            "foreign_admissions": sim.foreign_admissions,
+            "arrivals_delayed": sim.arrivals_delayed,
             "enter_per_second": enter_rate,
             "admissions_per_second": sim.admitted as f64 / wall,
             "admissions_per_queue_second": sim.admitted as f64 / (wall * args.speed),

@@ -152,8 +152,13 @@ struct Shared<Q> {
     finished_users: AtomicU64,
     reentered: AtomicU64,
     expired_unnoticed: AtomicU64,
+    arrivals_delayed: AtomicU64,
     stop: AtomicBool,
 }
+
+/// Simulated users alive at once at most (each is a task with its own timers and state);
+/// later arrivals wait for a slot and are counted as delayed.
+const MAX_LIVE_USERS: usize = 200_000;
 
 impl<Q: WaitingQueue> Shared<Q> {
     /// One store operation, retried until it succeeds (or the run stops); failures are
@@ -298,6 +303,8 @@ impl<Q: WaitingQueue> Shared<Q> {
 #[derive(Debug, Default)]
 struct SchedulerLog {
     admissions: Vec<(u64, u64)>,
+    /// Admitted users outside this run's 1..=users: proof that something else shares the queue.
+    foreign_admissions: u64,
     max_active: u64,
     max_per_period: u64,
     expired: u64,
@@ -319,6 +326,9 @@ pub struct SimOutcome {
     pub max_admitted_per_period: u64,
     pub fifo_violations: u64,
     pub admitted_still_waiting: u64,
+    pub foreign_admissions: u64,
+    /// Users whose arrival waited for a free slot in the live-user budget.
+    pub arrivals_delayed: u64,
     pub tokens_expired: u64,
     pub expired_unnoticed: u64,
     pub reentered: u64,
@@ -342,17 +352,39 @@ pub async fn simulate<Q: WaitingQueue>(
         finished_users: AtomicU64::new(0),
         reentered: AtomicU64::new(0),
         expired_unnoticed: AtomicU64::new(0),
+        arrivals_delayed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         params,
     });
     shared.queue.clear().await?;
-    let mut users = JoinSet::new();
-    for user in 1..=shared.params.users {
-        users.spawn(Arc::clone(&shared).user(user));
-    }
+    // Users are spawned as they arrive, at most MAX_LIVE_USERS at a time: a task per
+    // simulated user for 10M users would be gigabytes.
+    let spawner = tokio::spawn({
+        let shared = Arc::clone(&shared);
+        async move {
+            let mut users = JoinSet::new();
+            for user in 1..=shared.params.users {
+                if shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if users.len() >= MAX_LIVE_USERS {
+                    shared.arrivals_delayed.fetch_add(1, Ordering::Relaxed);
+                    users.join_next().await;
+                }
+                users.spawn(Arc::clone(&shared).user(user));
+            }
+            // Wait for the users, unless the scheduler stops them first.
+            while users.join_next().await.is_some() {
+                if shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            users.shutdown().await;
+        }
+    });
     let scheduled = schedule(&shared, bar).await;
     shared.stop.store(true, Ordering::Relaxed);
-    users.shutdown().await;
+    spawner.await.ok();
     let log = scheduled?;
     let wall = shared.started.elapsed();
 
@@ -378,8 +410,10 @@ async fn schedule<Q: WaitingQueue>(shared: &Shared<Q>, bar: &ProgressBar) -> Res
             admission = shared.call_as(None, None, || queue.admit()) => admission,
             _ = tokio::time::sleep(STALL_LIMIT) => None,
         };
-        let stalled = shared.started.elapsed().as_millis() as u64
-            - shared.ops.last_success_ms.load(Ordering::Relaxed);
+        // Another thread may record a success after `elapsed` was read: saturate, not wrap.
+        let stalled = u64::try_from(shared.started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(shared.ops.last_success_ms.load(Ordering::Relaxed));
         let Some(admission) = admission else {
             bail!(stall_message(shared));
         };
@@ -395,7 +429,16 @@ async fn schedule<Q: WaitingQueue>(shared: &Shared<Q>, bar: &ProgressBar) -> Res
             log.max_per_period = log.max_per_period.max(period_counts.1);
         }
         for admitted in &admission.admitted {
-            shared.log.admitted_at[(admitted.user - 1) as usize].store(now, Ordering::Relaxed);
+            let slot = admitted
+                .user
+                .checked_sub(1)
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| shared.log.admitted_at.get(i));
+            let Some(slot) = slot else {
+                log.foreign_admissions += 1;
+                continue;
+            };
+            slot.store(now, Ordering::Relaxed);
             log.admissions.push((admitted.user, admitted.arrival));
         }
         log.max_active = log.max_active.max(admission.active);
@@ -490,6 +533,8 @@ fn outcome<Q: WaitingQueue>(
         max_admitted_per_period: log.max_per_period,
         fifo_violations,
         admitted_still_waiting,
+        foreign_admissions: log.foreign_admissions,
+        arrivals_delayed: shared.arrivals_delayed.load(Ordering::Relaxed),
         tokens_expired: log.expired,
         expired_unnoticed: shared.expired_unnoticed.load(Ordering::Relaxed),
         reentered: shared.reentered.load(Ordering::Relaxed),

@@ -30,10 +30,13 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// A test's own database and Redis key prefix, both removed when it drops: tests run in
+/// parallel and never share a namespace (nor use the tool's default `cb:`).
 pub struct TestDb {
     pub name: String,
     pub url: String,
     pub pool: MySqlPool,
+    pub prefix: String,
 }
 
 impl TestDb {
@@ -48,7 +51,18 @@ impl TestDb {
             .connect(&url)
             .await
             .expect("connect test db");
-        Self { name, url, pool }
+        let prefix = format!("{name}:");
+        Self {
+            name,
+            url,
+            pool,
+            prefix,
+        }
+    }
+
+    /// The global options that point the binary at this test's database and prefix.
+    pub fn cli(&self) -> [&str; 4] {
+        ["--database-url", &self.url, "--key-prefix", &self.prefix]
     }
 
     /// A fresh database with the tool's schema and no data.
@@ -80,9 +94,23 @@ impl TestDb {
         db
     }
 
-    /// Runs the tool against this database and returns its stdout.
+    /// Runs the tool against this database (and this test's key prefix, unless `args` names
+    /// one) and returns its stdout.
     pub async fn run(&self, args: &[&str]) -> anyhow::Result<String> {
-        run_tool(&[&["concert-bench", "--database-url", &self.url], args].concat()).await
+        let own_prefix: &[&str] = if args.contains(&"--key-prefix") {
+            &[]
+        } else {
+            &["--key-prefix", &self.prefix]
+        };
+        run_tool(
+            &[
+                &["concert-bench", "--database-url", &self.url],
+                own_prefix,
+                args,
+            ]
+            .concat(),
+        )
+        .await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -118,7 +146,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (name, prefix) = (self.name.clone(), self.prefix.clone());
         // Drop runs outside any async context guarantee: use a private runtime on a thread.
         std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -127,6 +155,10 @@ impl Drop for TestDb {
                     &format!("DROP DATABASE IF EXISTS `{name}`"),
                 )
                 .await;
+                let prefix = concert_bench::keyspace::KeyPrefix::parse(&prefix).unwrap();
+                concert_bench::keyspace::clear(&mut redis().await, &prefix)
+                    .await
+                    .ok();
             })
         })
         .join()

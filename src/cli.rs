@@ -49,7 +49,7 @@ pub struct Cli {
 /// Where the databases are. Env values are hidden from `--help` because they may hold passwords.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectOpts {
-    /// MySQL/MariaDB URL; the database it names is created if missing.
+    /// MySQL/MariaDB URL; `seed` creates the database it names if missing.
     #[arg(
         long,
         env = "DATABASE_URL",

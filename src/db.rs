@@ -1,4 +1,4 @@
-//! Connecting to MySQL/MariaDB: URL checks, creating the named database, server flavor, and
+//! Connecting to MySQL/MariaDB: URL checks, creating the named database (`seed` only), server flavor, and
 //! turning driver errors into one line that says what to do.
 
 use std::str::FromStr;
@@ -130,7 +130,7 @@ pub(crate) fn mask(url: &Url) -> String {
     masked.to_string()
 }
 
-/// An open pool on the database the URL names, created first if it did not exist.
+/// An open pool on the database the URL names.
 pub struct Database {
     pub pool: MySqlPool,
     pub url: DatabaseUrl,
@@ -138,8 +138,19 @@ pub struct Database {
 }
 
 impl Database {
+    /// Connects to the database the URL names, which must exist: only `seed` creates one, so
+    /// a mistyped name never leaves an empty database behind.
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
-        create_database_if_missing(url).await?;
+        Self::open(url, max_connections, Missing::Refuse).await
+    }
+
+    /// Connects, creating the named database first if it does not exist (for `seed`).
+    pub async fn connect_creating(url: &DatabaseUrl, max_connections: u32) -> Result<Self> {
+        Self::open(url, max_connections, Missing::Create).await
+    }
+
+    async fn open(url: &DatabaseUrl, max_connections: u32, missing: Missing) -> Result<Self> {
+        ensure_database(url, missing).await?;
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -237,7 +248,14 @@ pub fn error_number(err: &sqlx::Error) -> Option<u16> {
         .map(|d| d.number())
 }
 
-async fn create_database_if_missing(url: &DatabaseUrl) -> Result<()> {
+/// What to do when the named database does not exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Create,
+    Refuse,
+}
+
+async fn ensure_database(url: &DatabaseUrl, missing: Missing) -> Result<()> {
     let options = url.options(false)?;
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
         .await
@@ -254,6 +272,14 @@ async fn create_database_if_missing(url: &DatabaseUrl) -> Result<()> {
     if exists.is_some() {
         conn.close().await.ok();
         return Ok(());
+    }
+    if missing == Missing::Refuse {
+        conn.close().await.ok();
+        bail!(
+            "database `{}` does not exist at {}: run `concert-bench seed` to create it, or check --database-url",
+            url.database(),
+            url.host_port()
+        );
     }
     // The name was checked to be [A-Za-z0-9_]{1,64} in `DatabaseUrl::parse`.
     let ddl = format!("CREATE DATABASE IF NOT EXISTS `{}`", url.database());

@@ -108,15 +108,25 @@ async fn an_applications_sqlx_migrations_table_is_not_the_tools() {
 async fn a_database_seeded_by_the_previous_release_is_adopted() {
     let db = TestDb::new().await;
     db.run(TINY).await.unwrap();
-    // Turn it into what the previous release left.
+    // Turn it into what the previous release left: no marker, sqlx's default bookkeeping,
+    // and the schema before migration 16.
     exec(&db.pool, "DROP TABLE _concert_bench_owned").await;
     exec(
         &db.pool,
         "RENAME TABLE _concert_bench_migrations TO _sqlx_migrations",
     )
     .await;
+    exec(&db.pool, "DELETE FROM _sqlx_migrations WHERE version >= 16").await;
+    exec(&db.pool, "ALTER TABLE seat DROP COLUMN held_for").await;
     let audit = db.run(&["-o", "json", "reserve", "--audit"]).await.unwrap();
     assert!(audit.contains("\"audit\""), "{audit}");
+    let upgraded = db
+        .count("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'seat' AND column_name = 'held_for'")
+        .await;
+    assert_eq!(
+        upgraded, 1,
+        "the later migration was applied to the adopted tables"
+    );
     let tables = db.tables().await;
     assert!(
         tables.contains(&"_concert_bench_owned".to_string()),
@@ -344,4 +354,28 @@ async fn create_indexes_gives_up_on_a_locked_table_after_lock_wait_timeout() {
         .count("SELECT COUNT(*) FROM _concert_bench_owned WHERE kind = 'index'")
         .await;
     assert_eq!(claims, 0, "the claim went with the index");
+}
+
+/// Only `seed` creates a database: a mistyped name given to any other command is refused and
+/// leaves nothing behind.
+#[tokio::test]
+async fn only_seed_creates_the_database_it_is_pointed_at() {
+    let name = common::unique_name("cbt_typo");
+    let url = format!("{}/{name}", common::server_url());
+    for args in [
+        &["query"][..],
+        &["explain"],
+        &["reserve", "--audit"],
+        &["cache-bench"],
+        &["worker", "--for", "1s"],
+        &["queue-sim", "--backend", "database"],
+    ] {
+        let argv = [&["concert-bench", "--database-url", &url][..], args].concat();
+        let err = common::run_tool(&argv).await.unwrap_err().to_string();
+        assert!(
+            err.contains("does not exist") && err.contains(&name),
+            "{args:?}: {err}"
+        );
+        assert!(!database_exists(&name).await, "{args:?} created {name}");
+    }
 }

@@ -90,7 +90,7 @@ pub async fn run(
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM point_wallet")
         .fetch_one(&booking.pool)
         .await?;
-    if args.users as i64 > users {
+    if i64::try_from(args.users).map_or(true, |wanted| wanted > users) {
         bail!(
             "--users {} is more than the {users} users in the database: seed with --users {} or more",
             args.users,
@@ -238,8 +238,9 @@ async fn one_run(
     bar: &indicatif::ProgressBar,
 ) -> StrategyResult {
     let mut rng = ChaCha8Rng::seed_from_u64(rng_seed);
-    let picks: Vec<(i64, i64)> = (1..=args.users as i64)
-        .map(|user| (user, seats[rng.random_range(0..seats.len())]))
+    let picks: Vec<(i64, i64)> = (1_i64..)
+        .zip(0..args.users)
+        .map(|(user, _)| (user, seats[rng.random_range(0..seats.len())]))
         .collect();
     let pay = !args.no_pay;
     let started = Instant::now();

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
         return write_tsv(&plan, dir);
     }
     let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect(&url, args.connections).await?;
+    let db = Database::connect_creating(&url, args.connections).await?;
 
     let schema_started = Instant::now();
     schema::prepare_for_seed(&db, args.reset).await?;

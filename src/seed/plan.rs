@@ -266,8 +266,19 @@ mod tests {
     #[test]
     fn overflowing_and_inconsistent_sizes_are_refused() {
         let err = |extra: &[&str]| SeedPlan::new(&args(extra)).unwrap_err().to_string();
-        assert!(err(&["--scale", "18446744073709551615"]).contains("too large for 64-bit ids"));
-        assert!(err(&["--seats-per-performance", "9223372036854775807"]).contains("too large"));
+        // Each flag is bounded by its parser; their product can still overflow.
+        let big = [
+            "--concerts",
+            "1000000000",
+            "--performances-per-concert",
+            "100000",
+        ];
+        assert!(
+            err(&[&big[..], &["--scale", "1000"]].concat()).contains("too large for 64-bit ids")
+        );
+        assert!(
+            err(&[&big[..], &["--seats-per-performance", "100000"]].concat()).contains("too large")
+        );
         assert!(err(&["--open-concerts", "101"]).contains("cannot exceed --concerts"));
         assert!(err(&["--reserved-per-open-concert", "2001"]).contains("exceeds the 2000 seats"));
         assert!(err(&["--users", "0"]).contains("--users must be at least 1"));

@@ -139,6 +139,15 @@ async fn cache_bench_writes_never_release_someone_elses_hold() {
     booking.pay(1, held.reservation_id).await.unwrap();
 }
 
+/// The Concert service applies `events` in one transaction, as its consumer would.
+async fn concert_applies(db: &TestDb, events: &[Event]) {
+    let mut tx = db.pool.begin().await.unwrap();
+    for event in events {
+        Service::Concert.handle(&mut tx, event).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 /// A compensation names its reservation: releasing reservation A never frees the seat that a
 /// later reservation B of the same user now holds.
 #[tokio::test]
@@ -156,28 +165,14 @@ async fn a_release_names_the_reservation_not_the_user() {
         user_id: 1,
         seat_id: seat,
     };
-    let mut tx = db.pool.begin().await.unwrap();
-    Service::Concert
-        .handle(&mut tx, &hold(9_001))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    concert_applies(&db, &[hold(9_001)]).await;
     // Reservation 9001's hold lapses and the same user's reservation 9002 takes the seat.
     common::exec(
         &db.pool,
         &format!("UPDATE seat SET held_until = NOW(3) - INTERVAL 1 SECOND WHERE id = {seat}"),
     )
     .await;
-    let mut tx = db.pool.begin().await.unwrap();
-    Service::Concert
-        .handle(&mut tx, &hold(9_002))
-        .await
-        .unwrap();
-    Service::Concert
-        .handle(&mut tx, &release(9_001))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    concert_applies(&db, &[hold(9_002), release(9_001)]).await;
     let held_for = db
         .count(&format!(
             "SELECT COALESCE(held_for, 0) FROM seat WHERE id = {seat} AND status = 'HELD'"
@@ -187,12 +182,7 @@ async fn a_release_names_the_reservation_not_the_user() {
         held_for, 9_002,
         "the late compensation for 9001 left 9002's hold alone"
     );
-    let mut tx = db.pool.begin().await.unwrap();
-    Service::Concert
-        .handle(&mut tx, &release(9_002))
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    concert_applies(&db, &[release(9_002)]).await;
     let free = db
         .count(&format!(
             "SELECT status = 'AVAILABLE' FROM seat WHERE id = {seat}"

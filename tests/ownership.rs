@@ -19,6 +19,16 @@ const TINY: &[&str] = &[
 ];
 const FAST: &[&str] = &["--iterations", "3", "--warmup", "1", "--server-runs", "0"];
 
+/// The errors of `seed` and of `seed --reset` on `db` (both must fail).
+async fn seed_refusals(db: &TestDb) -> Vec<String> {
+    let mut errors = Vec::new();
+    for extra in [&[][..], &["--reset"]] {
+        let err = db.run(&[TINY, extra].concat()).await.unwrap_err();
+        errors.push(err.to_string());
+    }
+    errors
+}
+
 #[tokio::test]
 async fn a_dbas_users_table_is_refused_by_name_and_never_dropped() {
     let db = TestDb::new().await;
@@ -32,12 +42,7 @@ async fn a_dbas_users_table_is_refused_by_name_and_never_dropped() {
         "INSERT INTO users VALUES (1, 'customer@example.com')",
     )
     .await;
-    for reset in [false, true] {
-        let mut args = TINY.to_vec();
-        if reset {
-            args.push("--reset");
-        }
-        let err = db.run(&args).await.unwrap_err().to_string();
+    for err in seed_refusals(&db).await {
         assert!(
             err.contains("table `users`") && err.contains("not created by concert-bench"),
             "{err}"
@@ -80,12 +85,7 @@ async fn an_applications_sqlx_migrations_table_is_not_the_tools() {
     )
     .await;
     exec(&db.pool, "CREATE TABLE users (id INT PRIMARY KEY)").await;
-    for reset in [false, true] {
-        let mut args = TINY.to_vec();
-        if reset {
-            args.push("--reset");
-        }
-        let err = db.run(&args).await.unwrap_err().to_string();
+    for err in seed_refusals(&db).await {
         assert!(
             err.contains("table `users`") && !err.contains("--reset"),
             "{err}"
@@ -249,27 +249,12 @@ fn ctrl_c_during_a_scale_sweep_drops_the_scratch_database() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::seeded_small());
     let scratch = format!("{}_scale2", db.name);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args(db.cli())
-        .args(["-q", "query", "--scales", "2"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !runtime.block_on(database_exists(&scratch)) {
-        assert!(
-            Instant::now() < deadline,
-            "the scratch database never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = common::spawn_tool(&db, &["-q", "query", "--scales", "2"]);
+    common::wait_for("the scratch database", Duration::from_secs(30), || {
+        runtime.block_on(database_exists(&scratch))
+    });
     std::thread::sleep(Duration::from_millis(300));
-    let signalled = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    common::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

@@ -333,6 +333,29 @@ async fn create_indexes_restores_the_schema_when_a_later_index_fails() {
     assert_eq!(schema_snapshot(&db).await, before);
 }
 
+/// The binary in a `--create-indexes` run long enough to be stopped, once its index exists.
+fn start_a_long_create_indexes_run(
+    runtime: &tokio::runtime::Runtime,
+    db: &TestDb,
+) -> std::process::Child {
+    let child = common::spawn_tool(
+        db,
+        &[
+            "-q",
+            "query",
+            "--create-indexes",
+            "--variant",
+            "g=seat(grade)",
+            "--iterations",
+            "1000000",
+        ],
+    );
+    common::wait_for("the index", Duration::from_secs(20), || {
+        runtime.block_on(scratch_indexes(db)) > 0
+    });
+    child
+}
+
 /// A run killed outright (SIGKILL: no cleanup) leaves its claimed index; the next
 /// `--create-indexes` run drops it, and leaves alone a look-alike `cb_tmp_*` index it never
 /// claimed.
@@ -341,22 +364,7 @@ fn create_indexes_drops_what_a_killed_run_left_behind_and_nothing_else() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::seeded_small());
     let before = runtime.block_on(schema_snapshot(&db));
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args(db.cli())
-        .args(["-q", "query", "--create-indexes"])
-        .args(["--variant", "g=seat(grade)", "--iterations", "1000000"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while runtime.block_on(scratch_indexes(&db)) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the index never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_a_long_create_indexes_run(&runtime, &db);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(
@@ -400,28 +408,9 @@ fn ctrl_c_during_a_create_indexes_run_drops_the_indexes_and_exits_130() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::seeded_small());
     let before = runtime.block_on(schema_snapshot(&db));
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-        .args(db.cli())
-        .args(["-q", "query", "--create-indexes"])
-        .args(["--variant", "g=seat(grade)", "--iterations", "1000000"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while runtime.block_on(scratch_indexes(&db)) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the index never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = start_a_long_create_indexes_run(&runtime, &db);
     std::thread::sleep(Duration::from_millis(200));
-    let signalled = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    common::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let stderr = String::from_utf8_lossy(&out.stderr);

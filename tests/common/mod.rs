@@ -328,3 +328,36 @@ impl Drop for DbProxy {
         self.accept.abort();
     }
 }
+
+/// The binary against `db` (its database and key prefix) with `args`; stdout discarded,
+/// stderr piped for the test to read.
+pub fn spawn_tool(db: &TestDb, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
+        .args(db.cli())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls `ready` every 20 ms until it holds; fails the test after `within`.
+pub fn wait_for(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-C, as a terminal sends it: SIGINT to the child.
+pub fn interrupt(child: &Child) {
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+}

@@ -364,3 +364,26 @@ async fn only_seed_creates_the_database_it_is_pointed_at() {
         assert!(!database_exists(&name).await, "{args:?} created {name}");
     }
 }
+
+/// An index that merely has the name a scratch index would get is someone else's: the run
+/// refuses, and the index survives the restore.
+#[tokio::test]
+async fn create_indexes_never_drops_an_index_that_took_its_name() {
+    let db = TestDb::seeded_small().await;
+    exec(&db.pool, "CREATE INDEX cb_tmp_seat_grade ON seat (status)").await;
+    let err = db
+        .run(
+            &[
+                &["query", "--create-indexes", "--variant", "g=seat(grade)"][..],
+                FAST,
+            ]
+            .concat(),
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("already exists"), "{err:#}");
+    let kept = db
+        .count("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 'cb_tmp_seat_grade'")
+        .await;
+    assert_eq!(kept, 1);
+}

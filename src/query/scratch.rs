@@ -91,6 +91,15 @@ impl ScratchIndexes {
             );
         }
         let name = index_name(table, columns);
+        // A name already taken is someone else's index: never claimed, so never dropped.
+        if present(&self.pool)
+            .await?
+            .contains(&(table.to_string(), name.clone()))
+        {
+            bail!(
+                "--create-indexes would name its index `{name}` on `{table}`, but an index of that name already exists and this run did not create it: drop or rename it, or leave out --create-indexes"
+            );
+        }
         // Claimed and recorded first: if the CREATE is cut short but completes on the server
         // anyway, the restore (or the next run) still finds it and can prove it is ours.
         schema::claim(&self.pool, CLAIM, &format!("{table}.{name}")).await?;

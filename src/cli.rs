@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cache_bench::Workload;
-use crate::concerts::{CacheLevel, Invalidation};
+use crate::concerts::{CacheLevel, Invalidation, Workload};
 use crate::output::OutputFormat;
-use crate::queue::{Policy, duration_up_to, parse_duration};
-use crate::queue_sim::Arrival;
+use crate::queue::{Arrival, Policy, duration_up_to, parse_duration};
 use crate::scenarios::Scenario;
 
 pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/concert_bench";

@@ -9,9 +9,9 @@
 //!   the list of tables the tool owns. [`keyspace`]: Redis and the tool's key prefix.
 //! - The domain, apart from any benchmark: [`queue`] (the waiting queue, Redis and database
 //!   stores behind one trait), [`concerts`] (the Concert service and its caches), [`booking`]
-//!   (holds, payments, points, the sweeper and the audit), [`services`] (the same domain split
-//!   into four services cooperating through an outbox and Redis Streams), [`scenarios`] (the
-//!   week-8 queries).
+//!   (holds, payments, points, the sweeper), [`services`] (the same domain split into four
+//!   services cooperating through an outbox and Redis Streams), [`audit`] (the invariants of
+//!   all of it, from the tables), [`scenarios`] (the week-8 queries).
 //! - One module per command ([`seed`], [`query`], [`explain`], [`queue_sim`], [`cache_bench`],
 //!   [`reserve`], [`worker`]), each with a `run` that returns a [`output::Report`].
 //! - The shared measurement and report layer: [`stats`] (HDR histograms, bootstrap ratios),
@@ -19,6 +19,7 @@
 //!   [`progress`] (bars on stderr).
 
 pub mod anchor;
+pub mod audit;
 pub mod booking;
 pub mod cache_bench;
 pub mod cli;

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{PrivateRedis, TestDb, free_port, redis_url, unique_name};
-use concert_bench::booking::audit::Audit;
+use concert_bench::audit::Audit;
 use concert_bench::booking::{Booking, BookingError};
 use concert_bench::keyspace::KeyPrefix;
 use concert_bench::services::worker::{Backlog, WorkerConfig, Workers, parked_key, stream_key};

@@ -6,8 +6,6 @@
 //! the strategy, the database has the last word: a reservation's `active_seat_id` is UNIQUE,
 //! so two live reservations of one seat cannot both commit.
 
-pub mod audit;
-
 use std::time::Duration;
 
 use redis::Script;

@@ -13,35 +13,8 @@ use sqlx::MySqlPool;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::concerts::{ConcertDetail, ConcertService};
+use crate::concerts::{ConcertDetail, ConcertService, Workload};
 use crate::stats::Samples;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum Workload {
-    /// "List all concerts" (the concerts_with_dates query).
-    ConcertList,
-    /// "Get one concert" (the concert_detail query) for the open concerts.
-    ConcertDetail,
-    /// Reads of one open concert, with --write-ratio seat holds and releases in it.
-    Mixed,
-}
-
-impl Workload {
-    pub const ALL: [Workload; 3] = [
-        Workload::ConcertList,
-        Workload::ConcertDetail,
-        Workload::Mixed,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::ConcertList => "concert_list",
-            Workload::ConcertDetail => "concert_detail",
-            Workload::Mixed => "mixed",
-        }
-    }
-}
 
 /// What the workloads read and write: the open concerts and their unsold seats.
 pub struct Targets {

@@ -13,7 +13,9 @@ use serde_json::{Value as Json, json};
 
 use crate::anchor;
 use crate::cli::CacheBenchArgs;
-use crate::concerts::{CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation};
+use crate::concerts::{
+    CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation, Workload,
+};
 use crate::db::{Database, DatabaseUrl};
 use crate::keyspace::{self, KeyPrefix};
 use crate::output::{Report, Table, thousands};
@@ -25,8 +27,6 @@ use load::{CellOutcome, Load, Targets};
 const CACHE_CONNECTIONS: usize = 4;
 /// Requests for the anchor's GET run.
 const ANCHOR_REQUESTS: u64 = 100_000;
-
-pub use load::Workload;
 
 /// One benchmark cell.
 #[derive(Debug, Clone, Copy)]

@@ -7,6 +7,7 @@
 //! concert's `version` is the sum of its seats' version columns, which every seat write bumps.
 
 mod cache;
+mod workload;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,6 +17,7 @@ use thiserror::Error;
 
 use cache::RedisCache;
 pub use cache::{CacheLevel, CachePolicy, Invalidation};
+pub use workload::Workload;
 
 use crate::keyspace::KeyPrefix;
 use crate::scenarios::Scenario;

@@ -2,6 +2,7 @@
 //! interleaved run by run (so drift on a noisy machine hits every variant alike), after a
 //! warm-up; client wall time per run, plus the server's own time where it reports one.
 
+pub mod plans;
 pub mod scratch;
 mod sweep;
 mod variant;
@@ -122,8 +123,7 @@ impl Experiment {
         let params = Params::pick(&db.pool).await?;
         let mut conn = db.pool.acquire().await.map_err(|e| explain(e, &url))?;
         let advised = if variant_args.iter().any(|v| v == ADVISED) {
-            let spec = crate::explain::advised_spec(&mut conn, db.server.flavor, &catalog, &params)
-                .await?;
+            let spec = plans::advised_spec(&mut conn, db.server.flavor, &catalog, &params).await?;
             Some(Variant::from_spec(ADVISED, &spec, &catalog)?)
         } else {
             None

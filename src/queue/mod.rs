@@ -8,6 +8,7 @@
 //! Time comes from a [`Clock`] the caller owns, never from the server: a simulation compresses
 //! a 5-minute TTL into seconds with the production data model unchanged.
 
+mod arrival;
 mod database_queue;
 mod redis_queue;
 
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+pub use arrival::Arrival;
 pub use database_queue::DatabaseQueue;
 pub use redis_queue::RedisQueue;
 

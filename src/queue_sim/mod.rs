@@ -7,8 +7,6 @@ mod simulation;
 use anyhow::Result;
 use serde_json::{Value as Json, json};
 
-pub use simulation::Arrival;
-
 use crate::anchor::{self, AnchorRun};
 use crate::cli::{QueueBackendArg, QueueSimArgs};
 use crate::db::{Database, DatabaseUrl};

@@ -18,7 +18,7 @@ use indicatif::ProgressBar;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::queue::{Clock, MAX_COUNT, Policy, Position, QueueError, WaitingQueue, parse_period};
+use crate::queue::{Arrival, Clock, Policy, Position, QueueError, WaitingQueue};
 use crate::stats::Samples;
 
 /// Polls back off from this (queue time) ...
@@ -29,73 +29,6 @@ const POLL_MAX: Duration = Duration::from_secs(20);
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// A run with no successful operation for this long is abandoned instead of hanging.
 const STALL_LIMIT: Duration = Duration::from_secs(15);
-
-/// When users arrive, in queue time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Arrival {
-    All,
-    /// `users` per `per`, evenly spaced.
-    Rate {
-        users: u64,
-        per: Duration,
-    },
-    /// `users` at once, every `per`.
-    Burst {
-        users: u64,
-        per: Duration,
-    },
-}
-
-impl std::str::FromStr for Arrival {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, String> {
-        let usage = "expected all, rate:N/PERIOD or burst:N/PERIOD (e.g. rate:500/1s)";
-        if raw == "all" {
-            return Ok(Arrival::All);
-        }
-        let (kind, spec) = raw
-            .split_once(':')
-            .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-        let (n, per) = spec
-            .split_once('/')
-            .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-        let users = match n.parse::<u64>() {
-            Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
-            _ => {
-                return Err(format!(
-                    "{raw:?}: the count must be a whole number from 1 to {MAX_COUNT}"
-                ));
-            }
-        };
-        let per = parse_period(per).map_err(|e| format!("{raw:?}: {e}"))?;
-        match kind {
-            "rate" => Ok(Arrival::Rate { users, per }),
-            "burst" => Ok(Arrival::Burst { users, per }),
-            _ => Err(format!("{raw:?}: {usage}")),
-        }
-    }
-}
-
-impl std::fmt::Display for Arrival {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Arrival::All => write!(f, "all"),
-            Arrival::Rate { users, per } => write!(f, "rate:{users}/{}ms", per.as_millis()),
-            Arrival::Burst { users, per } => write!(f, "burst:{users}/{}ms", per.as_millis()),
-        }
-    }
-}
-
-impl Arrival {
-    fn offset(&self, index: u64) -> Duration {
-        match *self {
-            Arrival::All => Duration::ZERO,
-            Arrival::Rate { users, per } => per.mul_f64(index as f64 / users as f64),
-            Arrival::Burst { users, per } => per * (index / users) as u32,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SimParams {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use serde_json::{Value as Json, json};
 
-use crate::booking::audit::Audit;
+use crate::audit::Audit;
 use crate::booking::{Booking, Strategy};
 use crate::cli::{FlowChoice, ReserveArgs, StrategyChoice};
 use crate::db::{Database, DatabaseUrl};

@@ -1,5 +1,7 @@
 //! The audit: straight from the tables, whatever any command did (or a crash left behind).
-//! Each check is one query that counts offending rows; a clean audit is all zeros.
+//! Each check is one query that counts offending rows; a clean audit is all zeros. It reads
+//! every part of the domain (the direct booking path's tables and the services' events), so
+//! it sits beside them rather than inside either.
 
 use serde::Serialize;
 use sqlx::MySqlPool;

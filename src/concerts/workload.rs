@@ -1,0 +1,28 @@
+//! The request mixes a client of the Concert service makes (what `cache-bench` drives).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Workload {
+    /// "List all concerts" (the concerts_with_dates query).
+    ConcertList,
+    /// "Get one concert" (the concert_detail query) for the open concerts.
+    ConcertDetail,
+    /// Reads of one open concert, with --write-ratio seat holds and releases in it.
+    Mixed,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 3] = [
+        Workload::ConcertList,
+        Workload::ConcertDetail,
+        Workload::Mixed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::ConcertList => "concert_list",
+            Workload::ConcertDetail => "concert_detail",
+            Workload::Mixed => "mixed",
+        }
+    }
+}

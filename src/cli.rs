@@ -33,19 +33,24 @@ pub struct Cli {
     pub connect: ConnectOpts,
 
     /// Output format: tables for people, JSON or CSV for machines.
-    #[arg(short = 'o', long, value_enum, default_value_t, global = true)]
+    #[arg(short = 'o', long, value_enum, default_value_t, global = true, help_heading = GLOBAL)]
     pub output: OutputFormat,
 
     /// No progress bars or warnings on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The heading the global options are listed under in every command's `--help`, apart from
+/// that command's own options.
+const GLOBAL: &str = "Global options";
+
 /// Where the databases are. Env values are hidden from `--help` because they may hold passwords.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = GLOBAL)]
 pub struct ConnectOpts {
     /// MySQL/MariaDB URL; `seed` creates the database it names if missing.
     #[arg(

@@ -20,6 +20,16 @@ pub enum Flavor {
     Mysql,
 }
 
+/// The names as their makers spell them.
+impl std::fmt::Display for Flavor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Flavor::Mariadb => "MariaDB",
+            Flavor::Mysql => "MySQL",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerInfo {
     pub flavor: Flavor,

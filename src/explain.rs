@@ -410,7 +410,7 @@ fn report(db: &Database, plans: &[Plan], findings: &[String], advice: &[Advice])
     let mut notes: Vec<String> = findings.iter().map(|f| format!("- {f}")).collect();
     notes.insert(
         0,
-        format!("Findings ({:?} {}):", db.server.flavor, db.server.version),
+        format!("Findings ({} {}):", db.server.flavor, db.server.version),
     );
     Report {
         json: json!({

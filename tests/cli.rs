@@ -115,3 +115,47 @@ fn unknown_scenarios_are_usage_errors() {
     assert_eq!(code, 2);
     assert!(line.contains("invalid value 'all_of_them'"), "{line}");
 }
+
+#[test]
+fn help_lists_global_options_apart_from_the_commands_own() {
+    for command in [
+        "seed",
+        "query",
+        "explain",
+        "cache-bench",
+        "queue-sim",
+        "reserve",
+        "worker",
+    ] {
+        let out = tool().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let heading = help
+            .find("\nGlobal options:")
+            .unwrap_or_else(|| panic!("{command}: {help}"));
+        let own = help.find("\nOptions:").unwrap();
+        assert!(own < heading, "{command}: its own options first");
+        // An option is declared where a line starts with it (its text may mention others).
+        let declares = |section: &str, flag: &str| {
+            section.lines().any(|line| {
+                let line = line.trim_start();
+                line.starts_with(flag) || line.get(4..).is_some_and(|l| l.starts_with(flag))
+            })
+        };
+        for global in [
+            "--database-url",
+            "--redis-url",
+            "--key-prefix",
+            "--output",
+            "--quiet",
+        ] {
+            assert!(
+                declares(&help[heading..], global),
+                "{command}: {global} under Global options"
+            );
+            assert!(
+                !declares(&help[own..heading], global),
+                "{command}: {global} among its own"
+            );
+        }
+    }
+}

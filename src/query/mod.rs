@@ -443,7 +443,7 @@ fn report(
         tables: vec![results, comparisons],
         notes: vec![
             format!(
-                "{:?} {} · {} warm-up + {} measured runs per scenario and variant, interleaved · server time: {server_note}, median of {} runs",
+                "{} {} · {} warm-up + {} measured runs per scenario and variant, interleaved · server time: {server_note}, median of {} runs",
                 db.server.flavor, db.server.version, args.warmup, args.iterations, args.server_runs
             ),
             format!(

@@ -127,7 +127,7 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
         }),
         tables: vec![table],
         notes: vec![format!(
-            "Seeded {} on {} ({:?} {}) with rng seed {}: {} rows in {:.2} s ({} rows/s; schema {:.2} s, not counted).",
+            "Seeded {} on {} ({} {}) with rng seed {}: {} rows in {:.2} s ({} rows/s; schema {:.2} s, not counted).",
             url.database(),
             url.masked(),
             db.server.flavor,

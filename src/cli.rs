@@ -729,5 +729,18 @@ pub struct SeedArgs {
     pub tsv_dir: Option<PathBuf>,
 }
 
+impl SeedArgs {
+    /// `seed`'s arguments as its command line gives them (`extra` on top of the defaults), from
+    /// clap itself so the defaults live in one place.
+    pub fn parse_with(extra: &[&str]) -> Self {
+        #[derive(Parser)]
+        struct Seed {
+            #[command(flatten)]
+            args: SeedArgs,
+        }
+        Seed::parse_from(std::iter::once("seed").chain(extra.iter().copied())).args
+    }
+}
+
 /// Users, concerts or open concerts a seed takes before --scale (ids stay far from overflow).
 const MAX_SEED_COUNT: u64 = 1_000_000_000;

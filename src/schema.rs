@@ -20,7 +20,7 @@ use anyhow::{Result, anyhow, bail};
 use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, MySqlPool};
 
-use crate::db::{Database, explain};
+use crate::db::{Database, DatabaseUrl, explain};
 
 /// The ownership record: the install, the tables and the scratch indexes the tool created.
 pub const MARKER_TABLE: &str = "_concert_bench_owned";
@@ -235,8 +235,17 @@ pub async fn claimed(pool: &MySqlPool, kind: &str) -> Result<Vec<String>, sqlx::
     .await
 }
 
+/// What every command but `seed` starts with: a pool on `--database-url`'s database, which must
+/// hold a finished data set in tables the tool owns (brought up to this release's schema).
+pub async fn connect_seeded(database_url: &str, max_connections: u32) -> Result<Database> {
+    let url = DatabaseUrl::parse(database_url)?;
+    let db = Database::connect(&url, max_connections).await?;
+    require_seeded(&db).await?;
+    Ok(db)
+}
+
 /// Commands that read the data set need a finished seed in tables the tool owns.
-pub async fn require_seeded(db: &Database) -> Result<()> {
+async fn require_seeded(db: &Database) -> Result<()> {
     let ownership = Ownership::load(&db.pool)
         .await
         .map_err(|e| explain(e, &db.url))?;

@@ -5,7 +5,6 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::WorkerArgs;
-use crate::db::{Database, DatabaseUrl};
 use crate::output::{Report, Table, thousands};
 use crate::services::Service;
 use crate::services::worker::{Backlog, WorkerConfig, Workers, replay_parked};
@@ -15,9 +14,7 @@ use crate::{Context, progress, schema};
 const POOL: u32 = 40;
 
 pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect(&url, POOL).await?;
-    schema::require_seeded(&db).await?;
+    let db = schema::connect_seeded(&ctx.connect.database_url, POOL).await?;
     let config = WorkerConfig {
         services: if args.services.is_empty() {
             Service::ALL.to_vec()

@@ -16,7 +16,6 @@ use crate::cli::CacheBenchArgs;
 use crate::concerts::{
     CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation, Workload,
 };
-use crate::db::{Database, DatabaseUrl};
 use crate::keyspace::{self, KeyPrefix};
 use crate::output::{Report, Table, thousands};
 use crate::{Context, progress, schema};
@@ -109,9 +108,7 @@ fn cells(args: &CacheBenchArgs) -> Vec<Cell> {
 }
 
 pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect(&url, args.clients.min(64)).await?;
-    schema::require_seeded(&db).await?;
+    let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.min(64)).await?;
     let redis = keyspace::connect(&ctx.connect.redis_url).await?;
     // One connection per core for the cached reads (see `RedisCache`).
     let mut redis_conns = vec![redis.clone()];

@@ -20,7 +20,7 @@ pub use variant::{BASELINE, Catalog, IndexDef, Variant};
 
 use crate::Context;
 use crate::cli::QueryArgs;
-use crate::db::{Database, DatabaseUrl, Flavor, explain};
+use crate::db::{Database, Flavor, explain};
 use crate::output::{Report, Table};
 use crate::scenarios::{Params, Scenario};
 use crate::stats::{Samples, Summary, speedup};
@@ -89,9 +89,8 @@ impl Experiment {
         scenario_args: &[Scenario],
         scratch: Option<&ScratchIndexes>,
     ) -> Result<Self> {
-        let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-        let db = Database::connect(&url, 2).await?;
-        schema::require_seeded(&db).await?;
+        let db = schema::connect_seeded(&ctx.connect.database_url, 2).await?;
+        let url = db.url.clone();
         let scenarios = scenarios(scenario_args);
         require_readable(&db, &scenarios).await?;
         let mut catalog = Catalog::load(&db.pool)

@@ -11,7 +11,6 @@
 //! using it.
 
 use anyhow::{Context as _, Result};
-use clap::Parser;
 use serde_json::{Value as Json, json};
 
 use crate::cli::{QueryArgs, SeedArgs};
@@ -19,13 +18,6 @@ use crate::db::{self, DatabaseUrl, ServerConnection};
 use crate::keyspace::KeyPrefix;
 use crate::output::{Report, Table};
 use crate::{Context, Failure, schema, seed};
-
-/// The seed command's defaults, from clap itself so they cannot drift.
-#[derive(Parser)]
-struct SeedDefaults {
-    #[command(flatten)]
-    args: SeedArgs,
-}
 
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
@@ -106,7 +98,7 @@ struct ScaleReport {
 }
 
 async fn measure_at(child: &Context, scale: u64, args: &QueryArgs) -> Result<ScaleReport> {
-    let mut seed_args = SeedDefaults::parse_from(["seed"]).args;
+    let mut seed_args = SeedArgs::parse_with(&[]);
     seed_args.scale = scale;
     let seeded = seed::run(child, &seed_args).await?;
     let measured = Box::pin(super::run(child, args)).await?;

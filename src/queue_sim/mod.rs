@@ -9,7 +9,6 @@ use serde_json::{Value as Json, json};
 
 use crate::anchor::{self, AnchorRun};
 use crate::cli::{QueueBackendArg, QueueSimArgs};
-use crate::db::{Database, DatabaseUrl};
 use crate::keyspace::KeyPrefix;
 use crate::output::{Report, Table, thousands};
 use crate::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
@@ -57,9 +56,11 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
         let clock = Clock::compressed(args.speed);
         let run = match backend {
             QueueBackendArg::Database => {
-                let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-                let db = Database::connect(&url, args.clients.min(MAX_DB_CONNECTIONS)).await?;
-                schema::require_seeded(&db).await?;
+                let db = schema::connect_seeded(
+                    &ctx.connect.database_url,
+                    args.clients.min(MAX_DB_CONNECTIONS),
+                )
+                .await?;
                 let queue =
                     DatabaseQueue::new(db.pool.clone(), database_config.clone(), clock.clone());
                 run_backend(queue, clock, args, probe_size, &multi).await?

@@ -13,7 +13,7 @@ use serde_json::{Value as Json, json};
 use crate::audit::Audit;
 use crate::booking::{Booking, Strategy};
 use crate::cli::{FlowChoice, ReserveArgs, StrategyChoice};
-use crate::db::{Database, DatabaseUrl};
+use crate::db::DatabaseUrl;
 use crate::output::{Report, Table, thousands};
 use crate::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
 use crate::reserve::events::EventsRun;
@@ -23,9 +23,8 @@ use crate::{Context, keyspace, progress, schema};
 const QUEUE_POLL: Duration = Duration::from_millis(500);
 
 pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect(&url, args.clients.clamp(2, 128)).await?;
-    schema::require_seeded(&db).await?;
+    let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.clamp(2, 128)).await?;
+    let url = db.url.clone();
     let needs_redis = !args.audit
         && !args.sweep
         && (!args.skip_queue && !args.load && args.charge_race.is_none()

@@ -223,18 +223,11 @@ fn rate(rows: u64, seconds: f64) -> f64 {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use clap::Parser;
-
     use crate::cli::SeedArgs;
 
     /// `seed` arguments as the command line would give them.
     pub fn args(extra: &[&str]) -> SeedArgs {
-        #[derive(Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            seed: SeedArgs,
-        }
-        Wrapper::parse_from(std::iter::once("seed").chain(extra.iter().copied())).seed
+        SeedArgs::parse_with(extra)
     }
 
     pub fn week8_args() -> SeedArgs {

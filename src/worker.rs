@@ -15,18 +15,7 @@ const POOL: u32 = 40;
 
 pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
     let db = schema::connect_seeded(&ctx.connect.database_url, POOL).await?;
-    let config = WorkerConfig {
-        services: if args.services.is_empty() {
-            Service::ALL.to_vec()
-        } else {
-            args.services.clone()
-        },
-        relay: !args.no_relay,
-        claim_after: args.claim_after,
-        max_deliveries: args.max_deliveries as usize,
-        republish_after: args.republish_after,
-        ..WorkerConfig::default()
-    };
+    let config = config(args);
     let replayed = if args.replay_parked {
         Some(replay_parked(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix).await?)
     } else {
@@ -74,4 +63,46 @@ pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
             .collect(),
         violations: Vec::new(),
     })
+}
+
+/// The worker's settings from its flags; the rest as every in-process worker has them.
+fn config(args: &WorkerArgs) -> WorkerConfig {
+    WorkerConfig {
+        services: if args.services.is_empty() {
+            Service::ALL.to_vec()
+        } else {
+            args.services.clone()
+        },
+        relay: !args.no_relay,
+        claim_after: args.claim_after,
+        max_deliveries: usize::try_from(args.max_deliveries).unwrap_or(usize::MAX),
+        republish_after: args.republish_after,
+        ..WorkerConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `worker`'s flag defaults and `reserve --flow events`'s in-process workers
+    /// (`WorkerConfig::default`) are one set of settings: clap cannot take a `Duration` as its
+    /// default, so this keeps the two spellings equal.
+    #[test]
+    fn the_flags_defaults_are_the_workers_defaults() {
+        #[derive(Parser)]
+        struct Worker {
+            #[command(flatten)]
+            args: WorkerArgs,
+        }
+        let parsed = config(&Worker::parse_from(["worker"]).args);
+        let default = WorkerConfig::default();
+        assert_eq!(parsed.services, default.services);
+        assert_eq!(parsed.relay, default.relay);
+        assert_eq!(parsed.claim_after, default.claim_after);
+        assert_eq!(parsed.max_deliveries, default.max_deliveries);
+        assert_eq!(parsed.republish_after, default.republish_after);
+    }
 }

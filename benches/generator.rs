@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use concert_bench::cli::{Cli, Command};
-use concert_bench::seed::{SeedPlan, SeedTable, generate};
+use concert_bench::commands::seed::{SeedPlan, SeedTable, generate};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const ROWS: u64 = 10_000;

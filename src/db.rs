@@ -166,11 +166,11 @@ impl Database {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(url.options(true)?)
             .await
-            .map_err(|e| explain(e, url))?;
+            .map_err(|e| user_error(e, url))?;
         let version: String = sqlx::query_scalar("SELECT VERSION()")
             .fetch_one(&pool)
             .await
-            .map_err(|e| explain(e, url))?;
+            .map_err(|e| user_error(e, url))?;
         let flavor = if version.to_ascii_lowercase().contains("mariadb") {
             Flavor::Mariadb
         } else {
@@ -198,7 +198,7 @@ impl ServerConnection {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(url.options(false)?)
             .await
-            .map_err(|e| explain(e, url))?;
+            .map_err(|e| user_error(e, url))?;
         Ok(Self {
             pool,
             url: url.clone(),
@@ -209,8 +209,8 @@ impl ServerConnection {
         &self.pool
     }
 
-    pub fn explain(&self, err: sqlx::Error) -> anyhow::Error {
-        explain(err, &self.url)
+    pub fn user_error(&self, err: sqlx::Error) -> anyhow::Error {
+        user_error(err, &self.url)
     }
 
     /// A small pool on another database of the same server.
@@ -221,7 +221,7 @@ impl ServerConnection {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(url.options(true)?)
             .await
-            .map_err(|e| explain(e, &url))
+            .map_err(|e| user_error(e, &url))
     }
 }
 
@@ -270,7 +270,7 @@ async fn ensure_database(url: &DatabaseUrl, missing: Missing) -> Result<()> {
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
         .await
         .map_err(|_| timed_out(url))?
-        .map_err(|e| explain(e, url))?;
+        .map_err(|e| user_error(e, url))?;
     // Only when it is missing: a read-only account on a DBA's copy may not CREATE at all.
     let exists: Option<String> = sqlx::query_scalar(
         "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata WHERE schema_name = ?",
@@ -278,7 +278,7 @@ async fn ensure_database(url: &DatabaseUrl, missing: Missing) -> Result<()> {
     .bind(url.database())
     .fetch_optional(&mut conn)
     .await
-    .map_err(|e| explain(e, url))?;
+    .map_err(|e| user_error(e, url))?;
     if exists.is_some() {
         conn.close().await.ok();
         return Ok(());
@@ -296,7 +296,7 @@ async fn ensure_database(url: &DatabaseUrl, missing: Missing) -> Result<()> {
     sqlx::query(AssertSqlSafe(ddl))
         .execute(&mut conn)
         .await
-        .map_err(|e| explain(e, url))
+        .map_err(|e| user_error(e, url))
         .with_context(|| format!("cannot create database `{}`", url.database()))?;
     conn.close().await.ok();
     Ok(())
@@ -311,7 +311,7 @@ fn timed_out(url: &DatabaseUrl) -> anyhow::Error {
 }
 
 /// Turns a driver error into one line that names the server and what to do about it.
-pub fn explain(err: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
+pub fn user_error(err: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
     let at = url.host_port();
     match &err {
         sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {

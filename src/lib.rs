@@ -1,50 +1,47 @@
 //! concert-bench: an admin and benchmarking tool for a concert-ticket reservation backend on
 //! MySQL/MariaDB and Redis.
 //!
-//! Layout:
-//! - [`cli`]: clap types only. [`run`] is the library entry point: it executes one parsed
-//!   command line and returns its [`output::Report`] rendered as text; `main.rs` only prints
-//!   that text or the error. Tests call [`run`] in-process.
-//! - [`db`] and [`schema`]: connections (with one-line errors), the embedded migrations and
-//!   the list of tables the tool owns. [`keyspace`]: Redis and the tool's key prefix.
-//! - The domain, apart from any benchmark: [`queue`] (the waiting queue, Redis and database
-//!   stores behind one trait), [`concerts`] (the Concert service and its caches), [`booking`]
-//!   (holds, payments, points, the sweeper), [`services`] (the same domain split into four
-//!   services cooperating through an outbox and Redis Streams), [`audit`] (the invariants of
-//!   all of it, from the tables), [`scenarios`] (the week-8 queries).
-//! - One module per command ([`seed`], [`query`], [`explain`], [`queue_sim`], [`cache_bench`],
-//!   [`reserve`], [`worker`]), each with a `run` that returns a [`output::Report`].
-//! - The shared measurement and report layer: [`stats`] (HDR histograms, bootstrap ratios),
-//!   [`anchor`] (redis-benchmark anchors), [`output`] (table/JSON/CSV exporters) and
-//!   [`progress`] (bars on stderr).
+//! # Layout
+//!
+//! The folders show the layers; each depends only on those below it (checked by
+//! `tests/architecture.rs`, which also fails on an import cycle):
+//!
+//! - [`cli`]: the clap types of the global options and the subcommand list. [`run`] is the
+//!   library entry point: it executes one parsed command line and returns its report
+//!   rendered as text; `main.rs` only prints that text or the error. Tests call [`run`]
+//!   in-process.
+//! - `commands/`: one module per subcommand ([`commands::seed`], [`commands::query`],
+//!   [`commands::explain`], [`commands::cache_bench`], [`commands::queue_sim`],
+//!   [`commands::reserve`], [`commands::worker`]), each with its flags (`args.rs`), its `run`
+//!   and its report.
+//! - `index_lab/`: what `query` and `explain` share: the experiment, index variants, scratch
+//!   indexes, plan reading and the advisor's candidates ([`index_lab`]).
+//! - `domain/`: the reservation domain, apart from any benchmark ([`domain`]): the waiting
+//!   queue, the Concert service and its caches, booking, the four services and their events,
+//!   the audit, the week-8 scenarios.
+//! - The shared infrastructure, at the top of `src/`: [`db`] and [`schema`] (connections with
+//!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis and the key
+//!   prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
+//!   anchors), [`output`] (table/JSON/CSV exporters) and [`progress`] (bars on stderr).
 
 pub mod anchor;
-pub mod audit;
-pub mod booking;
-pub mod cache_bench;
 pub mod cli;
-pub mod concerts;
+pub mod commands;
 pub mod db;
-pub mod explain;
+pub mod domain;
+pub mod index_lab;
 pub mod keyspace;
 pub mod output;
 pub mod progress;
-pub mod query;
-pub mod queue;
-pub mod queue_sim;
-pub mod reserve;
-pub mod scenarios;
 pub mod schema;
-pub mod seed;
-pub mod services;
 pub mod stats;
-pub mod worker;
 
 use anyhow::Result;
 use futures::FutureExt;
 use thiserror::Error;
 
 use cli::{Cli, Command, ConnectOpts};
+use commands::{cache_bench, explain, query, queue_sim, reserve, seed, worker};
 use keyspace::KeyPrefix;
 use output::{OutputFormat, Report};
 
@@ -94,10 +91,10 @@ impl Failure {
 
 /// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 3 for a run that found
 /// broken invariants, 10-16 for a reservation refused by a rule (see
-/// [`booking::BookingError::exit_code`]), 1 for everything else (clap's usage errors exit
+/// [`domain::booking::BookingError::exit_code`]), 1 for everything else (clap's usage errors exit
 /// with 2 before `run`).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if let Some(refused) = err.downcast_ref::<booking::BookingError>() {
+    if let Some(refused) = err.downcast_ref::<domain::booking::BookingError>() {
         return refused.exit_code();
     }
     err.downcast_ref::<Failure>().map_or(1, Failure::exit_code)

@@ -20,7 +20,7 @@ use anyhow::{Result, anyhow, bail};
 use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, MySqlPool};
 
-use crate::db::{Database, DatabaseUrl, explain};
+use crate::db::{Database, DatabaseUrl, user_error};
 
 /// The ownership record: the install, the tables and the scratch indexes the tool created.
 pub const MARKER_TABLE: &str = "_concert_bench_owned";
@@ -122,7 +122,7 @@ impl Ownership {
 /// claims the tool's table names, then applies the migrations.
 pub async fn prepare_for_seed(db: &Database, reset: bool) -> Result<()> {
     let pool = &db.pool;
-    let sql = |e| explain(e, &db.url);
+    let sql = |e| user_error(e, &db.url);
     let ownership = Ownership::load(pool).await.map_err(sql)?;
     ownership.refuse_name_alikes(db.url.database())?;
     if !ownership.foreign.is_empty() {
@@ -147,7 +147,7 @@ pub async fn prepare_for_seed(db: &Database, reset: bool) -> Result<()> {
         );
     }
     install(pool).await.map_err(|e| match e {
-        InstallError::Sql(inner) => explain(inner, &db.url),
+        InstallError::Sql(inner) => user_error(inner, &db.url),
         InstallError::Migrate(other) => {
             anyhow!("cannot apply the schema: {other}: run `concert-bench seed --reset`")
         }
@@ -248,13 +248,13 @@ pub async fn connect_seeded(database_url: &str, max_connections: u32) -> Result<
 async fn require_seeded(db: &Database) -> Result<()> {
     let ownership = Ownership::load(&db.pool)
         .await
-        .map_err(|e| explain(e, &db.url))?;
+        .map_err(|e| user_error(e, &db.url))?;
     ownership.refuse_name_alikes(db.url.database())?;
     let finished = if ownership.owns("seed_run") {
         sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM seed_run)")
             .fetch_one(&db.pool)
             .await
-            .map_err(|e| explain(e, &db.url))?
+            .map_err(|e| user_error(e, &db.url))?
     } else {
         false
     };
@@ -272,12 +272,12 @@ async fn require_seeded(db: &Database) -> Result<()> {
     )))
     .fetch_all(&db.pool)
     .await
-    .map_err(|e| explain(e, &db.url))?;
+    .map_err(|e| user_error(e, &db.url))?;
     if MIGRATOR.iter().all(|m| applied.contains(&m.version)) {
         return Ok(());
     }
     MIGRATOR.run(&db.pool).await.map_err(|e| match e {
-        sqlx::migrate::MigrateError::Execute(inner) => explain(inner, &db.url),
+        sqlx::migrate::MigrateError::Execute(inner) => user_error(inner, &db.url),
         other => anyhow!(
             "cannot bring database `{}` up to this release's schema: {other}",
             db.url.database()

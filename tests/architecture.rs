@@ -1,20 +1,47 @@
-//! The crate's shape, checked: no import cycles between its top-level modules. Every
-//! `crate::<module>` path in a module's files is an edge; a cycle is a group of modules that
-//! reach each other. The crate root (`lib.rs`: `run`, `Context`, `Failure`) is left out: it
-//! dispatches to every command and every command uses its context.
+//! The crate's shape, checked. A module is a top-level file or folder of `src/`, or one
+//! entry of the `commands/` and `domain/` folders (`commands::seed`, `domain::booking`).
+//! Every `crate::` path in a module's files is an edge. Two rules: no import cycles (no group
+//! of modules that reach each other), and edges point down the layers of `lib.rs`'s layout:
+//! `cli` -> `commands` -> `index_lab` -> `domain` -> the shared infrastructure, never up.
+//! The crate root (`lib.rs`: `run`, `Context`, `Failure`) is left out: it dispatches to every
+//! command and every command uses its context.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// Folders whose entries are modules of their own.
+const FOLDERS: [&str; 2] = ["commands", "domain"];
+
 fn module_of(path: &Path, src: &Path) -> String {
-    let relative = path.strip_prefix(src).unwrap();
-    let first = relative
-        .components()
-        .next()
+    let parts: Vec<String> = path
+        .strip_prefix(src)
         .unwrap()
-        .as_os_str()
-        .to_string_lossy();
-    first.trim_end_matches(".rs").to_string()
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    match parts.as_slice() {
+        [folder, entry, ..] if FOLDERS.contains(&folder.as_str()) && entry != "mod" => {
+            format!("{folder}::{entry}")
+        }
+        [first, ..] => first.clone(),
+        [] => unreachable!(),
+    }
+}
+
+/// The layer a module sits in: edges may only point to the same layer or below.
+fn layer(module: &str) -> u8 {
+    match module.split("::").next().unwrap() {
+        "cli" => 4,
+        "commands" => 3,
+        "index_lab" => 2,
+        "domain" => 1,
+        _ => 0,
+    }
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -28,30 +55,38 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// The top-level modules a piece of code names through `crate::`.
+/// The modules a piece of code names through `crate::` (`crate::domain::booking::X` names
+/// `domain::booking`; `crate::{db, schema}` names both).
 fn referenced(code: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
     let mut found = BTreeSet::new();
     for (at, _) in code.match_indices("crate::") {
         let rest = &code[at + "crate::".len()..];
-        let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+        let names: Vec<String> = if let Some(group) = rest.strip_prefix('{') {
             let group = &group[..group.find('}').unwrap_or(group.len())];
-            group
-                .split(',')
-                .map(|part| part.trim().split("::").next().unwrap_or(""))
-                .collect()
+            group.split(',').map(|part| ident(part.trim())).collect()
         } else {
-            vec![
-                rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .next()
-                    .unwrap_or(""),
-            ]
+            let first = ident(rest);
+            let after = &rest[first.len()..];
+            match after.strip_prefix("::") {
+                Some(next) if FOLDERS.contains(&first.as_str()) => {
+                    vec![format!("{first}::{}", ident(next)), first]
+                }
+                _ => vec![first],
+            }
         };
-        found.extend(
-            names
-                .into_iter()
-                .filter(|n| modules.contains(*n))
-                .map(String::from),
-        );
+        // The most specific name that is a module: `domain::booking`, else `domain`.
+        if let Some(name) = names.iter().find(|n| modules.contains(*n)) {
+            found.insert(name.clone());
+        }
+        if rest.starts_with('{') {
+            found.extend(names.into_iter().filter(|n| modules.contains(n)));
+        }
     }
     found
 }
@@ -91,8 +126,7 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     groups.into_iter().filter(|g| g.len() > 1).collect()
 }
 
-#[test]
-fn no_new_import_cycles_between_modules() {
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
@@ -115,9 +149,48 @@ fn no_new_import_cycles_between_modules() {
                 .filter(|m| *m != module),
         );
     }
+    graph
+}
+
+#[test]
+fn no_import_cycles_between_modules() {
+    let graph = graph();
+    assert!(graph.contains_key("domain::booking") && graph.contains_key("commands::seed"));
     let found = cycles(&graph);
     assert!(
         found.is_empty(),
-        "import cycles between top-level modules: {found:?} (edges: {graph:#?})"
+        "import cycles between modules: {found:?} (edges: {graph:#?})"
     );
+}
+
+#[test]
+fn dependencies_point_down_the_layers() {
+    let upward: Vec<String> = graph()
+        .iter()
+        .flat_map(|(from, to)| {
+            to.iter()
+                .filter(|to| layer(to) > layer(from))
+                .map(move |to| format!("{from} -> {to}"))
+        })
+        .collect();
+    assert!(
+        upward.is_empty(),
+        "edges that point up the layers: {upward:?}"
+    );
+}
+
+#[test]
+fn the_layout_doc_names_every_folder() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let doc = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            assert!(
+                doc.contains(&format!("`{name}/`")),
+                "lib.rs's layout doc does not name src/{name}/"
+            );
+        }
+    }
 }

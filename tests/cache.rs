@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use concert_bench::concerts::{
+use concert_bench::domain::concerts::{
     CacheLevel, CachePolicy, ConcertDetail, ConcertRepository, ConcertService, Invalidation,
 };
 use concert_bench::keyspace::{self, KeyPrefix};

@@ -9,11 +9,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{PrivateRedis, TestDb, free_port, redis_url, unique_name};
-use concert_bench::audit::Audit;
-use concert_bench::booking::{Booking, BookingError};
+use concert_bench::domain::audit::Audit;
+use concert_bench::domain::booking::{Booking, BookingError};
+use concert_bench::domain::services::worker::{
+    Backlog, WorkerConfig, Workers, parked_key, stream_key,
+};
+use concert_bench::domain::services::{Service, payment, reservation};
 use concert_bench::keyspace::KeyPrefix;
-use concert_bench::services::worker::{Backlog, WorkerConfig, Workers, parked_key, stream_key};
-use concert_bench::services::{Service, payment, reservation};
 use sqlx::MySqlPool;
 use sqlx::mysql::MySqlPoolOptions;
 
@@ -119,7 +121,10 @@ impl Rig {
             .iter()
             .map(|s| stream_key(&self.prefix, s.name()))
             .collect();
-        keys.push(stream_key(&self.prefix, concert_bench::services::OUTCOMES));
+        keys.push(stream_key(
+            &self.prefix,
+            concert_bench::domain::services::OUTCOMES,
+        ));
         keys.push(parked_key(&self.prefix));
         let _: () = redis::cmd("DEL")
             .arg(keys)

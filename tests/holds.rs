@@ -3,9 +3,9 @@
 
 mod common;
 
-use concert_bench::booking::{Booking, BookingError, Strategy};
-use concert_bench::concerts::ConcertRepository;
-use concert_bench::services::{Event, Service};
+use concert_bench::domain::booking::{Booking, BookingError, Strategy};
+use concert_bench::domain::concerts::ConcertRepository;
+use concert_bench::domain::services::{Event, Service};
 use sqlx::mysql::MySqlPoolOptions;
 
 use common::TestDb;

@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use concert_bench::keyspace::{self, KeyPrefix};
-use concert_bench::queue::{
+use concert_bench::domain::queue::{
     Admission, Clock, DatabaseQueue, Position, QueueConfig, RedisQueue, WaitingQueue,
 };
+use concert_bench::keyspace::{self, KeyPrefix};
 use sqlx::mysql::MySqlPoolOptions;
 
 use common::TestDb;

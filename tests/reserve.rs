@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use concert_bench::audit::Audit;
-use concert_bench::booking::{Booking, BookingError, Strategy};
+use concert_bench::domain::audit::Audit;
+use concert_bench::domain::booking::{Booking, BookingError, Strategy};
 use concert_bench::keyspace::{self, KeyPrefix};
 use serde_json::Value;
 use sqlx::mysql::MySqlPoolOptions;

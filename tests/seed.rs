@@ -20,7 +20,7 @@ const TINY: &[&str] = &[
 
 /// Every table `seed` fills, as the library names them.
 fn data_tables() -> Vec<&'static str> {
-    concert_bench::seed::SeedTable::ALL
+    concert_bench::commands::seed::SeedTable::ALL
         .iter()
         .map(|t| t.name())
         .collect()

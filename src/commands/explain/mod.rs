@@ -1,0 +1,513 @@
+//! `concert-bench explain`: each scenario's plan under each variant in one shape on MySQL and
+//! MariaDB, what in those plans matters, and an index advisor that proves its proposals by
+//! measurement before it prints any DDL.
+
+mod args;
+pub(crate) use args::EXAMPLES;
+pub use args::ExplainArgs;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::MySql;
+use sqlx::pool::PoolConnection;
+
+use crate::Context;
+use crate::db::{Database, user_error};
+use crate::domain::scenarios::{Params, Scenario};
+use crate::index_lab::plans::{
+    Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
+};
+use crate::index_lab::{
+    Catalog, Experiment, ScratchIndexes, Variant, measure, scratch, with_literal,
+};
+use crate::output::{Report, Table};
+use crate::progress;
+use crate::stats::speedup;
+
+#[derive(Debug, Clone, Serialize)]
+struct Advice {
+    table: String,
+    columns: Vec<String>,
+    /// For a covering proposal: the plain index it is judged against (it must beat that one).
+    judged_against: Option<Vec<String>>,
+    existing_index: Option<String>,
+    /// The best scenario's speedup from this index (the one the verdict rests on).
+    speedup: Option<f64>,
+    ci95: Option<[f64; 2]>,
+    /// Every scenario that joins or filters on these columns, with this index vs without it.
+    scenarios: Vec<ScenarioSpeedup>,
+    verdict: String,
+    ddl: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ScenarioSpeedup {
+    scenario: Scenario,
+    speedup: f64,
+    ci95: [f64; 2],
+}
+
+pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
+    scratch::run(
+        ctx,
+        args.create_indexes,
+        args.lock_wait_timeout,
+        async |s| run_plans(ctx, args, s).await,
+    )
+    .await
+}
+
+async fn run_plans(
+    ctx: &Context,
+    args: &ExplainArgs,
+    scratch: Option<&ScratchIndexes>,
+) -> Result<Report> {
+    let Experiment {
+        db,
+        catalog,
+        variants,
+        scenarios,
+        params,
+        mut conn,
+    } = Experiment::open(ctx, &args.variants, &args.scenarios, scratch).await?;
+    let url = &db.url;
+
+    let mut plans = Vec::new();
+    for &scenario in &scenarios {
+        for variant in &variants {
+            let sql = with_literal(
+                &scenario.sql(|t| variant.hint(t, &catalog)),
+                params.value(scenario.param()),
+            );
+            let steps = plan_steps(&mut conn, db.server.flavor, &sql, args.analyze)
+                .await
+                .map_err(|e| user_error(e, url))?;
+            let raw = if args.raw {
+                Some(raw_plan(&mut conn, db.server.flavor, &sql, args.analyze).await?)
+            } else {
+                None
+            };
+            plans.push(Plan {
+                scenario,
+                variant: variant.name.clone(),
+                steps,
+                raw,
+            });
+        }
+    }
+    let findings = findings(&plans);
+    let advice = if args.no_advice {
+        Vec::new()
+    } else {
+        advise(ctx, &mut conn, &catalog, &plans, &params, args, scratch).await?
+    };
+    Ok(report(&db, &plans, &findings, &advice))
+}
+
+/// Tabular EXPLAIN (or ANALYZE for rows actually read) as [`Step`]s.
+/// What a reader should look at: big scans inside joins, indexes offered but not taken, and
+/// plans that differ between variants.
+fn findings(plans: &[Plan]) -> Vec<String> {
+    let mut out = Vec::new();
+    for plan in plans {
+        for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
+            let rows = step.rows_read.map_or_else(
+                || format!("~{:.0} rows estimated", step.rows.unwrap_or(0.0)),
+                |r| format!("{r:.0} rows read"),
+            );
+            out.push(format!(
+                "{} [{}]: full scan of {} inside a join ({rows})",
+                plan.scenario.name(),
+                plan.variant,
+                step.table
+            ));
+        }
+        for step in &plan.steps {
+            let offered: Vec<&str> = step
+                .possible_keys
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .filter(|k| !k.is_empty() && *k != "PRIMARY")
+                .collect();
+            let scanned = matches!(step.access.as_str(), "ALL" | "index");
+            if scanned
+                && !offered.is_empty()
+                && step.key.as_deref().is_none_or(|k| !offered.contains(&k))
+            {
+                out.push(format!(
+                    "{} [{}]: the optimizer declined {} on {} and chose {} ({})",
+                    plan.scenario.name(),
+                    plan.variant,
+                    offered.join(", "),
+                    step.table,
+                    step.key.as_deref().unwrap_or("no index"),
+                    step.access
+                ));
+            }
+        }
+    }
+    let shape = |p: &Plan| {
+        p.steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}({})",
+                    s.table,
+                    s.access,
+                    s.key.as_deref().unwrap_or("-")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for base in plans
+        .iter()
+        .filter(|p| p.variant == crate::index_lab::BASELINE)
+    {
+        for other in plans
+            .iter()
+            .filter(|p| p.scenario == base.scenario && p.variant != base.variant)
+        {
+            if shape(base) != shape(other) {
+                out.push(format!(
+                    "{}: plan changed from [{}] under none to [{}] under {}",
+                    base.scenario.name(),
+                    shape(base),
+                    shape(other),
+                    other.variant
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Proposes an index for each large scan inside a join under `none` (the columns that table is
+/// joined or filtered on), then proves each by measurement. Indexes work together (MariaDB uses
+/// seat(performance_id) for one concert only once performance(concert_id) exists), so each
+/// candidate is judged leave-one-out: all proposed indexes against all but this one, on every
+/// scenario that touches its columns. DDL is printed only when the best scenario's 95% interval
+/// low end clears `--min-speedup` (Dexter's rule of thumb: the cost must at least halve), and
+/// scenarios it makes slower are named in the verdict.
+async fn advise(
+    ctx: &Context,
+    conn: &mut PoolConnection<MySql>,
+    catalog: &Catalog,
+    plans: &[Plan],
+    params: &Params,
+    args: &ExplainArgs,
+    scratch: Option<&ScratchIndexes>,
+) -> Result<Vec<Advice>> {
+    let candidates = candidates(plans);
+    // With --create-indexes, every proposal gets an index to measure with.
+    let created;
+    let catalog = match scratch {
+        Some(scratch) => {
+            for c in &candidates {
+                if catalog.index_on(&c.table, &c.columns).is_none() {
+                    scratch.create(&c.table, &c.columns).await?;
+                }
+            }
+            created = Catalog::load(scratch.pool()).await?;
+            &created
+        }
+        None => catalog,
+    };
+    let exists = |table: &str, columns: &[String]| catalog.index_on(table, columns).is_some();
+    let provable: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| exists(&c.table, &c.columns))
+        .collect();
+    let touching = |table: &str, columns: &[String]| -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| {
+                columns
+                    .iter()
+                    .all(|c| s.access_columns().contains(&(table, c.as_str())))
+            })
+            .collect()
+    };
+    // Each candidate with the plain proposals of the other tables in place (indexes work
+    // together: MariaDB uses seat(performance_id) for one concert only once
+    // performance(concert_id) exists), against the same without it, or, for a covering
+    // candidate, with the plain index of its table instead.
+    let variant = |name: &str, set: Vec<&Candidate>| -> Result<Variant> {
+        if set.is_empty() {
+            return Ok(Variant::none());
+        }
+        let spec: Vec<String> = set.iter().map(|c| c.spec()).collect();
+        Variant::from_spec(name, &spec.join("+"), catalog)
+    };
+    let others = |candidate: &Candidate| -> Vec<&Candidate> {
+        provable
+            .iter()
+            .copied()
+            .filter(|c| c.table != candidate.table && c.over.is_none())
+            .collect()
+    };
+
+    let bars = progress::multi(ctx.progress_visible());
+    let runs: u64 = provable
+        .iter()
+        .map(|c| {
+            let judged_on = c.over.as_deref().unwrap_or(&c.columns);
+            touching(&c.table, judged_on).len() as u64
+                * 2
+                * u64::from(args.warmup + args.iterations)
+        })
+        .sum();
+    let bar = progress::runs_bar(&bars, "advisor", runs);
+    let mut advice = Vec::new();
+    for candidate in &candidates {
+        let (table, columns) = (&candidate.table, &candidate.columns);
+        let ddl = format!(
+            "CREATE INDEX idx_{table}_{} ON {table} ({});",
+            columns.join("_"),
+            columns.join(", ")
+        );
+        let baseline = match &candidate.over {
+            Some(plain) if !exists(table, plain) => None,
+            Some(plain) => Some(Candidate {
+                table: table.clone(),
+                columns: plain.clone(),
+                over: None,
+            }),
+            None => None,
+        };
+        let existing = catalog.index_on(table, columns);
+        let Some(existing) = existing.filter(|_| candidate.over.is_none() || baseline.is_some())
+        else {
+            advice.push(Advice {
+                table: table.clone(),
+                columns: columns.clone(),
+                judged_against: candidate.over.clone(),
+                existing_index: existing.map(|e| e.name.clone()),
+                speedup: None,
+                ci95: None,
+                scenarios: Vec::new(),
+                verdict: "unproven: no such index exists to measure with hints; pass --create-indexes (or create it on a copy) and run explain again".into(),
+                ddl: None,
+            });
+            continue;
+        };
+        let mut without_set = others(candidate);
+        without_set.extend(baseline.as_ref());
+        let mut with_set = others(candidate);
+        with_set.push(candidate);
+        let without = variant("without", without_set)?;
+        let with = variant("with", with_set)?;
+        let mut measured = Vec::new();
+        for scenario in touching(table, candidate.over.as_deref().unwrap_or(columns)) {
+            let sql = [&without, &with].map(|v| scenario.sql(|t| v.hint(t, catalog)));
+            let runs = measure(
+                conn,
+                &sql,
+                params.value(scenario.param()),
+                args.warmup,
+                args.iterations,
+                || bar.inc(1),
+            )
+            .await?;
+            if let Some(s) = speedup(&runs[0].1, &runs[1].1) {
+                measured.push(ScenarioSpeedup {
+                    scenario,
+                    speedup: s.speedup,
+                    ci95: s.ci95,
+                });
+            }
+        }
+        let best = measured
+            .iter()
+            .max_by(|a, b| a.ci95[0].total_cmp(&b.ci95[0]));
+        let wins = best.is_some_and(|b| b.ci95[0] >= args.min_speedup);
+        let slower: Vec<String> = measured
+            .iter()
+            .filter(|m| m.ci95[1] < 1.0)
+            .map(|m| format!("{} ({:.2}x)", m.scenario.name(), m.speedup))
+            .collect();
+        let against = candidate.over.as_ref().map_or(String::new(), |plain| {
+            format!(" over {table}({})", plain.join(", "))
+        });
+        let mut verdict = match best {
+            Some(b) if wins => format!(
+                "keep: {:.1}x{against} on {} (95% CI low end {:.1}x)",
+                b.speedup,
+                b.scenario.name(),
+                b.ci95[0]
+            ),
+            _ => format!(
+                "not proven{against}: no scenario's 95% CI low end reaches {:.1}x",
+                args.min_speedup
+            ),
+        };
+        if !slower.is_empty() {
+            verdict.push_str(&format!("; slower on {}", slower.join(", ")));
+        }
+        advice.push(Advice {
+            table: table.clone(),
+            columns: columns.clone(),
+            judged_against: candidate.over.clone(),
+            existing_index: Some(existing.name.clone()),
+            speedup: best.map(|b| b.speedup),
+            ci95: best.map(|b| b.ci95),
+            scenarios: measured,
+            verdict,
+            ddl: wins.then_some(ddl),
+        });
+    }
+    bar.finish_and_clear();
+    Ok(advice)
+}
+
+fn report(db: &Database, plans: &[Plan], findings: &[String], advice: &[Advice]) -> Report {
+    let mut plan_table = Table::new(
+        "Plans",
+        &[
+            "scenario",
+            "variant",
+            "table",
+            "access",
+            "key",
+            "rows (est.)",
+            "rows read",
+            "filtered %",
+            "extra",
+        ],
+    );
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |n| format!("{n:.0}"));
+    for plan in plans {
+        for step in &plan.steps {
+            plan_table.push(vec![
+                plan.scenario.name().into(),
+                plan.variant.clone(),
+                step.table.clone(),
+                step.access.clone(),
+                step.key.clone().unwrap_or_else(|| "-".into()),
+                opt(step.rows),
+                opt(step.rows_read),
+                opt(step.filtered),
+                step.extra.clone().unwrap_or_default(),
+            ]);
+        }
+    }
+    let mut advice_table = Table::new(
+        "Advisor: each proposed index with vs without it (the other tables' proposals in place; a covering one against the plain one)",
+        &["index", "per scenario", "best [95% CI]", "verdict", "DDL"],
+    );
+    for a in advice {
+        advice_table.push(vec![
+            format!("{}({})", a.table, a.columns.join(", ")),
+            a.scenarios
+                .iter()
+                .map(|s| format!("{} {:.2}x", s.scenario.name(), s.speedup))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match (a.speedup, a.ci95) {
+                (Some(s), Some([lo, hi])) => format!("{s:.2}x [{lo:.2}, {hi:.2}]"),
+                _ => "-".into(),
+            },
+            a.verdict.clone(),
+            a.ddl.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut tables = vec![plan_table];
+    if !advice.is_empty() {
+        tables.push(advice_table);
+    }
+    let mut notes: Vec<String> = findings.iter().map(|f| format!("- {f}")).collect();
+    notes.insert(
+        0,
+        format!("Findings ({} {}):", db.server.flavor, db.server.version),
+    );
+    Report {
+        json: json!({
+            "command": "explain",
+            "server": db.server,
+            "database": db.url.database(),
+            "plans": plans,
+            "findings": findings,
+            "advice": advice,
+        }),
+        tables,
+        notes,
+        violations: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index_lab::plans::Step;
+
+    fn step(
+        table: &str,
+        access: &str,
+        possible: Option<&str>,
+        key: Option<&str>,
+        rows: f64,
+    ) -> Step {
+        Step {
+            table: table.into(),
+            access: access.into(),
+            possible_keys: possible.map(Into::into),
+            key: key.map(Into::into),
+            rows: Some(rows),
+            rows_read: None,
+            filtered: None,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn findings_name_big_join_scans_declined_indexes_and_changed_plans() {
+        let none = Plan {
+            scenario: Scenario::ConcertDetail,
+            variant: "none".into(),
+            steps: vec![
+                step("concert", "const", Some("PRIMARY"), Some("PRIMARY"), 1.0),
+                step("seat", "ALL", None, None, 199_836.0),
+            ],
+            raw: None,
+        };
+        let week8 = Plan {
+            scenario: Scenario::ConcertDetail,
+            variant: "week8".into(),
+            steps: vec![
+                step("concert", "const", Some("PRIMARY"), Some("PRIMARY"), 1.0),
+                step(
+                    "performance",
+                    "ALL",
+                    Some("idx_performance_concert"),
+                    None,
+                    20.0,
+                ),
+                step(
+                    "seat",
+                    "ref",
+                    Some("idx_seat_performance"),
+                    Some("idx_seat_performance"),
+                    100.0,
+                ),
+            ],
+            raw: None,
+        };
+        let found = findings(&[none, week8]);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("full scan of seat inside a join (~199836 rows estimated)")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("declined idx_performance_concert on performance")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|f| f.contains("plan changed") && f.contains("seat:ref(idx_seat_performance)")), "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+}

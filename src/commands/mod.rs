@@ -1,0 +1,12 @@
+//! One module per subcommand: each has its `run(ctx, args)`, which returns a report, and
+//! nothing here prints. The commands use the domain, the index lab and the shared
+//! infrastructure; nothing below them uses a command.
+
+pub mod cache_bench;
+pub mod explain;
+mod flags;
+pub mod query;
+pub mod queue_sim;
+pub mod reserve;
+pub mod seed;
+pub mod worker;

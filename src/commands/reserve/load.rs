@@ -1,0 +1,398 @@
+//! `reserve --load`: simulated users holding (and paying for) seats concurrently, one run per
+//! strategy on seats no earlier run touched, and the charge race.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use fake::RngExt;
+use fake::rand::SeedableRng;
+use fake::rand::rngs::ChaCha8Rng;
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{ReserveArgs, SeatChoice};
+use crate::Context;
+use crate::commands::reserve::events::{Outcomes, Saga};
+use crate::domain::booking::{Booking, BookingError, Strategy};
+use crate::domain::services;
+use crate::output::{Table, thousands};
+use crate::progress;
+use crate::stats::Samples;
+
+#[derive(Debug, Serialize)]
+pub struct StrategyResult {
+    /// `direct` (one transaction per step) or `events` (the services' sagas).
+    pub flow: &'static str,
+    pub strategy: Strategy,
+    pub scenario: String,
+    pub attempts: u64,
+    pub succeeded: u64,
+    pub conflicts: u64,
+    /// Refused by a rule other than the race (not enough points, say).
+    pub refused: u64,
+    pub errors: u64,
+    pub retries: u64,
+    pub seconds: f64,
+    pub throughput_per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// From request to confirmed (held, with --no-pay), over the users who got there.
+    pub e2e_p50_ms: f64,
+    pub e2e_p99_ms: f64,
+    /// The first error that was not a lost race, if any.
+    pub first_error: Option<String>,
+}
+
+/// Seats no run has touched yet, taken in order so each strategy gets fresh ones.
+struct SeatPool {
+    seats: Vec<i64>,
+    next: usize,
+}
+
+impl SeatPool {
+    async fn load(booking: &Booking) -> Result<Self> {
+        let seats: Vec<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+             JOIN concert c ON c.id = p.concert_id
+             WHERE c.status = 'OPEN' AND c.booking_opens_at <= NOW() AND s.status = 'AVAILABLE'
+             ORDER BY s.id",
+        )
+        .fetch_all(&booking.pool)
+        .await?;
+        Ok(Self { seats, next: 0 })
+    }
+
+    fn take(&mut self, n: usize) -> Result<Vec<i64>> {
+        if self.next + n > self.seats.len() {
+            bail!(
+                "only {} available seats in open concerts are left for this run, {n} more were needed: seed with more --open-concerts, or `seed --reset`",
+                self.seats.len() - self.next
+            );
+        }
+        self.next += n;
+        Ok(self.seats[self.next - n..self.next].to_vec())
+    }
+
+    /// Every seat not yet given to a `hot` or `few` run.
+    fn rest(&self) -> Vec<i64> {
+        self.seats[self.next..].to_vec()
+    }
+}
+
+pub async fn run(
+    booking: &Booking,
+    ctx: &Context,
+    args: &ReserveArgs,
+    drivers: &[Driver<'_>],
+) -> Result<Vec<StrategyResult>> {
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM point_wallet")
+        .fetch_one(&booking.pool)
+        .await?;
+    if i64::try_from(args.users).map_or(true, |wanted| wanted > users) {
+        bail!(
+            "--users {} is more than the {users} users in the database: seed with --users {} or more",
+            args.users,
+            args.users
+        );
+    }
+    let mut pool = SeatPool::load(booking).await?;
+    open_connections(&booking.pool, args.clients).await?;
+    let multi = progress::multi(ctx.progress_visible());
+    let mut results = Vec::new();
+    for (i, driver) in drivers.iter().enumerate() {
+        let seats = match args.seats {
+            SeatChoice::Hot => pool.take(1)?,
+            SeatChoice::Few(n) => pool.take(n as usize)?,
+            SeatChoice::Spread => pool.rest(),
+        };
+        if seats.is_empty() {
+            bail!(
+                "no available seat is left in the open concerts: run `concert-bench seed --reset`"
+            );
+        }
+        let name = format!("{} {}", driver.flow(), driver.strategy());
+        let bar = progress::rows_bar(&multi, &name, args.users);
+        let result = one_run(driver, args, &seats, args.rng_seed ^ i as u64, &bar).await;
+        bar.finish_and_clear();
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Opens the connections the users will need before any is timed: a run measures
+/// reservations, not TCP and authentication handshakes.
+async fn open_connections(pool: &sqlx::MySqlPool, clients: u32) -> Result<()> {
+    let wanted = (clients as usize).min(pool.options().get_max_connections() as usize);
+    let connections = futures::future::try_join_all((0..wanted).map(|_| pool.acquire())).await?;
+    drop(connections);
+    Ok(())
+}
+
+/// How one simulated user's reservation is carried out.
+pub enum Driver<'a> {
+    /// The single-transaction path: `Booking::hold` then `Booking::pay`.
+    Direct(&'a Booking, Strategy),
+    /// The services: start each saga, wait for its outcome event.
+    Events {
+        pool: &'a sqlx::MySqlPool,
+        outcomes: &'a Outcomes,
+        hold_for: Duration,
+        timeout: Duration,
+    },
+}
+
+impl Driver<'_> {
+    fn flow(&self) -> &'static str {
+        match self {
+            Driver::Direct(..) => "direct",
+            Driver::Events { .. } => "events",
+        }
+    }
+
+    fn strategy(&self) -> Strategy {
+        match self {
+            Driver::Direct(_, strategy) => *strategy,
+            // The Concert service takes a seat with the conditional update.
+            Driver::Events { .. } => Strategy::Conditional,
+        }
+    }
+
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Outcome {
+        match *self {
+            Driver::Direct(booking, strategy) => match booking.hold(strategy, user, seat).await {
+                Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
+                    Ok(_) => Outcome::Done {
+                        retries: hold.retries,
+                    },
+                    Err(e) => e.into(),
+                },
+                Ok(hold) => Outcome::Done {
+                    retries: hold.retries,
+                },
+                Err(e) => e.into(),
+            },
+            Driver::Events {
+                pool,
+                outcomes,
+                hold_for,
+                timeout,
+            } => {
+                let reservation =
+                    match services::reservation::request(pool, user, seat, hold_for).await {
+                        Ok(id) => id,
+                        Err(e) => return e.into(),
+                    };
+                match outcomes.wait(Saga::Reservation(reservation), timeout).await {
+                    None => return Outcome::no_outcome("reservation", reservation, timeout),
+                    Some(Err(_)) => return Outcome::Conflict,
+                    Some(Ok(())) if !pay => return Outcome::Done { retries: 0 },
+                    Some(Ok(())) => {}
+                }
+                let payment = match services::payment::request(pool, user, reservation).await {
+                    Ok(id) => id,
+                    Err(e) => return e.into(),
+                };
+                match outcomes.wait(Saga::Payment(payment), timeout).await {
+                    None => Outcome::no_outcome("payment", payment, timeout),
+                    Some(Err(_)) => Outcome::Refused,
+                    Some(Ok(())) => Outcome::Done { retries: 0 },
+                }
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Done { retries: u32 },
+    Conflict,
+    Refused,
+    Failed(String),
+}
+
+impl Outcome {
+    fn no_outcome(saga: &str, id: i64, timeout: Duration) -> Self {
+        Outcome::Failed(format!(
+            "{saga} {id}: no outcome event within {} s (are the workers running?)",
+            timeout.as_secs()
+        ))
+    }
+}
+
+impl From<BookingError> for Outcome {
+    fn from(err: BookingError) -> Self {
+        match err {
+            e if e.is_conflict() => Outcome::Conflict,
+            BookingError::Database(_) | BookingError::Redis(_) => Outcome::Failed(err.to_string()),
+            _ => Outcome::Refused,
+        }
+    }
+}
+
+async fn one_run(
+    driver: &Driver<'_>,
+    args: &ReserveArgs,
+    seats: &[i64],
+    rng_seed: u64,
+    bar: &indicatif::ProgressBar,
+) -> StrategyResult {
+    let mut rng = ChaCha8Rng::seed_from_u64(rng_seed);
+    let picks: Vec<(i64, i64)> = (1_i64..)
+        .zip(0..args.users)
+        .map(|(user, _)| (user, seats[rng.random_range(0..seats.len())]))
+        .collect();
+    let pay = !args.no_pay;
+    let started = Instant::now();
+    let mut latency = Samples::default();
+    let mut end_to_end = Samples::default();
+    let mut result = StrategyResult {
+        flow: driver.flow(),
+        strategy: driver.strategy(),
+        scenario: args.seats.to_string(),
+        attempts: 0,
+        succeeded: 0,
+        conflicts: 0,
+        refused: 0,
+        errors: 0,
+        retries: 0,
+        seconds: 0.0,
+        throughput_per_second: 0.0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        max_ms: 0.0,
+        e2e_p50_ms: 0.0,
+        e2e_p99_ms: 0.0,
+        first_error: None,
+    };
+    let mut attempts = futures::stream::iter(picks)
+        .map(|(user, seat)| async move {
+            let begin = Instant::now();
+            (driver.reserve(user, seat, pay).await, begin.elapsed())
+        })
+        .buffer_unordered(args.clients as usize);
+    while let Some((outcome, elapsed)) = attempts.next().await {
+        result.attempts += 1;
+        bar.inc(1);
+        latency.record(elapsed);
+        match outcome {
+            Outcome::Done { retries } => {
+                end_to_end.record(elapsed);
+                result.succeeded += 1;
+                result.retries += u64::from(retries);
+            }
+            Outcome::Conflict => result.conflicts += 1,
+            Outcome::Refused => result.refused += 1,
+            Outcome::Failed(e) => {
+                result.errors += 1;
+                result.first_error.get_or_insert(e);
+            }
+        }
+    }
+    result.seconds = started.elapsed().as_secs_f64();
+    result.throughput_per_second = result.succeeded as f64 / result.seconds;
+    let s = latency.summary();
+    (result.p50_ms, result.p95_ms, result.p99_ms, result.max_ms) =
+        (s.median_ms, s.p95_ms, s.p99_ms, s.max_ms);
+    if !end_to_end.is_empty() {
+        let e2e = end_to_end.summary();
+        (result.e2e_p50_ms, result.e2e_p99_ms) = (e2e.median_ms, e2e.p99_ms);
+    }
+    result
+}
+
+pub fn table(results: &[StrategyResult]) -> Table {
+    let mut table = Table::new(
+        "Reservations under load (completed = held and paid)",
+        &[
+            "flow",
+            "strategy",
+            "scenario",
+            "attempts",
+            "succeeded",
+            "conflicts",
+            "refused",
+            "errors",
+            "retries",
+            "completed/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "e2e p99 ms",
+            "wall s",
+        ],
+    );
+    for r in results {
+        table.push(vec![
+            r.flow.into(),
+            r.strategy.to_string(),
+            r.scenario.clone(),
+            thousands(r.attempts as f64),
+            thousands(r.succeeded as f64),
+            thousands(r.conflicts as f64),
+            thousands(r.refused as f64),
+            thousands(r.errors as f64),
+            thousands(r.retries as f64),
+            thousands(r.throughput_per_second),
+            format!("{:.2}", r.p50_ms),
+            format!("{:.2}", r.p95_ms),
+            format!("{:.2}", r.p99_ms),
+            format!("{:.2}", r.e2e_p99_ms),
+            format!("{:.2}", r.seconds),
+        ]);
+    }
+    table
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChargeRace {
+    pub user: i64,
+    pub charges: u64,
+    pub amount_each: i64,
+    pub balance_before: i64,
+    pub balance_after: i64,
+    pub lost_updates: i64,
+    pub seconds: f64,
+}
+
+/// `charges` concurrent charges of 1,000 points to one wallet; the balance must rise by
+/// exactly their sum.
+pub async fn charge_race(
+    booking: &Booking,
+    user: i64,
+    charges: u64,
+    clients: u32,
+) -> Result<ChargeRace> {
+    const AMOUNT: i64 = 1_000;
+    let balance = || async {
+        sqlx::query_scalar::<_, i64>("SELECT balance FROM point_wallet WHERE user_id = ?")
+            .bind(user)
+            .fetch_optional(&booking.pool)
+            .await
+    };
+    let Some(before) = balance().await? else {
+        bail!("user {user} does not exist");
+    };
+    let started = Instant::now();
+    let failures = futures::stream::iter(0..charges)
+        .map(|_| booking.charge(user, AMOUNT))
+        .buffer_unordered(clients as usize)
+        .filter(|r| std::future::ready(r.is_err()))
+        .count()
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    if failures > 0 {
+        bail!("{failures} of {charges} charges failed");
+    }
+    let after = balance().await?.unwrap_or(before);
+    Ok(ChargeRace {
+        user,
+        charges,
+        amount_each: AMOUNT,
+        balance_before: before,
+        balance_after: after,
+        lost_updates: (before + charges as i64 * AMOUNT - after) / AMOUNT,
+        seconds,
+    })
+}

@@ -1,0 +1,285 @@
+//! `concert-bench reserve`: one reservation by hand (through the waiting queue), a load of
+//! concurrent users per seat strategy, a charge race on one wallet, the sweeper, and the
+//! audit after every run (a finding fails the run with exit code 3).
+
+mod args;
+pub(crate) use args::EXAMPLES;
+pub use args::{FlowChoice, ReserveArgs, SeatChoice, StrategyPick};
+
+pub mod events;
+mod load;
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde_json::{Value as Json, json};
+
+use crate::commands::reserve::events::EventsRun;
+use crate::db::DatabaseUrl;
+use crate::domain::audit::Audit;
+use crate::domain::booking::{Booking, Strategy};
+use crate::domain::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
+use crate::output::{Report, Table, thousands};
+use crate::{Context, keyspace, progress, schema};
+
+/// How often a person waiting in the queue sees their position refreshed.
+const QUEUE_POLL: Duration = Duration::from_millis(500);
+
+pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
+    let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.clamp(2, 128)).await?;
+    let url = db.url.clone();
+    let needs_redis = !args.audit
+        && !args.sweep
+        && (!args.skip_queue && !args.load && args.charge_race.is_none()
+            || strategies(args).contains(&Strategy::RedisLock));
+    let redis = if needs_redis {
+        Some(keyspace::connect(&ctx.connect.redis_url).await?)
+    } else {
+        None
+    };
+    let mut booking = Booking::new(db.pool.clone(), redis.clone().map(|c| (c, &ctx.key_prefix)));
+    booking.hold_for = args.hold;
+
+    let mut violations = Vec::new();
+    let (json, tables) = if args.audit {
+        (json!({}), Vec::new())
+    } else if args.sweep {
+        let released = booking.sweep().await?;
+        (
+            json!({"released": released}),
+            vec![one_row("Sweeper", "released holds", released)],
+        )
+    } else if let Some(n) = args.charge_race {
+        let race = load::charge_race(&booking, args.user.unwrap_or(1), n, args.clients).await?;
+        if race.lost_updates != 0 {
+            violations.push(format!(
+                "charge race: {} of {n} charges lost",
+                race.lost_updates
+            ));
+        }
+        let table = one_row(
+            "Charge race",
+            "lost updates",
+            race.lost_updates.max(0) as u64,
+        );
+        (json!({"charge_race": race}), vec![table])
+    } else if args.load {
+        let (results, events) = load_runs(ctx, args, &url, &booking).await?;
+        let table = load::table(&results);
+        (json!({"results": results, "events": events}), vec![table])
+    } else {
+        by_hand(ctx, args, &booking, redis).await?
+    };
+    let audit = Audit::run(&db.pool).await?;
+    violations.extend(audit.findings());
+    let mut json = json;
+    json["command"] = json!("reserve");
+    json["audit"] = json!(audit);
+    let mut tables = tables;
+    tables.push(audit_table(&audit));
+    Ok(Report {
+        json,
+        tables,
+        notes: violations
+            .iter()
+            .map(|v| format!("VIOLATION {v}"))
+            .collect(),
+        violations,
+    })
+}
+
+/// The load through each chosen flow: the direct one per strategy, the events one once (its
+/// Concert service holds seats with the conditional update).
+async fn load_runs(
+    ctx: &Context,
+    args: &ReserveArgs,
+    url: &DatabaseUrl,
+    booking: &Booking,
+) -> Result<(Vec<load::StrategyResult>, Option<Json>)> {
+    let mut results = Vec::new();
+    if matches!(args.flow, FlowChoice::Direct | FlowChoice::Both) {
+        let drivers: Vec<load::Driver> = strategies(args)
+            .into_iter()
+            .map(|s| load::Driver::Direct(booking, s))
+            .collect();
+        results = load::run(booking, ctx, args, &drivers).await?;
+    }
+    if args.flow == FlowChoice::Direct {
+        return Ok((results, None));
+    }
+    if args.flow == FlowChoice::Events
+        && !args.strategies.is_empty()
+        && strategies(args) != [Strategy::Conditional]
+    {
+        ctx.warn("--strategy applies to the direct flow; the events flow's Concert service holds seats with the conditional update");
+    }
+    // Started after the direct runs, so those share the machine with nothing idle-polling.
+    let back_end = EventsRun::start(ctx, url, &booking.pool, args.external_workers).await?;
+    let driver = load::Driver::Events {
+        pool: &booking.pool,
+        outcomes: &back_end.outcomes,
+        hold_for: args.hold,
+        timeout: args.settle_timeout,
+    };
+    let events_run = load::run(booking, ctx, args, std::slice::from_ref(&driver)).await;
+    let events = back_end.finish(&booking.pool, args.settle_timeout).await?;
+    results.extend(events_run?);
+    Ok((results, Some(events)))
+}
+
+fn strategies(args: &ReserveArgs) -> Vec<Strategy> {
+    if args.strategies.is_empty() || args.strategies.contains(&StrategyPick::All) {
+        return if args.load {
+            Strategy::ALL.to_vec()
+        } else {
+            vec![Strategy::Conditional]
+        };
+    }
+    args.strategies
+        .iter()
+        .filter_map(|pick| match pick {
+            StrategyPick::One(strategy) => Some(*strategy),
+            StrategyPick::All => None,
+        })
+        .collect()
+}
+
+fn one_row(title: &str, what: &str, n: u64) -> Table {
+    let mut table = Table::new(title, &["", "count"]);
+    table.push(vec![what.into(), thousands(n as f64)]);
+    table
+}
+
+fn audit_table(audit: &Audit) -> Table {
+    let mut table = Table::new(
+        "Audit (straight from the tables)",
+        &["check", "offending rows"],
+    );
+    for (check, n) in audit.checks() {
+        table.push(vec![check, n.to_string()]);
+    }
+    table
+}
+
+/// One person's reservation: queue (unless skipped), hold, and pay if asked.
+async fn by_hand(
+    ctx: &Context,
+    args: &ReserveArgs,
+    booking: &Booking,
+    redis: Option<redis::aio::ConnectionManager>,
+) -> Result<(Json, Vec<Table>)> {
+    let Some(user) = args.user else {
+        bail!(
+            "reserve needs --user and --seat (or --reservation to pay a hold), or one of --load, --charge-race, --sweep, --audit"
+        );
+    };
+    if let Some(reservation) = args.reservation {
+        let payment = booking.pay(user, reservation).await?;
+        let mut table = Table::new("Payment", &["reservation", "amount", "balance after"]);
+        table.push(vec![
+            reservation.to_string(),
+            thousands(payment.amount as f64),
+            thousands(payment.balance_after as f64),
+        ]);
+        return Ok((json!({"payment": payment}), vec![table]));
+    }
+    let Some(seat) = args.seat else {
+        bail!("reserve --user needs --seat (or --reservation to pay an existing hold)");
+    };
+    let strategy = strategies(args)[0];
+    let queue = match redis {
+        Some(conn) if !args.skip_queue => {
+            let concert = concert_of(booking, seat).await?;
+            let queue = RedisQueue::new(
+                conn,
+                &ctx.key_prefix,
+                QueueConfig {
+                    concert: concert as u64,
+                    policy: args.queue_policy,
+                    ttl: args.hold,
+                },
+                Clock::real(),
+            );
+            wait_for_turn(ctx, &queue, user as u64).await?;
+            Some(queue)
+        }
+        _ => None,
+    };
+    let hold = booking.hold(strategy, user, seat).await?;
+    let payment = if args.pay {
+        let paid = booking.pay(user, hold.reservation_id).await?;
+        // Paying ends the queue turn: the token expires now, not after the TTL.
+        if let Some(queue) = &queue {
+            queue.complete(user as u64).await?;
+        }
+        Some(paid)
+    } else {
+        None
+    };
+    let mut table = Table::new(
+        format!("Reservation ({})", strategy),
+        &[
+            "reservation",
+            "user",
+            "seat",
+            "price",
+            "state",
+            "balance after",
+        ],
+    );
+    table.push(vec![
+        hold.reservation_id.to_string(),
+        user.to_string(),
+        seat.to_string(),
+        thousands(hold.price as f64),
+        if payment.is_some() {
+            "CONFIRMED (paid)"
+        } else {
+            "HELD (pay within the hold)"
+        }
+        .into(),
+        payment
+            .as_ref()
+            .map_or("-".into(), |p| thousands(p.balance_after as f64)),
+    ]);
+    Ok((
+        json!({"reservation": hold, "payment": payment, "queued": queue.is_some()}),
+        vec![table],
+    ))
+}
+
+async fn concert_of(booking: &Booking, seat: i64) -> Result<i64> {
+    let concert: Option<i64> = sqlx::query_scalar(
+        "SELECT p.concert_id FROM seat s JOIN performance p ON p.id = s.performance_id WHERE s.id = ?",
+    )
+    .bind(seat)
+    .fetch_optional(&booking.pool)
+    .await?;
+    concert.ok_or_else(|| crate::domain::booking::BookingError::UnknownSeat(seat).into())
+}
+
+/// Enters the concert's queue and waits to be admitted, showing the position. With no
+/// scheduler process running, this command admits by the queue's own rules while it waits.
+async fn wait_for_turn(ctx: &Context, queue: &RedisQueue, user: u64) -> Result<()> {
+    let bar = progress::spinner(ctx.progress_visible());
+    let mut position = queue.enter(user).await?.position;
+    loop {
+        match position {
+            Position::Active { .. } => {
+                bar.finish_and_clear();
+                return Ok(());
+            }
+            Position::Waiting { position, eta } => bar.set_message(format!(
+                "in the queue: position {position}{}",
+                eta.map_or(String::new(), |e| format!(", about {} s", e.as_secs()))
+            )),
+            // The queue lost us (Redis restarted, or the turn expired): enter again.
+            Position::Absent => {
+                queue.enter(user).await?;
+            }
+        }
+        queue.admit().await?;
+        tokio::time::sleep(QUEUE_POLL).await;
+        position = queue.position(user).await?;
+    }
+}

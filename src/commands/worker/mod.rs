@@ -1,0 +1,111 @@
+//! `concert-bench worker`: the relay and service consumers on their own, until Ctrl-C or
+//! `--for`, then what they did and what is left.
+
+mod args;
+pub(crate) use args::EXAMPLES;
+pub use args::WorkerArgs;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::domain::services::Service;
+use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, replay_parked};
+use crate::output::{Report, Table, thousands};
+use crate::{Context, progress, schema};
+
+/// Database connections a worker uses: each consumer applies a few events at a time.
+const POOL: u32 = 40;
+
+pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
+    let db = schema::connect_seeded(&ctx.connect.database_url, POOL).await?;
+    let config = config(args);
+    let replayed = if args.replay_parked {
+        Some(replay_parked(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix).await?)
+    } else {
+        None
+    };
+    let workers =
+        Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?;
+    let spinner = progress::spinner(ctx.progress_visible());
+    spinner.set_message("working: relaying and applying events (Ctrl-C stops)");
+    match args.run_for {
+        Some(limit) => tokio::time::sleep(limit).await,
+        None => std::future::pending::<()>().await,
+    }
+    spinner.finish_and_clear();
+    let stats = workers.stats.snapshot();
+    workers.stop().await;
+    let backlog = Backlog::measure(&db.pool, 0).await?;
+    let mut table = Table::new("Worker", &["", "count"]);
+    for (name, value) in stats.as_object().into_iter().flatten() {
+        table.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);
+    }
+    let mut left = Table::new("Left for the workers", &["", "count"]);
+    for (name, value) in serde_json::to_value(&backlog)?
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        left.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);
+    }
+    Ok(Report {
+        json: json!({
+            "command": "worker",
+            "services": config.services,
+            "relay": config.relay,
+            "replayed_parked": replayed,
+            "events": stats,
+            "backlog": backlog,
+        }),
+        tables: vec![table, left],
+        notes: replayed
+            .map(|n| {
+                format!("--replay-parked: {n} parked events were sent to their consumers again.")
+            })
+            .into_iter()
+            .collect(),
+        violations: Vec::new(),
+    })
+}
+
+/// The worker's settings from its flags; the rest as every in-process worker has them.
+fn config(args: &WorkerArgs) -> WorkerConfig {
+    WorkerConfig {
+        services: if args.services.is_empty() {
+            Service::ALL.to_vec()
+        } else {
+            args.services.clone()
+        },
+        relay: !args.no_relay,
+        claim_after: args.claim_after,
+        max_deliveries: usize::try_from(args.max_deliveries).unwrap_or(usize::MAX),
+        republish_after: args.republish_after,
+        ..WorkerConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `worker`'s flag defaults and `reserve --flow events`'s in-process workers
+    /// (`WorkerConfig::default`) are one set of settings: clap cannot take a `Duration` as its
+    /// default, so this keeps the two spellings equal.
+    #[test]
+    fn the_flags_defaults_are_the_workers_defaults() {
+        #[derive(Parser)]
+        struct Worker {
+            #[command(flatten)]
+            args: WorkerArgs,
+        }
+        let parsed = config(&Worker::parse_from(["worker"]).args);
+        let default = WorkerConfig::default();
+        assert_eq!(parsed.services, default.services);
+        assert_eq!(parsed.relay, default.relay);
+        assert_eq!(parsed.claim_after, default.claim_after);
+        assert_eq!(parsed.max_deliveries, default.max_deliveries);
+        assert_eq!(parsed.republish_after, default.republish_after);
+    }
+}

@@ -1,0 +1,14 @@
+//! The index laboratory that `query` and `explain` share, depended on in one direction (the
+//! commands use it; it uses neither): the [`experiment`] (variants x scenarios, timed), the
+//! index [`variant`]s and the catalog they are checked against, [`scratch`] indexes that a run
+//! creates, proves its own and removes, and [`plans`]: reading `EXPLAIN`/`ANALYZE` and the
+//! advisor's candidate indexes.
+
+pub mod experiment;
+pub mod plans;
+pub mod scratch;
+mod variant;
+
+pub use experiment::{Experiment, measure, with_literal};
+pub use scratch::ScratchIndexes;
+pub use variant::{BASELINE, Catalog, IndexDef, Variant};

@@ -1,0 +1,233 @@
+//! Reading plans, and the advisor's proposals from them: what `explain` reports and what
+//! `query --variant advised` times. Here, beside the experiment, so both commands depend on it
+//! and not on each other.
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value as Json;
+use sqlx::mysql::MySqlRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, MySql, Row};
+
+use super::{Catalog, Variant, with_literal};
+use crate::db::Flavor;
+use crate::domain::scenarios::{Params, Scenario};
+
+/// A table scanned whole inside a join is worth a finding from this many rows.
+pub(crate) const LARGE_SCAN_ROWS: f64 = 1_000.0;
+
+/// One row of a plan, the same columns on both servers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub table: String,
+    pub access: String,
+    pub possible_keys: Option<String>,
+    pub key: Option<String>,
+    pub rows: Option<f64>,
+    /// Rows actually read (`--analyze`, MariaDB).
+    pub rows_read: Option<f64>,
+    pub filtered: Option<f64>,
+    pub extra: Option<String>,
+}
+
+/// One scenario's plan under one variant.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Plan {
+    pub(crate) scenario: Scenario,
+    pub(crate) variant: String,
+    pub(crate) steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) raw: Option<Json>,
+}
+
+pub(crate) async fn plan_steps(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    sql: &str,
+    analyze: bool,
+) -> Result<Vec<Step>, sqlx::Error> {
+    let statement = match (flavor, analyze) {
+        (Flavor::Mariadb, true) => format!("ANALYZE {sql}"),
+        (Flavor::Mariadb, false) => format!("EXPLAIN EXTENDED {sql}"),
+        // MySQL's EXPLAIN ANALYZE is a tree, not a table; rows read come only from MariaDB.
+        (Flavor::Mysql, _) => format!("EXPLAIN {sql}"),
+    };
+    let rows = sqlx::query(AssertSqlSafe(statement))
+        .fetch_all(&mut **conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Step {
+            table: table_of_alias(&text(row, "table").unwrap_or_default()),
+            access: text(row, "type").unwrap_or_default(),
+            possible_keys: text(row, "possible_keys"),
+            key: text(row, "key"),
+            rows: number(row, "rows"),
+            rows_read: number(row, "r_rows"),
+            filtered: number(row, "filtered"),
+            extra: text(row, "Extra").filter(|e| !e.is_empty()),
+        })
+        .collect())
+}
+
+pub(crate) async fn raw_plan(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    sql: &str,
+    analyze: bool,
+) -> Result<Json> {
+    let statement = match (flavor, analyze) {
+        (Flavor::Mariadb, true) => format!("ANALYZE FORMAT=JSON {sql}"),
+        _ => format!("EXPLAIN FORMAT=JSON {sql}"),
+    };
+    let text: String = sqlx::query_scalar(AssertSqlSafe(statement))
+        .fetch_one(&mut **conn)
+        .await?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Plan columns come back as text or numbers depending on the server; read either.
+fn text(row: &MySqlRow, column: &str) -> Option<String> {
+    row.try_get::<Option<String>, _>(column)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            row.try_get::<Option<Vec<u8>>, _>(column)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .or_else(|| number(row, column).map(|n| n.to_string()))
+}
+
+fn number(row: &MySqlRow, column: &str) -> Option<f64> {
+    if let Ok(Some(v)) = row.try_get::<Option<f64>, _>(column) {
+        return Some(v);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<u64>, _>(column) {
+        return Some(v as f64);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<i64>, _>(column) {
+        return Some(v as f64);
+    }
+    row.try_get::<Option<String>, _>(column)
+        .ok()
+        .flatten()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// The scenarios alias their tables by first letter.
+fn table_of_alias(alias: &str) -> String {
+    match alias {
+        "c" => "concert",
+        "p" => "performance",
+        "s" => "seat",
+        "r" => "reservation",
+        other => other,
+    }
+    .to_string()
+}
+
+pub(crate) fn is_large_join_scan(plan: &Plan, step: &Step) -> bool {
+    plan.steps.len() > 1
+        && step.access == "ALL"
+        && step.rows_read.or(step.rows).unwrap_or(0.0) >= LARGE_SCAN_ROWS
+}
+
+/// One proposed index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Candidate {
+    pub(crate) table: String,
+    pub(crate) columns: Vec<String>,
+    /// A covering proposal is judged against the plain one on the same table.
+    pub(crate) over: Option<Vec<String>>,
+}
+
+impl Candidate {
+    pub(crate) fn spec(&self) -> String {
+        format!("{}({})", self.table, self.columns.join(","))
+    }
+}
+
+/// The advisor's proposals: for each large scan inside a join under `none`, the columns that
+/// table is joined or filtered on; and, where the query reads more of that table, the same
+/// index covering those columns too (so the rows need not be looked up at all).
+pub(crate) fn candidates(plans: &[Plan]) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for plan in plans.iter().filter(|p| p.variant == super::BASELINE) {
+        for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
+            let of_table = |list: &[(&str, &str)]| -> Vec<String> {
+                list.iter()
+                    .filter(|(t, c)| *t == step.table && *c != "id")
+                    .map(|(_, c)| c.to_string())
+                    .collect()
+            };
+            let columns = of_table(plan.scenario.access_columns());
+            if columns.is_empty() {
+                continue;
+            }
+            let mut covering = columns.clone();
+            for column in of_table(plan.scenario.read_columns()) {
+                if !covering.contains(&column) {
+                    covering.push(column);
+                }
+            }
+            let plain = Candidate {
+                table: step.table.clone(),
+                columns: columns.clone(),
+                over: None,
+            };
+            let wide = Candidate {
+                table: step.table.clone(),
+                columns: covering,
+                over: Some(columns),
+            };
+            for candidate in [plain, wide] {
+                let same =
+                    |c: &Candidate| c.table == candidate.table && c.columns == candidate.columns;
+                if !candidates.iter().any(same)
+                    && (candidate.over.is_none()
+                        || candidate.over.as_ref() != Some(&candidate.columns))
+                {
+                    candidates.push(candidate);
+                }
+            }
+        }
+    }
+    candidates
+}
+
+/// `--variant advised` for `query`: the proposals an existing index can test, as one variant
+/// spec (`table(col,..)+..`), from every scenario's plan under `none`.
+pub(crate) async fn advised_spec(
+    conn: &mut PoolConnection<MySql>,
+    flavor: Flavor,
+    catalog: &Catalog,
+    params: &Params,
+) -> Result<String> {
+    let none = Variant::none();
+    let mut plans = Vec::new();
+    for scenario in Scenario::ALL {
+        let sql = with_literal(
+            &scenario.sql(|t| none.hint(t, catalog)),
+            params.value(scenario.param()),
+        );
+        plans.push(Plan {
+            scenario,
+            variant: none.name.clone(),
+            steps: plan_steps(conn, flavor, &sql, false).await?,
+            raw: None,
+        });
+    }
+    let provable: Vec<String> = candidates(&plans)
+        .into_iter()
+        .filter(|c| c.over.is_none() && catalog.index_on(&c.table, &c.columns).is_some())
+        .map(|c| c.spec())
+        .collect();
+    if provable.is_empty() {
+        anyhow::bail!(
+            "the advisor proposes no index that an existing one can stand for, so `advised` has nothing to time: see `concert-bench explain`"
+        );
+    }
+    Ok(provable.join("+"))
+}

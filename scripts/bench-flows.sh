@@ -31,7 +31,7 @@ for run in $(seq "$runs"); do
     out=$("$bin" -o json -q --database-url "$url" --key-prefix "$prefix" reserve --load \
       --seats spread --strategy conditional --flow "$flow" --users "$users" -c "$clients")
     jq -e '([.audit[]] | add) == 0' <<<"$out" >/dev/null
-    echo "run $run $flow: $(jq -c '.results[0] | {succeeded, refused, errors, throughput_per_second, p50_ms, e2e_p99_ms}' <<<"$out") $(jq -c '.events // {} | {lag_p50_ms, lag_p99_ms}' <<<"$out")"
+    echo "run $run $flow: $(jq -c '.results[0] | {succeeded, refused, errors, throughput_per_second, p50_ms: .latency.p50_ms, e2e_p99_ms: .e2e.p99_ms}' <<<"$out") $(jq -c '.events // {} | {lag_p50_ms: .lag.p50_ms, lag_p99_ms: .lag.p99_ms}' <<<"$out")"
     jq '.results[0].throughput_per_second' <<<"$out" >>"/tmp/cb-flows-$flow.$$"
   done
 done

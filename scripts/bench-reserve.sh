@@ -27,7 +27,7 @@ confirmed() { sql -e "SELECT COUNT(*) FROM reservation WHERE status = 'CONFIRMED
 "$bin" -q --database-url "$url" seed --reset --users "$users" >/dev/null
 tool=$("$bin" -o json -q --database-url "$url" reserve --load --seats spread --strategy conditional \
   --users "$users" -c "$clients")
-echo "tool:   $(jq -c '.results[0] | {succeeded, conflicts, refused, errors, seconds, throughput_per_second, p50_ms, p99_ms}' <<<"$tool")"
+echo "tool:   $(jq -c '.results[0] | {succeeded, conflicts, refused, errors, seconds, throughput_per_second, p50_ms: .latency.p50_ms, p99_ms: .latency.p99_ms}' <<<"$tool")"
 
 "$bin" -q --database-url "$url" seed --reset --users "$users" >/dev/null
 sql <<'SQL'

@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::keyspace::KeyPrefix;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AnchorRun {
     pub command: &'static str,
     pub clients: u32,

@@ -8,6 +8,7 @@ use crate::commands::explain::{self, ExplainArgs};
 use crate::commands::query::{self, QueryArgs};
 use crate::commands::queue_sim::{self, QueueSimArgs};
 use crate::commands::reserve::{self, ReserveArgs};
+use crate::commands::schema::{self, SchemaArgs};
 use crate::commands::seed::{self, SeedArgs};
 use crate::commands::worker::{self, WorkerArgs};
 use crate::output::OutputFormat;
@@ -101,4 +102,7 @@ pub enum Command {
     /// Run the event relay and service consumers (the events flow's back end).
     #[command(after_help = worker::EXAMPLES)]
     Worker(WorkerArgs),
+    /// Print the JSON Schema of a command's `-o json` document.
+    #[command(after_help = schema::EXAMPLES)]
+    Schema(SchemaArgs),
 }

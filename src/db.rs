@@ -13,7 +13,7 @@ use url::Url;
 /// How long to wait for a server before giving up, so a black-holed host never hangs the tool.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavor {
     Mariadb,
@@ -30,7 +30,7 @@ impl std::fmt::Display for Flavor {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ServerInfo {
     pub flavor: Flavor,
     pub version: String,

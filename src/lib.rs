@@ -13,7 +13,8 @@
 //! - `commands/`: one module per subcommand ([`commands::seed`], [`commands::query`],
 //!   [`commands::explain`], [`commands::cache_bench`], [`commands::queue_sim`],
 //!   [`commands::reserve`], [`commands::worker`]), each with its flags (`args.rs`), its `run`
-//!   and its report.
+//!   and its typed report (`report.rs`); [`commands::schema`] prints the JSON Schema of each
+//!   report.
 //! - `index_lab/`: what `query` and `explain` share: the experiment, index variants, scratch
 //!   indexes, plan reading and the advisor's candidates ([`index_lab`]).
 //! - `domain/`: the reservation domain, apart from any benchmark ([`domain`]): the waiting
@@ -111,6 +112,9 @@ pub fn failed_output(err: &anyhow::Error) -> Option<&str> {
 /// Runs one command and returns its rendered output. Ctrl-C is raced against the work so an
 /// interrupted command stops cleanly and says what state it left behind.
 pub async fn run(cli: Cli) -> Result<String> {
+    if let Command::Schema(args) = &cli.command {
+        return commands::schema::run(args);
+    }
     let key_prefix = KeyPrefix::parse(&cli.connect.key_prefix)?;
     let ctx = Context {
         connect: cli.connect,
@@ -147,6 +151,7 @@ pub async fn run(cli: Cli) -> Result<String> {
             worker::run(&ctx, args).boxed(),
             "events being applied rolled back; any worker redelivers them",
         ),
+        Command::Schema(_) => unreachable!("answered above, with no connection"),
     };
     // A run that changes the schema or makes scratch databases answers Ctrl-C itself, after
     // putting things back.

@@ -1,11 +1,60 @@
-//! The one report layer every command shares: a command builds a [`Report`] (its JSON document
-//! and its tables), and one [`Exporter`] per output format renders it. Commands never print
-//! their results themselves, so `-o json` always yields exactly one document on stdout.
+//! The one report layer every command shares. A command returns a typed result (a
+//! [`CommandReport`]: `Serialize` for its JSON document, `JsonSchema` for the schema published
+//! for it, and the tables people read, rendered from the same struct). [`Report::of`] turns it
+//! into a [`Report`], and one [`Exporter`] per output format renders that. Commands never
+//! print their results themselves, so `-o json` always yields exactly one document on stdout.
 
 use anyhow::Result;
 use clap::ValueEnum;
 use comfy_table::{ContentArrangement, Table as ComfyTable, presets::UTF8_FULL_CONDENSED};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::Value;
+
+/// The version of every command's JSON document. It changes only when a field is renamed or
+/// removed (adding fields keeps it), so a CI job can refuse a document it does not understand.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A command's typed result.
+pub trait CommandReport: Serialize + JsonSchema {
+    /// The command's name: the document's `command` field.
+    const COMMAND: &'static str;
+
+    /// The tables people read; the first is the main one (what `-o csv` prints).
+    fn tables(&self) -> Vec<Table>;
+
+    /// Short findings printed under the tables (table format only).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Broken invariants found: the report is still printed, then the run exits with 3.
+    fn violations(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The JSON document of a command: its version and name, then the command's own fields.
+#[derive(Serialize, JsonSchema)]
+struct Document<'a, R> {
+    /// The document's version ([`SCHEMA_VERSION`]).
+    schema_version: u32,
+    /// The command that made it.
+    command: &'static str,
+    #[serde(flatten)]
+    report: &'a R,
+}
+
+/// The JSON Schema of a command's document, generated from its types (what `concert-bench
+/// schema` prints and `schemas/` holds). `schema_version` and `command` are constants in it,
+/// so a document of another command or version does not validate.
+pub fn schema_of<R: CommandReport + 'static>() -> Value {
+    let mut schema = schemars::schema_for!(Document<'static, R>).to_value();
+    schema["title"] = Value::from(format!("concert-bench {} document", R::COMMAND));
+    schema["properties"]["schema_version"] = serde_json::json!({ "const": SCHEMA_VERSION });
+    schema["properties"]["command"] = serde_json::json!({ "const": R::COMMAND });
+    schema
+}
 
 /// Output format, shared by all commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -41,21 +90,25 @@ impl Table {
         self.rows.push(row);
     }
 
-    /// The "Ratios" table of a report's `comparisons` (objects with `what` and `ratio`).
-    pub fn ratios(comparisons: &[Value]) -> Self {
+    /// The "Ratios" table of a report's comparisons.
+    pub fn ratios(comparisons: &[Ratio]) -> Self {
         let mut table = Self::new("Ratios", &["what", "ratio"]);
         for c in comparisons {
-            table.push(vec![
-                c["what"].as_str().unwrap_or_default().to_string(),
-                format!("{:.2}x", c["ratio"].as_f64().unwrap_or(f64::NAN)),
-            ]);
+            table.push(vec![c.what.clone(), format!("{:.2}x", c.ratio)]);
         }
         table
     }
 }
 
-/// What a command produced: the machine-readable document and the tables for people.
-/// The first table is the main one (the one `-o csv` prints).
+/// One measured thing against another in the same run (e.g. the tool against its anchor).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Ratio {
+    pub what: String,
+    pub ratio: f64,
+}
+
+/// What a command produced, ready to render: the machine-readable document and the tables
+/// for people. The first table is the main one (the one `-o csv` prints).
 #[derive(Debug, Clone)]
 pub struct Report {
     pub json: Value,
@@ -65,6 +118,22 @@ pub struct Report {
     /// Broken invariants the command found. The report is still printed, then the run fails
     /// with exit code 3, so a CI job notices.
     pub violations: Vec<String>,
+}
+
+impl Report {
+    pub fn of<R: CommandReport>(report: &R) -> Result<Self> {
+        let document = Document {
+            schema_version: SCHEMA_VERSION,
+            command: R::COMMAND,
+            report,
+        };
+        Ok(Self {
+            json: serde_json::to_value(&document)?,
+            tables: report.tables(),
+            notes: report.notes(),
+            violations: report.violations(),
+        })
+    }
 }
 
 /// Renders a report in one output format.

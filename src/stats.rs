@@ -13,6 +13,7 @@ use fake::RngExt;
 use fake::rand::SeedableRng;
 use fake::rand::rngs::ChaCha8Rng;
 use hdrhistogram::Histogram;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Bootstrap resamples per interval: enough for stable 2.5/97.5 percentiles.
@@ -111,14 +112,14 @@ impl Samples {
         self.seen == 0
     }
 
-    pub fn summary(&self) -> Summary {
+    pub fn summary(&self) -> Latency {
         let h = &self.histogram;
         let ms = |ns: u64| ns as f64 / 1e6;
         let q = |quantile: f64| ms(h.value_at_quantile(quantile));
-        Summary {
-            iterations: self.len(),
+        Latency {
+            count: self.len(),
             min_ms: ms(h.min()),
-            median_ms: q(0.5),
+            p50_ms: q(0.5),
             p95_ms: q(0.95),
             p99_ms: q(0.99),
             max_ms: ms(h.max()),
@@ -150,11 +151,15 @@ impl Samples {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Summary {
-    pub iterations: u64,
+/// One latency distribution, with the same fields in every command's document (percentiles
+/// from the HDR histogram, 0.1% resolution).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, JsonSchema)]
+pub struct Latency {
+    /// Samples recorded.
+    pub count: u64,
     pub min_ms: f64,
-    pub median_ms: f64,
+    /// The median.
+    pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -162,9 +167,16 @@ pub struct Summary {
     pub stddev_ms: f64,
 }
 
+impl Samples {
+    /// The summary, or `None` when nothing was recorded (shown as "-", never as 0).
+    pub fn summary_if_any(&self) -> Option<Latency> {
+        (!self.is_empty()).then(|| self.summary())
+    }
+}
+
 /// How many times faster `variant` is than `baseline` (ratio of medians), with a bootstrap
 /// 95% interval. Seeded, so the same samples always give the same interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 pub struct Speedup {
     pub speedup: f64,
     pub ci95: [f64; 2],
@@ -205,7 +217,7 @@ mod tests {
         }
         assert_eq!(s.len(), 200_000);
         assert_eq!(s.raw_ns.len(), RESERVOIR);
-        let median = s.summary().median_ms;
+        let median = s.summary().p50_ms;
         assert!((median - 0.5).abs() < 0.01, "{median}");
         // The reservoir is a uniform selection: its own median is close to the true one.
         let mut kept = s.raw_ns.clone();
@@ -235,9 +247,9 @@ mod tests {
     #[test]
     fn summary_reports_order_statistics() {
         let s = samples(&(1..=100).map(f64::from).collect::<Vec<_>>()).summary();
-        assert_eq!(s.iterations, 100);
+        assert_eq!(s.count, 100);
         assert!((s.min_ms - 1.0).abs() < 0.01 && (s.max_ms - 100.0).abs() < 0.1);
-        assert!((s.median_ms - 50.0).abs() < 0.1, "{}", s.median_ms);
+        assert!((s.p50_ms - 50.0).abs() < 0.1, "{}", s.p50_ms);
         assert!((s.p95_ms - 95.0).abs() < 0.1 && (s.p99_ms - 99.0).abs() < 0.1);
     }
 

@@ -34,14 +34,15 @@ async fn measures_every_scenario_under_none_and_week8_and_compares_them() {
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 12, "6 scenarios x (none, week8)");
     for r in results {
-        assert_eq!(r["iterations"], 5);
+        let client = &r["client"];
+        assert_eq!(client["count"], 5);
         let (min, median, max) = (
-            r["min_ms"].as_f64().unwrap(),
-            r["median_ms"].as_f64().unwrap(),
-            r["max_ms"].as_f64().unwrap(),
+            client["min_ms"].as_f64().unwrap(),
+            client["p50_ms"].as_f64().unwrap(),
+            client["max_ms"].as_f64().unwrap(),
         );
         assert!(0.0 < min && min <= median && median <= max, "{r}");
-        assert!(r["server_median_ms"].as_f64().is_some(), "{r}");
+        assert!(r["server"]["p50_ms"].as_f64().is_some(), "{r}");
     }
     let rows = |scenario: &str| -> Vec<i64> {
         results

@@ -8,5 +8,6 @@ mod flags;
 pub mod query;
 pub mod queue_sim;
 pub mod reserve;
+pub mod schema;
 pub mod seed;
 pub mod worker;

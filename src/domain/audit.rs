@@ -8,7 +8,7 @@ use sqlx::MySqlPool;
 
 use crate::domain::services::{Parked, unapplied_events_sql};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Audit {
     /// Seats with more than one confirmed reservation.
     pub double_sold_seats: i64,

@@ -14,3 +14,23 @@ pub mod concerts;
 pub mod queue;
 pub mod scenarios;
 pub mod services;
+
+/// `Display` for enums the command line parses, from clap's own derive: a value prints as it
+/// is typed, and its names are written once.
+macro_rules! display_as_typed {
+    ($($type:ty),+) => {$(
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let value = clap::ValueEnum::to_possible_value(self).expect("no value is skipped");
+                f.write_str(value.get_name())
+            }
+        }
+    )+};
+}
+
+display_as_typed!(
+    booking::Strategy,
+    concerts::CacheLevel,
+    concerts::Invalidation,
+    concerts::Workload
+);

@@ -7,7 +7,19 @@ use clap::ValueEnum;
 use serde::Serialize;
 use sqlx::MySqlPool;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    ValueEnum,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Scenario {
@@ -26,7 +38,7 @@ pub enum Scenario {
 }
 
 /// Which id a scenario is asked about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum Param {
     None,
     Concert,
@@ -35,7 +47,7 @@ pub enum Param {
 }
 
 /// Ids picked from the seeded data: an open concert, a sold seat, that seat's reservation.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct Params {
     pub concert_id: i64,
     pub seat_id: i64,

@@ -17,7 +17,7 @@ use crate::domain::scenarios::{Params, Scenario};
 pub(crate) const LARGE_SCAN_ROWS: f64 = 1_000.0;
 
 /// One row of a plan, the same columns on both servers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Step {
     pub table: String,
     pub access: String,
@@ -31,13 +31,13 @@ pub struct Step {
 }
 
 /// One scenario's plan under one variant.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Plan {
-    pub(crate) scenario: Scenario,
-    pub(crate) variant: String,
-    pub(crate) steps: Vec<Step>,
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Plan {
+    pub scenario: Scenario,
+    pub variant: String,
+    pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) raw: Option<Json>,
+    pub raw: Option<Json>,
 }
 
 pub(crate) async fn plan_steps(

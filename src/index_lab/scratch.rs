@@ -18,7 +18,6 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use sqlx::{AssertSqlSafe, MySqlPool};
 
 use crate::db::{self, Database, DatabaseUrl};
-use crate::output::Report;
 use crate::schema::{self, Ownership};
 use crate::{Context, Failure};
 
@@ -205,26 +204,26 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Runs `work` with scratch indexes allowed when `create` (`--create-indexes`), guarded by
-/// [`guard`]; without, `work` gets none and the schema is never touched.
-pub async fn run(
+/// [`guard`]; without, `work` gets none and the schema is never touched. Returns what `work`
+/// returned and the indexes that were created for it (and dropped again).
+pub async fn run<T>(
     ctx: &Context,
     create: bool,
     lock_wait: Duration,
-    work: impl AsyncFnOnce(Option<&ScratchIndexes>) -> Result<Report>,
-) -> Result<Report> {
+    work: impl AsyncFnOnce(Option<&ScratchIndexes>) -> Result<T>,
+) -> Result<(T, Vec<String>)> {
     if !create {
-        return work(None).await;
+        return Ok((work(None).await?, Vec::new()));
     }
     let scratch = ScratchIndexes::connect(ctx, lock_wait).await?;
     guard(&scratch, work(Some(&scratch))).await
 }
 
 /// Runs `work`, then drops the scratch indexes whatever happened: success, error or Ctrl-C.
-/// The report says which indexes were made and dropped.
-async fn guard(
+async fn guard<T>(
     scratch: &ScratchIndexes,
-    work: impl Future<Output = Result<Report>>,
-) -> Result<Report> {
+    work: impl Future<Output = Result<T>>,
+) -> Result<(T, Vec<String>)> {
     let outcome = tokio::select! {
         outcome = work => outcome,
         _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(
@@ -237,20 +236,20 @@ async fn guard(
         .await
         .context("could not drop the indexes --create-indexes made (they are named cb_tmp_* and recorded in the ownership table; the next --create-indexes run drops them)");
     match (outcome, restored) {
-        (Ok(mut report), Ok(())) => {
-            let created = scratch.created();
-            if !created.is_empty() {
-                report.notes.push(format!(
-                    "--create-indexes: created {} for the run and dropped them afterwards; the schema is as it was.",
-                    created.join(", ")
-                ));
-            }
-            report.json["created_indexes"] = serde_json::json!(created);
-            Ok(report)
-        }
+        (Ok(result), Ok(())) => Ok((result, scratch.created())),
         (Ok(_), Err(e)) => Err(e),
         (Err(e), _) => Err(e),
     }
+}
+
+/// The note a report prints about the indexes `--create-indexes` made for it.
+pub fn created_note(created: &[String]) -> Option<String> {
+    (!created.is_empty()).then(|| {
+        format!(
+            "--create-indexes: created {} for the run and dropped them afterwards; the schema is as it was.",
+            created.join(", ")
+        )
+    })
 }
 
 async fn present(pool: &MySqlPool) -> Result<Vec<(String, String)>, sqlx::Error> {

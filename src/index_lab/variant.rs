@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::MySqlPool;
 
 /// A secondary index as the server describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IndexDef {
     pub name: String,
     pub columns: Vec<String>,
@@ -80,7 +80,7 @@ impl Catalog {
 }
 
 /// A named set of allowed secondary indexes, as `(table, index name)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Variant {
     pub name: String,
     /// `table(columns)` as the user or advisor wrote it, for reports.

@@ -181,8 +181,43 @@ pub async fn exec(pool: &MySqlPool, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Runs the tool in-process. Every JSON document it prints (a report, or the report of a run
+/// that failed on violations) is checked against the schema published for its command in
+/// `schemas/`, so the published schemas cannot drift from what the commands print.
 pub async fn run_tool(argv: &[&str]) -> anyhow::Result<String> {
-    concert_bench::run(concert_bench::cli::Cli::try_parse_from(argv)?).await
+    let out = concert_bench::run(concert_bench::cli::Cli::try_parse_from(argv)?).await;
+    let printed = match &out {
+        Ok(text) => Some(text.as_str()),
+        Err(err) => concert_bench::failed_output(err),
+    };
+    let doc = printed.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    // A schema (from `concert-bench schema`) is not a report.
+    if let Some(doc) = doc.filter(|d| d.get("$schema").is_none()) {
+        assert_matches_published_schema(&doc);
+    }
+    out
+}
+
+/// Panics with every mismatch when `doc` does not validate against its command's schema.
+pub fn assert_matches_published_schema(doc: &serde_json::Value) {
+    let command = doc["command"]
+        .as_str()
+        .expect("a document names its command");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(format!("{command}.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the {command} document does not match {}: {errors:#?}",
+        path.display()
+    );
 }
 
 /// Redis the tests use; override with TEST_REDIS_URL.

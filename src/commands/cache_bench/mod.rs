@@ -9,18 +9,20 @@ pub use args::CacheBenchArgs;
 pub(crate) use args::EXAMPLES;
 
 mod load;
+mod report;
+
+pub use report::{CacheBenchReport, CellResult, Settings, StampedeResult};
 
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use serde_json::{Value as Json, json};
 
 use crate::anchor;
 use crate::domain::concerts::{
     CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation, Workload,
 };
 use crate::keyspace::{self, KeyPrefix};
-use crate::output::{Report, Table, thousands};
+use crate::output::{Ratio, Report};
 use crate::{Context, progress, schema};
 use load::{CellOutcome, Load, Targets};
 
@@ -40,27 +42,8 @@ struct Cell {
 
 impl Cell {
     fn name(&self) -> String {
-        format!(
-            "{}/{}/{}",
-            self.workload.name(),
-            level_name(self.level),
-            self.invalidation.map_or("-", invalidation_name)
-        )
-    }
-}
-
-fn level_name(level: CacheLevel) -> &'static str {
-    match level {
-        CacheLevel::None => "none",
-        CacheLevel::Response => "response",
-        CacheLevel::Repository => "repository",
-    }
-}
-
-fn invalidation_name(invalidation: Invalidation) -> &'static str {
-    match invalidation {
-        Invalidation::Ttl => "ttl",
-        Invalidation::OnWrite => "on-write",
+        let invalidation = self.invalidation.map_or("-".into(), |i| i.to_string());
+        format!("{}/{}/{invalidation}", self.workload, self.level)
     }
 }
 
@@ -219,135 +202,69 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
             namespace.as_str()
         ));
     }
-    Ok(report(args, &outcomes, &stampede, anchor.as_ref()))
+    Report::of(&report(args, &outcomes, &stampede, anchor))
 }
 
 fn report(
     args: &CacheBenchArgs,
     outcomes: &[(Cell, CellOutcome)],
     stampede: &[(bool, u64)],
-    anchor: Option<&anchor::AnchorRun>,
-) -> Report {
-    let mut table = Table::new(
-        format!(
-            "Cache benchmark ({} clients, {})",
-            args.clients,
-            args.rate.map_or("closed loop".to_string(), |r| format!(
-                "open loop at {r} req/s"
-            ))
-        ),
-        &[
-            "workload",
-            "strategy",
-            "invalidation",
-            "req/s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "hit %",
-            "db queries",
-            "value bytes",
-            "stale reads",
-            "max stale ms",
-            "errors",
-        ],
-    );
-    let mut results = Vec::new();
-    for (cell, o) in outcomes {
-        let s = o.latency.summary();
-        results.push(json!({
-            "workload": cell.workload.name(),
-            "strategy": level_name(cell.level),
-            "invalidation": cell.invalidation.map(invalidation_name),
-            "clients": args.clients,
-            "requests": o.requests,
-            "seconds": o.seconds,
-            "throughput_rps": o.throughput(),
-            "p50_ms": s.median_ms,
-            "p95_ms": s.p95_ms,
-            "p99_ms": s.p99_ms,
-            "max_ms": s.max_ms,
-            "hit_ratio": o.hit_ratio(),
-            "db_queries": o.db_queries,
-            "value_bytes": o.value_bytes,
-            "writes": o.writes,
-            "stale_reads": o.stale_reads,
-            "max_stale_ms": o.max_stale.as_secs_f64() * 1e3,
-            "errors": o.errors,
-            "fell_back": o.fell_back,
-        }));
-        table.push(vec![
-            cell.workload.name().into(),
-            level_name(cell.level).into(),
-            cell.invalidation.map_or("-", invalidation_name).into(),
-            thousands(o.throughput()),
-            format!("{:.3}", s.median_ms),
-            format!("{:.3}", s.p95_ms),
-            format!("{:.3}", s.p99_ms),
-            format!("{:.3}", s.max_ms),
-            o.hit_ratio()
-                .map_or("-".into(), |h| format!("{:.1}", h * 100.0)),
-            thousands(o.db_queries as f64),
-            thousands(o.value_bytes as f64),
-            thousands(o.stale_reads as f64),
-            format!("{:.1}", o.max_stale.as_secs_f64() * 1e3),
-            thousands(o.errors as f64),
-        ]);
-    }
-    let mut stampede_table = Table::new(
-        "Stampede: one cold key, every client at once",
-        &["protection", "clients", "db queries"],
-    );
-    let mut stampede_json = Vec::new();
-    for &(single_flight, queries) in stampede {
-        let protection = if single_flight {
-            "single-flight"
-        } else {
-            "none"
-        };
-        stampede_table.push(vec![
-            protection.into(),
-            args.stampede_clients.to_string(),
-            queries.to_string(),
-        ]);
-        stampede_json.push(json!({"protection": protection, "clients": args.stampede_clients, "db_queries": queries}));
-    }
-    let comparisons = comparisons(outcomes, anchor);
-    let tables: Vec<Table> = [table, stampede_table, Table::ratios(&comparisons)]
-        .into_iter()
-        .filter(|t| !t.rows.is_empty())
+    anchor: Option<anchor::AnchorRun>,
+) -> CacheBenchReport {
+    let results = outcomes
+        .iter()
+        .map(|(cell, o)| CellResult {
+            workload: cell.workload,
+            strategy: cell.level,
+            invalidation: cell.invalidation,
+            clients: args.clients,
+            requests: o.requests,
+            seconds: o.seconds,
+            throughput_rps: o.throughput(),
+            latency: o.latency.summary(),
+            hit_ratio: o.hit_ratio(),
+            db_queries: o.db_queries,
+            value_bytes: o.value_bytes,
+            writes: o.writes,
+            stale_reads: o.stale_reads,
+            max_stale_ms: o.max_stale.as_secs_f64() * 1e3,
+            errors: o.errors,
+            fell_back: o.fell_back,
+        })
         .collect();
-    Report {
-        json: json!({
-            "command": "cache-bench",
-            "settings": {
-                "clients": args.clients,
-                "duration_ms": args.duration.as_millis() as u64,
-                "requests": args.requests,
-                "rate": args.rate,
-                "warmup": args.warmup,
-                "write_ratio": args.write_ratio,
-                "ttl_ms": args.ttl.as_millis() as u64,
-                "single_flight": args.single_flight,
-                "fail_open": args.fail_open,
+    let stampede = stampede
+        .iter()
+        .map(|&(single_flight, db_queries)| StampedeResult {
+            protection: if single_flight {
+                "single-flight"
+            } else {
+                "none"
             },
-            "results": results,
-            "stampede": stampede_json,
-            "anchor": anchor,
-            "comparisons": comparisons,
-        }),
-        tables,
-        notes: vec![
-            "stale read: a \"get one concert\" answer older than a seat write that had returned before the read began (a version stamp in the answer says which)".into(),
-            "mixed: reads of one open concert, with --write-ratio of operations holding or releasing one of its seats".into(),
-        ],
-        violations: Vec::new(),
+            clients: args.stampede_clients,
+            db_queries,
+        })
+        .collect();
+    CacheBenchReport {
+        settings: Settings {
+            clients: args.clients,
+            duration_ms: args.duration.as_millis() as u64,
+            requests: args.requests,
+            rate: args.rate,
+            warmup: args.warmup,
+            write_ratio: args.write_ratio,
+            ttl_ms: args.ttl.as_millis() as u64,
+            single_flight: args.single_flight,
+            fail_open: args.fail_open,
+        },
+        results,
+        stampede,
+        comparisons: comparisons(outcomes, anchor.as_ref()),
+        anchor,
     }
 }
 
 /// Cached concert list against no cache, and against redis-benchmark GET of the same bytes.
-fn comparisons(outcomes: &[(Cell, CellOutcome)], anchor: Option<&anchor::AnchorRun>) -> Vec<Json> {
+fn comparisons(outcomes: &[(Cell, CellOutcome)], anchor: Option<&anchor::AnchorRun>) -> Vec<Ratio> {
     let find = |level, invalidation| {
         outcomes.iter().find(|(c, _)| {
             c.workload == Workload::ConcertList
@@ -364,16 +281,16 @@ fn comparisons(outcomes: &[(Cell, CellOutcome)], anchor: Option<&anchor::AnchorR
             continue;
         };
         if let Some((_, none)) = none {
-            out.push(json!({
-                "what": format!("concert_list: {} cache / none", level_name(level)),
-                "ratio": cached.throughput() / none.throughput(),
-            }));
+            out.push(Ratio {
+                what: format!("concert_list: {level} cache / none"),
+                ratio: cached.throughput() / none.throughput(),
+            });
         }
         if let Some(a) = anchor {
-            out.push(json!({
-                "what": format!("concert_list: {} cache / redis-benchmark GET", level_name(level)),
-                "ratio": cached.throughput() / a.ops_per_second,
-            }));
+            out.push(Ratio {
+                what: format!("concert_list: {level} cache / redis-benchmark GET"),
+                ratio: cached.throughput() / a.ops_per_second,
+            });
         }
     }
     out

@@ -3,17 +3,18 @@
 //! measurement before it prints any DDL.
 
 mod args;
+mod report;
+
 pub(crate) use args::EXAMPLES;
 pub use args::ExplainArgs;
+pub use report::{Advice, ExplainReport, ScenarioSpeedup};
 
 use anyhow::Result;
-use serde::Serialize;
-use serde_json::json;
 use sqlx::MySql;
 use sqlx::pool::PoolConnection;
 
 use crate::Context;
-use crate::db::{Database, user_error};
+use crate::db::user_error;
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
@@ -21,48 +22,27 @@ use crate::index_lab::plans::{
 use crate::index_lab::{
     Catalog, Experiment, ScratchIndexes, Variant, measure, scratch, with_literal,
 };
-use crate::output::{Report, Table};
+use crate::output::Report;
 use crate::progress;
 use crate::stats::speedup;
 
-#[derive(Debug, Clone, Serialize)]
-struct Advice {
-    table: String,
-    columns: Vec<String>,
-    /// For a covering proposal: the plain index it is judged against (it must beat that one).
-    judged_against: Option<Vec<String>>,
-    existing_index: Option<String>,
-    /// The best scenario's speedup from this index (the one the verdict rests on).
-    speedup: Option<f64>,
-    ci95: Option<[f64; 2]>,
-    /// Every scenario that joins or filters on these columns, with this index vs without it.
-    scenarios: Vec<ScenarioSpeedup>,
-    verdict: String,
-    ddl: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct ScenarioSpeedup {
-    scenario: Scenario,
-    speedup: f64,
-    ci95: [f64; 2],
-}
-
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
-    scratch::run(
+    let (mut report, created) = scratch::run(
         ctx,
         args.create_indexes,
         args.lock_wait_timeout,
         async |s| run_plans(ctx, args, s).await,
     )
-    .await
+    .await?;
+    report.created_indexes = created;
+    Report::of(&report)
 }
 
 async fn run_plans(
     ctx: &Context,
     args: &ExplainArgs,
     scratch: Option<&ScratchIndexes>,
-) -> Result<Report> {
+) -> Result<ExplainReport> {
     let Experiment {
         db,
         catalog,
@@ -102,7 +82,14 @@ async fn run_plans(
     } else {
         advise(ctx, &mut conn, &catalog, &plans, &params, args, scratch).await?
     };
-    Ok(report(&db, &plans, &findings, &advice))
+    Ok(ExplainReport {
+        server: db.server.clone(),
+        database: db.url.database().to_string(),
+        plans,
+        findings,
+        advice,
+        created_indexes: Vec::new(),
+    })
 }
 
 /// Tabular EXPLAIN (or ANALYZE for rows actually read) as [`Step`]s.
@@ -360,81 +347,6 @@ async fn advise(
     }
     bar.finish_and_clear();
     Ok(advice)
-}
-
-fn report(db: &Database, plans: &[Plan], findings: &[String], advice: &[Advice]) -> Report {
-    let mut plan_table = Table::new(
-        "Plans",
-        &[
-            "scenario",
-            "variant",
-            "table",
-            "access",
-            "key",
-            "rows (est.)",
-            "rows read",
-            "filtered %",
-            "extra",
-        ],
-    );
-    let opt = |v: Option<f64>| v.map_or("-".to_string(), |n| format!("{n:.0}"));
-    for plan in plans {
-        for step in &plan.steps {
-            plan_table.push(vec![
-                plan.scenario.name().into(),
-                plan.variant.clone(),
-                step.table.clone(),
-                step.access.clone(),
-                step.key.clone().unwrap_or_else(|| "-".into()),
-                opt(step.rows),
-                opt(step.rows_read),
-                opt(step.filtered),
-                step.extra.clone().unwrap_or_default(),
-            ]);
-        }
-    }
-    let mut advice_table = Table::new(
-        "Advisor: each proposed index with vs without it (the other tables' proposals in place; a covering one against the plain one)",
-        &["index", "per scenario", "best [95% CI]", "verdict", "DDL"],
-    );
-    for a in advice {
-        advice_table.push(vec![
-            format!("{}({})", a.table, a.columns.join(", ")),
-            a.scenarios
-                .iter()
-                .map(|s| format!("{} {:.2}x", s.scenario.name(), s.speedup))
-                .collect::<Vec<_>>()
-                .join(", "),
-            match (a.speedup, a.ci95) {
-                (Some(s), Some([lo, hi])) => format!("{s:.2}x [{lo:.2}, {hi:.2}]"),
-                _ => "-".into(),
-            },
-            a.verdict.clone(),
-            a.ddl.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    let mut tables = vec![plan_table];
-    if !advice.is_empty() {
-        tables.push(advice_table);
-    }
-    let mut notes: Vec<String> = findings.iter().map(|f| format!("- {f}")).collect();
-    notes.insert(
-        0,
-        format!("Findings ({} {}):", db.server.flavor, db.server.version),
-    );
-    Report {
-        json: json!({
-            "command": "explain",
-            "server": db.server,
-            "database": db.url.database(),
-            "plans": plans,
-            "findings": findings,
-            "advice": advice,
-        }),
-        tables,
-        notes,
-        violations: Vec::new(),
-    }
 }
 
 #[cfg(test)]

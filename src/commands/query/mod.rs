@@ -6,27 +6,24 @@ mod args;
 pub(crate) use args::EXAMPLES;
 pub use args::QueryArgs;
 
+mod report;
 mod sweep;
 
-use std::sync::LazyLock;
+pub use report::{
+    Comparison, QueryDocument, QueryReport, ScaleResult, ScenarioResult, SweepReport,
+    WriteupFigures,
+};
 
 use anyhow::Result;
-use serde_json::{Value as Json, json};
 
 use crate::Context;
-use crate::db::{Database, Flavor, user_error};
+use crate::db::{Database, user_error};
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::experiment::{Experiment, measure, server_time, with_literal};
 use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch};
-use crate::output::{Report, Table};
+use crate::output::Report;
 use crate::progress;
-use crate::stats::{Samples, Summary, speedup};
-
-/// The write-up's own figures, shown beside ours.
-static WRITEUP: LazyLock<Json> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("../../../fixtures/writeup-week8.json"))
-        .expect("fixture is valid JSON")
-});
+use crate::stats::{Samples, speedup};
 
 /// One scenario under one variant.
 struct Measured {
@@ -39,22 +36,30 @@ struct Measured {
 
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
     if !args.scales.is_empty() {
-        return Box::pin(sweep::run(ctx, args)).await;
+        let sweep = Box::pin(sweep::run(ctx, args)).await?;
+        return Report::of(&QueryDocument::Sweep(sweep));
     }
-    scratch::run(
+    Report::of(&QueryDocument::Variants(measure_variants(ctx, args).await?))
+}
+
+/// Every scenario under every variant, with scratch indexes if `--create-indexes` asks.
+pub async fn measure_variants(ctx: &Context, args: &QueryArgs) -> Result<QueryReport> {
+    let (mut report, created) = scratch::run(
         ctx,
         args.create_indexes,
         args.lock_wait_timeout,
         async |s| run_variants(ctx, args, s).await,
     )
-    .await
+    .await?;
+    report.created_indexes = created;
+    Ok(report)
 }
 
 async fn run_variants(
     ctx: &Context,
     args: &QueryArgs,
     scratch: Option<&ScratchIndexes>,
-) -> Result<Report> {
+) -> Result<QueryReport> {
     let Experiment {
         db,
         catalog,
@@ -103,64 +108,27 @@ async fn run_variants(
         }
     }
     bar.finish_and_clear();
-    Ok(report(&db, &variants, &params, &measured, args))
+    Ok(report(&db, variants, params, &measured, args))
 }
 
 fn report(
     db: &Database,
-    variants: &[Variant],
-    params: &Params,
+    variants: Vec<Variant>,
+    params: Params,
     measured: &[Measured],
     args: &QueryArgs,
-) -> Report {
-    let mut results_json = Vec::new();
-    let mut results = Table::new(
-        "Client wall time per execution (prepared statement, all rows fetched), ms",
-        &[
-            "scenario",
-            "variant",
-            "rows",
-            "min",
-            "median",
-            "p95",
-            "p99",
-            "max",
-            "server median",
-        ],
-    );
-    for m in measured {
-        let s: Summary = m.client.summary();
-        let server = (!m.server.is_empty()).then(|| m.server.summary().median_ms);
-        results_json.push(json!({
-            "scenario": m.scenario.name(), "variant": variants[m.variant].name, "iterations": s.iterations,
-            "min_ms": s.min_ms, "median_ms": s.median_ms, "p95_ms": s.p95_ms, "p99_ms": s.p99_ms, "max_ms": s.max_ms,
-            "mean_ms": s.mean_ms, "stddev_ms": s.stddev_ms, "rows": m.rows, "server_median_ms": server,
-        }));
-        results.push(vec![
-            m.scenario.name().into(),
-            variants[m.variant].name.clone(),
-            m.rows.to_string(),
-            ms(s.min_ms),
-            ms(s.median_ms),
-            ms(s.p95_ms),
-            ms(s.p99_ms),
-            ms(s.max_ms),
-            server.map_or("-".into(), ms),
-        ]);
-    }
-
-    let mut comparisons_json = Vec::new();
-    let mut comparisons = Table::new(
-        "The write-up's comparison: median without index (none) vs with (variant)",
-        &[
-            "scenario",
-            "variant",
-            "without index",
-            "with index",
-            "speedup [95% CI]",
-            "write-up",
-        ],
-    );
+) -> QueryReport {
+    let results = measured
+        .iter()
+        .map(|m| ScenarioResult {
+            scenario: m.scenario,
+            variant: variants[m.variant].name.clone(),
+            rows: m.rows,
+            client: m.client.summary(),
+            server: m.server.summary_if_any(),
+        })
+        .collect();
+    let mut comparisons = Vec::new();
     for base in measured.iter().filter(|m| m.variant == 0) {
         for other in measured
             .iter()
@@ -169,90 +137,28 @@ fn report(
             let Some(sp) = speedup(&base.client, &other.client) else {
                 continue;
             };
-            let writeup = &WRITEUP["scenarios"][base.scenario.name()];
-            let writeup_text = match (
-                writeup["without_index_ms"].as_f64(),
-                writeup["with_index_ms"].as_f64(),
-            ) {
-                (Some(without), Some(with)) => {
-                    format!("{without} -> {with} ms ({:.1}x)", without / with)
-                }
-                _ => "-".into(),
-            };
-            comparisons_json.push(json!({
-                "scenario": base.scenario.name(), "baseline": BASELINE, "variant": variants[other.variant].name,
-                "baseline_median_ms": base.client.summary().median_ms, "variant_median_ms": other.client.summary().median_ms,
-                "speedup": sp.speedup, "ci95": sp.ci95,
-                "writeup": if writeup.is_null() { Json::Null } else { writeup.clone() },
-            }));
-            comparisons.push(vec![
-                base.scenario.name().into(),
-                variants[other.variant].name.clone(),
-                ms(base.client.summary().median_ms),
-                ms(other.client.summary().median_ms),
-                format!("{:.2}x [{:.2}, {:.2}]", sp.speedup, sp.ci95[0], sp.ci95[1]),
-                writeup_text,
-            ]);
+            comparisons.push(Comparison {
+                scenario: base.scenario,
+                baseline: BASELINE.to_string(),
+                variant: variants[other.variant].name.clone(),
+                baseline_p50_ms: base.client.summary().p50_ms,
+                variant_p50_ms: other.client.summary().p50_ms,
+                speedup: sp.speedup,
+                ci95: sp.ci95,
+                writeup: report::writeup(base.scenario),
+            });
         }
     }
-
-    let server_note = match db.server.flavor {
-        Flavor::Mariadb => "ANALYZE FORMAT=JSON r_total_time_ms",
-        Flavor::Mysql => "EXPLAIN ANALYZE root actual time",
-    };
-    Report {
-        json: json!({
-            "command": "query",
-            "server": db.server,
-            "database": db.url.database(),
-            "params": params,
-            "warmup": args.warmup,
-            "iterations": args.iterations,
-            "server_runs": args.server_runs,
-            "variants": variants,
-            "results": results_json,
-            "comparisons": comparisons_json,
-        }),
-        tables: vec![results, comparisons],
-        notes: vec![
-            format!(
-                "{} {} · {} warm-up + {} measured runs per scenario and variant, interleaved · server time: {server_note}, median of {} runs",
-                db.server.flavor, db.server.version, args.warmup, args.iterations, args.server_runs
-            ),
-            format!(
-                "Parameters picked from the data: concert {}, seat {}, reservation {}. Variants: {}.",
-                params.concert_id,
-                params.seat_id,
-                params.reservation_id,
-                variants
-                    .iter()
-                    .map(|v| format!("{} = {}", v.name, v.definition))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        ],
-        violations: Vec::new(),
-    }
-}
-
-fn ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_writeup_fixture_has_both_figures() {
-        assert_eq!(
-            WRITEUP["scenarios"]["concerts_with_dates"]["without_index_ms"],
-            9.7
-        );
-        assert_eq!(WRITEUP["scenarios"]["concert_detail"]["with_index_ms"], 3.9);
+    QueryReport {
+        server: db.server.clone(),
+        database: db.url.database().to_string(),
+        params,
+        warmup: args.warmup,
+        iterations: args.iterations,
+        server_runs: args.server_runs,
+        variants,
+        results,
+        comparisons,
+        created_indexes: Vec::new(),
     }
 }

@@ -11,30 +11,17 @@
 //! using it.
 
 use anyhow::{Context as _, Result};
-use serde_json::{Value as Json, json};
 
-use super::QueryArgs;
+use super::{QueryArgs, ScaleResult, SweepReport};
+use crate::commands::seed;
 use crate::commands::seed::SeedArgs;
 use crate::db::{self, DatabaseUrl, ServerConnection};
 use crate::keyspace::KeyPrefix;
-use crate::output::{Report, Table};
-use crate::{Context, Failure, schema, seed};
+use crate::{Context, Failure, schema};
 
-pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
+pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<SweepReport> {
     let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
     let mut sweep = Vec::new();
-    let mut table = Table::new(
-        "Scale sweep: the comparison at each size (medians, ms)",
-        &[
-            "scale",
-            "seats",
-            "scenario",
-            "variant",
-            "none",
-            "variant ms",
-            "speedup [95% CI]",
-        ],
-    );
     let once = QueryArgs {
         scales: Vec::new(),
         ..args.clone()
@@ -53,59 +40,25 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
             ).into()),
         };
         created.drop_it().await?;
-        let report = measured.with_context(|| format!("at scale {scale}"))?;
-        let seats = report.seed["rows"]["seats"].clone();
-        for c in report.query["comparisons"].as_array().into_iter().flatten() {
-            table.push(vec![
-                scale.to_string(),
-                seats.to_string(),
-                c["scenario"].as_str().unwrap_or_default().into(),
-                c["variant"].as_str().unwrap_or_default().into(),
-                format!(
-                    "{:.3}",
-                    c["baseline_median_ms"].as_f64().unwrap_or(f64::NAN)
-                ),
-                format!("{:.3}", c["variant_median_ms"].as_f64().unwrap_or(f64::NAN)),
-                format!(
-                    "{:.2}x [{:.2}, {:.2}]",
-                    c["speedup"].as_f64().unwrap_or(f64::NAN),
-                    c["ci95"][0].as_f64().unwrap_or(f64::NAN),
-                    c["ci95"][1].as_f64().unwrap_or(f64::NAN)
-                ),
-            ]);
-        }
-        sweep.push(json!({
-            "scale": scale,
-            "seats": seats,
-            "server": report.query["server"],
-            "results": report.query["results"],
-            "comparisons": report.query["comparisons"],
-        }));
+        sweep.push(measured.with_context(|| format!("at scale {scale}"))?);
     }
-    Ok(Report {
-        json: json!({"command": "query", "sweep": sweep}),
-        tables: vec![table],
-        notes: vec![format!(
-            "Each scale was seeded into a scratch database beside {} and dropped afterwards.",
-            url.database()
-        )],
-        violations: Vec::new(),
+    Ok(SweepReport {
+        sweep,
+        beside: url.database().to_string(),
     })
 }
 
-struct ScaleReport {
-    seed: Json,
-    query: Json,
-}
-
-async fn measure_at(child: &Context, scale: u64, args: &QueryArgs) -> Result<ScaleReport> {
+async fn measure_at(child: &Context, scale: u64, args: &QueryArgs) -> Result<ScaleResult> {
     let mut seed_args = SeedArgs::parse_with(&[]);
     seed_args.scale = scale;
-    let seeded = seed::run(child, &seed_args).await?;
-    let measured = Box::pin(super::run(child, args)).await?;
-    Ok(ScaleReport {
-        seed: seeded.json,
-        query: measured.json,
+    let seeded = seed::seed(child, &seed_args).await?;
+    let measured = super::measure_variants(child, args).await?;
+    Ok(ScaleResult {
+        scale,
+        seats: seeded.rows.seats,
+        server: measured.server,
+        results: measured.results,
+        comparisons: measured.comparisons,
     })
 }
 

@@ -6,16 +6,17 @@ mod args;
 pub(crate) use args::EXAMPLES;
 pub use args::{QueueBackendArg, QueueSimArgs};
 
+mod report;
 mod simulation;
 
+pub use report::{BackendResult, ProbeResult, QueueSimReport, Settings, SimulationOps};
+
 use anyhow::Result;
-use serde_json::{Value as Json, json};
 
 use crate::anchor::{self, AnchorRun};
 use crate::domain::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
 use crate::keyspace::KeyPrefix;
-use crate::output::{Report, Table, thousands};
-use crate::stats::Summary;
+use crate::output::{Ratio, Report};
 use crate::{Context, keyspace, progress, schema};
 use simulation::{Probe, SimOutcome, SimParams, probe, simulate};
 
@@ -88,7 +89,7 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
     } else {
         Vec::new()
     };
-    Ok(report(args, &runs, &anchors))
+    Report::of(&report(args, &runs, anchors))
 }
 
 async fn run_backend<Q: WaitingQueue>(
@@ -166,60 +167,24 @@ fn violations(policy: Policy, sim: &SimOutcome) -> Vec<String> {
     found
 }
 
-fn percentiles(summary: &Summary) -> Json {
-    json!({"p50": summary.median_ms, "p95": summary.p95_ms, "p99": summary.p99_ms, "max": summary.max_ms})
+fn probe_result(probe: &Probe) -> ProbeResult {
+    ProbeResult {
+        size: probe.size,
+        enter_per_second: probe.enter_per_second,
+        position_per_second: probe.position_per_second,
+        enter: probe.enter.summary(),
+        position: probe.position.summary(),
+    }
 }
 
-fn probe_json(probe: &Probe) -> Json {
-    json!({
-        "size": probe.size,
-        "enter_per_second": probe.enter_per_second,
-        "position_per_second": probe.position_per_second,
-        "enter_ms": percentiles(&probe.enter.summary()),
-        "position_ms": percentiles(&probe.position.summary()),
-    })
-}
-
-fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: &[AnchorRun]) -> Report {
+fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: Vec<AnchorRun>) -> QueueSimReport {
     let active_cap = match args.policy {
         Policy::Capacity { active } => Some(active),
         Policy::Rate { .. } => None,
     };
-    let mut sim_table = Table::new(
-        "Simulation (wait in queue time; checks on every run)",
-        &[
-            "backend",
-            "users",
-            "admitted",
-            "max active",
-            "FIFO viol.",
-            "wait p50",
-            "wait p95",
-            "wait p99",
-            "ETA error",
-            "expired",
-            "errors",
-            "memory",
-            "wall",
-        ],
-    );
-    let mut probe_table = Table::new(
-        format!("Throughput probe ({} clients)", args.clients),
-        &[
-            "backend",
-            "queue size",
-            "enter/s",
-            "enter p50 ms",
-            "enter p99 ms",
-            "position/s",
-            "position p50 ms",
-            "position p99 ms",
-        ],
-    );
     let mut results = Vec::new();
     let mut violations_found = Vec::new();
     for BackendRun { probe, sim } in runs {
-        let wait = sim.wait.summary();
         let wall = sim.wall.as_secs_f64();
         // Without a probe, the rates are what the simulation itself achieved.
         let (enter_rate, position_rate) = match probe {
@@ -230,114 +195,68 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: &[AnchorRun]) -> Re
             ),
         };
         violations_found.extend(violations(args.policy, sim));
-        results.push(json!({
-            "backend": sim.backend,
-            "users": args.users,
-            "admitted": sim.admitted,
-            "admissions": sim.admissions,
-            "policy": args.policy.to_string(),
-            "active_cap": active_cap,
-            "max_active": sim.max_active,
-            "max_admitted_per_period": sim.max_admitted_per_period,
-            "fifo_violations": sim.fifo_violations,
-            "admitted_still_waiting": sim.admitted_still_waiting,
-            "foreign_admissions": sim.foreign_admissions,
-            "arrivals_delayed": sim.arrivals_delayed,
-            "enter_per_second": enter_rate,
-            "admissions_per_second": sim.admitted as f64 / wall,
-            "admissions_per_queue_second": sim.admitted as f64 / (wall * args.speed),
-            "position_per_second": position_rate,
-            "throughput_source": if probe.is_some() { "probe" } else { "simulation" },
-            "wait_ms": percentiles(&wait),
-            "eta_error_pct": sim.eta_error_pct,
-            "tokens_expired": sim.tokens_expired,
-            "expired_before_noticed": sim.expired_unnoticed,
-            "reentered": sim.reentered,
-            "errors": sim.errors,
-            "memory_bytes": sim.peak_memory_bytes,
-            "simulation": {
-                "wall_seconds": wall,
-                "enter_ops": sim.enter.len(),
-                "position_ops": sim.position.len(),
-                "enter_ms": percentiles(&sim.enter.summary()),
-                "position_ms": percentiles(&sim.position.summary()),
+        results.push(BackendResult {
+            backend: sim.backend,
+            users: args.users,
+            admitted: sim.admitted,
+            admissions: sim.admissions,
+            policy: args.policy.to_string(),
+            active_cap,
+            max_active: sim.max_active,
+            max_admitted_per_period: sim.max_admitted_per_period,
+            fifo_violations: sim.fifo_violations,
+            admitted_still_waiting: sim.admitted_still_waiting,
+            foreign_admissions: sim.foreign_admissions,
+            arrivals_delayed: sim.arrivals_delayed,
+            enter_per_second: enter_rate,
+            admissions_per_second: sim.admitted as f64 / wall,
+            admissions_per_queue_second: sim.admitted as f64 / (wall * args.speed),
+            position_per_second: position_rate,
+            throughput_source: if probe.is_some() {
+                "probe"
+            } else {
+                "simulation"
             },
-            "probe": probe.as_ref().map(probe_json),
-        }));
-        let cap = active_cap.map_or(String::new(), |c| format!(" / {c}"));
-        sim_table.push(vec![
-            sim.backend.to_string(),
-            thousands(args.users as f64),
-            thousands(sim.admitted as f64),
-            format!("{}{cap}", thousands(sim.max_active as f64)),
-            sim.fifo_violations.to_string(),
-            format!("{:.1} s", wait.median_ms / 1e3),
-            format!("{:.1} s", wait.p95_ms / 1e3),
-            format!("{:.1} s", wait.p99_ms / 1e3),
-            sim.eta_error_pct.map_or("-".into(), |e| format!("{e:.0}%")),
-            thousands(sim.tokens_expired as f64),
-            thousands(sim.errors as f64),
-            sim.peak_memory_bytes
-                .map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
-            format!("{wall:.1} s"),
-        ]);
-        if let Some(p) = probe {
-            let (enter, position) = (p.enter.summary(), p.position.summary());
-            probe_table.push(vec![
-                sim.backend.to_string(),
-                thousands(p.size as f64),
-                thousands(p.enter_per_second),
-                format!("{:.3}", enter.median_ms),
-                format!("{:.3}", enter.p99_ms),
-                thousands(p.position_per_second),
-                format!("{:.3}", position.median_ms),
-                format!("{:.3}", position.p99_ms),
-            ]);
-        }
+            wait: sim.wait.summary(),
+            eta_error_pct: sim.eta_error_pct,
+            tokens_expired: sim.tokens_expired,
+            expired_before_noticed: sim.expired_unnoticed,
+            reentered: sim.reentered,
+            errors: sim.errors,
+            memory_bytes: sim.peak_memory_bytes,
+            simulation: SimulationOps {
+                wall_seconds: wall,
+                enter_ops: sim.enter.len(),
+                position_ops: sim.position.len(),
+                enter: sim.enter.summary(),
+                position: sim.position.summary(),
+            },
+            probe: probe.as_ref().map(probe_result),
+        });
     }
-    let comparisons = comparisons(runs, anchors);
-    let tables: Vec<Table> = [sim_table, probe_table, Table::ratios(&comparisons)]
-        .into_iter()
-        .filter(|t| !t.rows.is_empty())
-        .collect();
-    let mut notes = vec![format!(
-        "policy {} · TTL {} s · arrival {} · service {}-{} s · {:.0}% abandon · clock {}x · tick {} ms",
-        args.policy,
-        args.ttl.as_secs(),
-        args.arrival,
-        args.service.0.as_secs(),
-        args.service.1.as_secs(),
-        args.abandon * 100.0,
-        args.speed,
-        args.tick.as_millis()
-    )];
-    notes.extend(violations_found.iter().map(|v| format!("VIOLATION {v}")));
-    Report {
-        json: json!({
-            "command": "queue-sim",
-            "settings": {
-                "policy": args.policy.to_string(),
-                "ttl_ms": args.ttl.as_millis() as u64,
-                "arrival": args.arrival.to_string(),
-                "service_ms": [args.service.0.as_millis() as u64, args.service.1.as_millis() as u64],
-                "abandon": args.abandon,
-                "speed": args.speed,
-                "tick_ms": args.tick.as_millis() as u64,
-                "clients": args.clients,
-            },
-            "results": results,
-            "anchors": anchors,
-            "comparisons": comparisons,
-            "violations": violations_found,
-        }),
-        tables,
-        notes,
+    QueueSimReport {
+        settings: Settings {
+            policy: args.policy.to_string(),
+            ttl_ms: args.ttl.as_millis() as u64,
+            arrival: args.arrival.to_string(),
+            service_ms: [
+                args.service.0.as_millis() as u64,
+                args.service.1.as_millis() as u64,
+            ],
+            abandon: args.abandon,
+            speed: args.speed,
+            tick_ms: args.tick.as_millis() as u64,
+            clients: args.clients,
+        },
+        comparisons: comparisons(runs, &anchors),
+        results,
+        anchors,
         violations: violations_found,
     }
 }
 
 /// Queue throughput against the anchor's bare commands, and Redis against the database.
-fn comparisons(runs: &[BackendRun], anchors: &[AnchorRun]) -> Vec<Json> {
+fn comparisons(runs: &[BackendRun], anchors: &[AnchorRun]) -> Vec<Ratio> {
     let probe_of = |backend: &str| {
         runs.iter()
             .find(|r| r.sim.backend == backend)
@@ -353,15 +272,21 @@ fn comparisons(runs: &[BackendRun], anchors: &[AnchorRun]) -> Vec<Json> {
                     p.position_per_second,
                 ),
             };
-            out.push(json!({"what": what, "ratio": ours / a.ops_per_second,
-                            "ours_per_second": ours, "anchor_per_second": a.ops_per_second}));
+            out.push(Ratio {
+                what: what.into(),
+                ratio: ours / a.ops_per_second,
+            });
         }
     }
     if let (Some(r), Some(d)) = (probe_of("redis"), probe_of("database")) {
-        out.push(json!({"what": "enter: redis / database",
-                        "ratio": r.enter_per_second / d.enter_per_second}));
-        out.push(json!({"what": "position: redis / database",
-                        "ratio": r.position_per_second / d.position_per_second}));
+        out.push(Ratio {
+            what: "enter: redis / database".into(),
+            ratio: r.enter_per_second / d.enter_per_second,
+        });
+        out.push(Ratio {
+            what: "position: redis / database".into(),
+            ratio: r.position_per_second / d.position_per_second,
+        });
     }
     out
 }

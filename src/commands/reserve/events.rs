@@ -13,13 +13,14 @@ use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use serde_json::{Value as Json, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 use sqlx::MySqlPool;
 
 use crate::db::{Database, DatabaseUrl};
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, stream_key};
 use crate::domain::services::{Event, OUTCOMES};
-use crate::stats::Samples;
+use crate::stats::{Latency, Samples};
 use crate::{Context, keyspace};
 
 /// Which saga an outcome ends.
@@ -137,6 +138,24 @@ async fn read_outcomes(
 
 /// The events flow's back end for one `reserve --load`: the workers (unless external), the
 /// outcome listener, and where this run's events start in the outbox.
+/// What the events flow's back end did in one run: counted from the tables (this run's outbox
+/// rows) and, for in-process workers, by the workers themselves (null for external ones).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventsSummary {
+    /// `in-process` or `external`.
+    pub workers: &'static str,
+    pub events: i64,
+    pub published: i64,
+    pub applied: i64,
+    pub parked: i64,
+    pub delivered: Option<u64>,
+    pub redelivered: Option<u64>,
+    pub duplicates: Option<u64>,
+    pub publish_errors: Option<u64>,
+    /// From the outbox insert to applied, per event.
+    pub lag: Latency,
+}
+
 pub struct EventsRun {
     workers: Option<Workers>,
     pub outcomes: Outcomes,
@@ -176,16 +195,16 @@ impl EventsRun {
 
     /// Waits until every event of the run is applied, stops the workers, and reports what the
     /// relay and consumers did (counted here) and the lag (from the tables).
-    pub async fn finish(self, pool: &MySqlPool, timeout: Duration) -> Result<Json> {
+    pub async fn finish(self, pool: &MySqlPool, timeout: Duration) -> Result<EventsSummary> {
         let settled = Backlog::wait_clear(pool, self.first_event, timeout).await;
         self.outcomes.stop().await;
         let in_process = match self.workers {
             Some(workers) => {
                 let stats = workers.stats.snapshot();
                 workers.stop().await;
-                stats
+                Some(stats)
             }
-            None => Json::Null,
+            None => None,
         };
         settled?;
         let (events, published, applied, parked): (i64, i64, i64, i64) = sqlx::query_as(
@@ -211,21 +230,22 @@ impl EventsRun {
         for micros in lags {
             lag.record(Duration::from_micros(micros.max(0) as u64));
         }
-        let lag = lag.summary();
-        Ok(json!({
-            "workers": if in_process.is_null() { "external" } else { "in-process" },
-            "events": events,
-            "published": published,
-            "applied": applied,
-            "parked": parked,
-            "delivered": in_process.get("delivered"),
-            "redelivered": in_process.get("redelivered"),
-            "duplicates": in_process.get("duplicates"),
-            "publish_errors": in_process.get("publish_errors"),
-            "lag_p50_ms": lag.median_ms,
-            "lag_p99_ms": lag.p99_ms,
-            "lag_max_ms": lag.max_ms,
-        }))
+        Ok(EventsSummary {
+            workers: if in_process.is_none() {
+                "external"
+            } else {
+                "in-process"
+            },
+            events,
+            published,
+            applied,
+            parked,
+            delivered: in_process.map(|c| c.delivered),
+            redelivered: in_process.map(|c| c.redelivered),
+            duplicates: in_process.map(|c| c.duplicates),
+            publish_errors: in_process.map(|c| c.publish_errors),
+            lag: lag.summary(),
+        })
     }
 }
 

@@ -17,9 +17,9 @@ use crate::domain::booking::{Booking, BookingError, Strategy};
 use crate::domain::services;
 use crate::output::{Table, thousands};
 use crate::progress;
-use crate::stats::Samples;
+use crate::stats::{Latency, Samples};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StrategyResult {
     /// `direct` (one transaction per step) or `events` (the services' sagas).
     pub flow: &'static str,
@@ -34,13 +34,11 @@ pub struct StrategyResult {
     pub retries: u64,
     pub seconds: f64,
     pub throughput_per_second: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    /// From request to confirmed (held, with --no-pay), over the users who got there.
-    pub e2e_p50_ms: f64,
-    pub e2e_p99_ms: f64,
+    /// Per attempt, won or lost.
+    pub latency: Latency,
+    /// From request to confirmed (held, with --no-pay), over the users who got there; null
+    /// when none did.
+    pub e2e: Option<Latency>,
     /// The first error that was not a lost race, if any.
     pub first_error: Option<String>,
 }
@@ -258,12 +256,8 @@ async fn one_run(
         retries: 0,
         seconds: 0.0,
         throughput_per_second: 0.0,
-        p50_ms: 0.0,
-        p95_ms: 0.0,
-        p99_ms: 0.0,
-        max_ms: 0.0,
-        e2e_p50_ms: 0.0,
-        e2e_p99_ms: 0.0,
+        latency: Latency::default(),
+        e2e: None,
         first_error: None,
     };
     let mut attempts = futures::stream::iter(picks)
@@ -292,13 +286,8 @@ async fn one_run(
     }
     result.seconds = started.elapsed().as_secs_f64();
     result.throughput_per_second = result.succeeded as f64 / result.seconds;
-    let s = latency.summary();
-    (result.p50_ms, result.p95_ms, result.p99_ms, result.max_ms) =
-        (s.median_ms, s.p95_ms, s.p99_ms, s.max_ms);
-    if !end_to_end.is_empty() {
-        let e2e = end_to_end.summary();
-        (result.e2e_p50_ms, result.e2e_p99_ms) = (e2e.median_ms, e2e.p99_ms);
-    }
+    result.latency = latency.summary();
+    result.e2e = end_to_end.summary_if_any();
     result
 }
 
@@ -335,17 +324,17 @@ pub fn table(results: &[StrategyResult]) -> Table {
             thousands(r.errors as f64),
             thousands(r.retries as f64),
             thousands(r.throughput_per_second),
-            format!("{:.2}", r.p50_ms),
-            format!("{:.2}", r.p95_ms),
-            format!("{:.2}", r.p99_ms),
-            format!("{:.2}", r.e2e_p99_ms),
+            format!("{:.2}", r.latency.p50_ms),
+            format!("{:.2}", r.latency.p95_ms),
+            format!("{:.2}", r.latency.p99_ms),
+            r.e2e.map_or("-".into(), |e| format!("{:.2}", e.p99_ms)),
             format!("{:.2}", r.seconds),
         ]);
     }
     table
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ChargeRace {
     pub user: i64,
     pub charges: u64,

@@ -8,18 +8,22 @@ pub use args::{FlowChoice, ReserveArgs, SeatChoice, StrategyPick};
 
 pub mod events;
 mod load;
+mod report;
+
+pub use events::EventsSummary;
+pub use load::{ChargeRace, StrategyResult};
+pub use report::{Outcome, ReserveReport};
 
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use serde_json::{Value as Json, json};
 
 use crate::commands::reserve::events::EventsRun;
 use crate::db::DatabaseUrl;
 use crate::domain::audit::Audit;
 use crate::domain::booking::{Booking, Strategy};
 use crate::domain::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
-use crate::output::{Report, Table, thousands};
+use crate::output::Report;
 use crate::{Context, keyspace, progress, schema};
 
 /// How often a person waiting in the queue sees their position refreshed.
@@ -40,50 +44,37 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
     let mut booking = Booking::new(db.pool.clone(), redis.clone().map(|c| (c, &ctx.key_prefix)));
     booking.hold_for = args.hold;
 
-    let mut violations = Vec::new();
-    let (json, tables) = if args.audit {
-        (json!({}), Vec::new())
+    let outcome = if args.audit {
+        Outcome::AuditOnly {}
     } else if args.sweep {
-        let released = booking.sweep().await?;
-        (
-            json!({"released": released}),
-            vec![one_row("Sweeper", "released holds", released)],
-        )
-    } else if let Some(n) = args.charge_race {
-        let race = load::charge_race(&booking, args.user.unwrap_or(1), n, args.clients).await?;
-        if race.lost_updates != 0 {
-            violations.push(format!(
-                "charge race: {} of {n} charges lost",
-                race.lost_updates
-            ));
+        Outcome::Sweep {
+            released: booking.sweep().await?,
         }
-        let table = one_row(
-            "Charge race",
-            "lost updates",
-            race.lost_updates.max(0) as u64,
-        );
-        (json!({"charge_race": race}), vec![table])
+    } else if let Some(n) = args.charge_race {
+        Outcome::ChargeRace {
+            charge_race: load::charge_race(&booking, args.user.unwrap_or(1), n, args.clients)
+                .await?,
+        }
     } else if args.load {
         let (results, events) = load_runs(ctx, args, &url, &booking).await?;
-        let table = load::table(&results);
-        (json!({"results": results, "events": events}), vec![table])
+        Outcome::Load { results, events }
     } else {
         by_hand(ctx, args, &booking, redis).await?
     };
     let audit = Audit::run(&db.pool).await?;
+    let mut violations = Vec::new();
+    if let Outcome::ChargeRace { charge_race } = &outcome
+        && charge_race.lost_updates != 0
+    {
+        violations.push(format!(
+            "charge race: {} of {} charges lost",
+            charge_race.lost_updates, charge_race.charges
+        ));
+    }
     violations.extend(audit.findings());
-    let mut json = json;
-    json["command"] = json!("reserve");
-    json["audit"] = json!(audit);
-    let mut tables = tables;
-    tables.push(audit_table(&audit));
-    Ok(Report {
-        json,
-        tables,
-        notes: violations
-            .iter()
-            .map(|v| format!("VIOLATION {v}"))
-            .collect(),
+    Report::of(&ReserveReport {
+        outcome,
+        audit,
         violations,
     })
 }
@@ -95,7 +86,7 @@ async fn load_runs(
     args: &ReserveArgs,
     url: &DatabaseUrl,
     booking: &Booking,
-) -> Result<(Vec<load::StrategyResult>, Option<Json>)> {
+) -> Result<(Vec<StrategyResult>, Option<EventsSummary>)> {
     let mut results = Vec::new();
     if matches!(args.flow, FlowChoice::Direct | FlowChoice::Both) {
         let drivers: Vec<load::Driver> = strategies(args)
@@ -144,44 +135,22 @@ fn strategies(args: &ReserveArgs) -> Vec<Strategy> {
         .collect()
 }
 
-fn one_row(title: &str, what: &str, n: u64) -> Table {
-    let mut table = Table::new(title, &["", "count"]);
-    table.push(vec![what.into(), thousands(n as f64)]);
-    table
-}
-
-fn audit_table(audit: &Audit) -> Table {
-    let mut table = Table::new(
-        "Audit (straight from the tables)",
-        &["check", "offending rows"],
-    );
-    for (check, n) in audit.checks() {
-        table.push(vec![check, n.to_string()]);
-    }
-    table
-}
-
 /// One person's reservation: queue (unless skipped), hold, and pay if asked.
 async fn by_hand(
     ctx: &Context,
     args: &ReserveArgs,
     booking: &Booking,
     redis: Option<redis::aio::ConnectionManager>,
-) -> Result<(Json, Vec<Table>)> {
+) -> Result<Outcome> {
     let Some(user) = args.user else {
         bail!(
             "reserve needs --user and --seat (or --reservation to pay a hold), or one of --load, --charge-race, --sweep, --audit"
         );
     };
     if let Some(reservation) = args.reservation {
-        let payment = booking.pay(user, reservation).await?;
-        let mut table = Table::new("Payment", &["reservation", "amount", "balance after"]);
-        table.push(vec![
-            reservation.to_string(),
-            thousands(payment.amount as f64),
-            thousands(payment.balance_after as f64),
-        ]);
-        return Ok((json!({"payment": payment}), vec![table]));
+        return Ok(Outcome::Paid {
+            payment: booking.pay(user, reservation).await?,
+        });
     }
     let Some(seat) = args.seat else {
         bail!("reserve --user needs --seat (or --reservation to pay an existing hold)");
@@ -216,36 +185,12 @@ async fn by_hand(
     } else {
         None
     };
-    let mut table = Table::new(
-        format!("Reservation ({})", strategy),
-        &[
-            "reservation",
-            "user",
-            "seat",
-            "price",
-            "state",
-            "balance after",
-        ],
-    );
-    table.push(vec![
-        hold.reservation_id.to_string(),
-        user.to_string(),
-        seat.to_string(),
-        thousands(hold.price as f64),
-        if payment.is_some() {
-            "CONFIRMED (paid)"
-        } else {
-            "HELD (pay within the hold)"
-        }
-        .into(),
-        payment
-            .as_ref()
-            .map_or("-".into(), |p| thousands(p.balance_after as f64)),
-    ]);
-    Ok((
-        json!({"reservation": hold, "payment": payment, "queued": queue.is_some()}),
-        vec![table],
-    ))
+    Ok(Outcome::ByHand {
+        strategy,
+        reservation: hold,
+        payment,
+        queued: queue.is_some(),
+    })
 }
 
 async fn concert_of(booking: &Booking, seat: i64) -> Result<i64> {

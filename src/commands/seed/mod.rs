@@ -11,6 +11,7 @@ pub use args::SeedArgs;
 mod generate;
 mod load;
 mod plan;
+mod report;
 mod tsv;
 
 use std::sync::Arc;
@@ -18,21 +19,26 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use serde_json::{Map, Value as Json, json};
 
 pub use generate::{SeedTable, Value, generate};
-pub use plan::SeedPlan;
+pub use plan::{SeedPlan, Sizes};
+pub use report::{RowCounts, SeedDocument, SeedReport, TableLoad, TsvFile, TsvReport};
 
 use crate::Context;
 use crate::db::{Database, DatabaseUrl, user_error};
-use crate::output::{Report, Table, thousands};
+use crate::output::Report;
 use crate::{keyspace, progress, schema};
 
 pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
-    let plan = SeedPlan::new(args)?;
-    if let Some(dir) = &args.tsv_dir {
-        return write_tsv(&plan, dir);
+    match &args.tsv_dir {
+        Some(dir) => Report::of(&SeedDocument::Files(write_tsv(&SeedPlan::new(args)?, dir)?)),
+        None => Report::of(&SeedDocument::Loaded(seed(ctx, args).await?)),
     }
+}
+
+/// Creates the schema (or resets the tool's own tables) and loads the data set.
+pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
+    let plan = SeedPlan::new(args)?;
     let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
     let db = Database::connect_creating(&url, args.connections).await?;
 
@@ -88,60 +94,31 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
     };
 
     let total_rows: u64 = outcome.tables.iter().map(|t| t.rows).sum();
-    let mut rows = Map::new();
-    let mut table = Table::new("", &["table", "rows", "seconds", "rows/s"]);
-    let mut per_table = Vec::new();
-    for load in &outcome.tables {
-        let rate = rate(load.rows, load.seconds);
-        rows.insert(json_key(load.table).into(), json!(load.rows));
-        per_table.push(json!({"table": load.table.name(), "rows": load.rows, "seconds": load.seconds, "rows_per_second": rate}));
-        table.push(vec![
-            load.table.name().into(),
-            thousands(load.rows as f64),
-            format!("{:.3}", load.seconds),
-            thousands(rate),
-        ]);
-    }
-    let total_rate = rate(total_rows, outcome.seconds);
-    table.push(vec![
-        "total".into(),
-        thousands(total_rows as f64),
-        format!("{:.3}", outcome.seconds),
-        thousands(total_rate),
-    ]);
-
-    Ok(Report {
-        json: json!({
-            "command": "seed",
-            "database": url.database(),
-            "database_url": url.masked(),
-            "server": db.server,
-            "rng_seed": plan.rng_seed,
-            "sizes": plan.sizes,
-            "rows": rows,
-            "total_rows": total_rows,
-            "seconds": outcome.seconds,
-            "rows_per_second": total_rate,
-            "schema_seconds": schema_seconds,
-            "connections": args.connections,
-            "batch_rows": args.batch_rows,
-            "tables": per_table,
-            "redis_keys_cleared": redis_keys_cleared,
-        }),
-        tables: vec![table],
-        notes: vec![format!(
-            "Seeded {} on {} ({} {}) with rng seed {}: {} rows in {:.2} s ({} rows/s; schema {:.2} s, not counted).",
-            url.database(),
-            url.masked(),
-            db.server.flavor,
-            db.server.version,
-            plan.rng_seed,
-            thousands(total_rows as f64),
-            outcome.seconds,
-            thousands(total_rate),
-            schema_seconds
-        )],
-        violations: Vec::new(),
+    let tables = outcome
+        .tables
+        .iter()
+        .map(|load| TableLoad {
+            table: load.table.name(),
+            rows: load.rows,
+            seconds: load.seconds,
+            rows_per_second: rate(load.rows, load.seconds),
+        })
+        .collect();
+    Ok(SeedReport {
+        database: url.database().to_string(),
+        database_url: url.masked(),
+        server: db.server,
+        rng_seed: plan.rng_seed,
+        sizes: plan.sizes.clone(),
+        rows: RowCounts::of(outcome.tables.iter().map(|t| (t.table, t.rows))),
+        total_rows,
+        seconds: outcome.seconds,
+        rows_per_second: rate(total_rows, outcome.seconds),
+        schema_seconds,
+        connections: args.connections,
+        batch_rows: args.batch_rows,
+        tables,
+        redis_keys_cleared,
     })
 }
 
@@ -165,55 +142,28 @@ async fn clear_cached_data(ctx: &Context) -> Option<u64> {
     }
 }
 
-fn write_tsv(plan: &SeedPlan, dir: &std::path::Path) -> Result<Report> {
+fn write_tsv(plan: &SeedPlan, dir: &std::path::Path) -> Result<TsvReport> {
     let started = Instant::now();
     let written = tsv::write(plan, dir)?;
     let seconds = started.elapsed().as_secs_f64();
     let total_rows: u64 = written.iter().map(|(_, n)| n).sum();
-    let mut table = Table::new("", &["table", "rows", "file"]);
-    let mut rows = Map::new();
-    for (t, n) in &written {
-        rows.insert(json_key(*t).into(), json!(n));
-        table.push(vec![
-            t.name().into(),
-            thousands(*n as f64),
-            format!("{}.tsv", t.name()),
-        ]);
-    }
-    Ok(Report {
-        json: json!({
-            "command": "seed",
-            "database": Json::Null,
-            "tsv_dir": dir.display().to_string(),
-            "rng_seed": plan.rng_seed,
-            "sizes": plan.sizes,
-            "rows": rows,
-            "total_rows": total_rows,
-            "seconds": seconds,
-            "rows_per_second": rate(total_rows, seconds),
-        }),
-        tables: vec![table],
-        notes: vec![format!(
-            "Wrote {} rows to {}; load them with: mariadb --local-infile=1 DB < {}/load.sql",
-            thousands(total_rows as f64),
-            dir.display(),
-            dir.display()
-        )],
-        violations: Vec::new(),
+    Ok(TsvReport {
+        tsv_dir: dir.display().to_string(),
+        rng_seed: plan.rng_seed,
+        sizes: plan.sizes.clone(),
+        files: written
+            .iter()
+            .map(|(t, n)| TsvFile {
+                table: t.name(),
+                rows: *n,
+                file: format!("{}.tsv", t.name()),
+            })
+            .collect(),
+        rows: RowCounts::of(written.iter().copied()),
+        total_rows,
+        seconds,
+        rows_per_second: rate(total_rows, seconds),
     })
-}
-
-fn json_key(table: SeedTable) -> &'static str {
-    match table {
-        SeedTable::Concert => "concerts",
-        SeedTable::Performance => "performances",
-        SeedTable::Users => "users",
-        SeedTable::PointWallet => "point_wallets",
-        SeedTable::PointLedger => "point_ledger",
-        SeedTable::Reservation => "reservations",
-        SeedTable::Payment => "payments",
-        SeedTable::Seat => "seats",
-    }
 }
 
 fn rate(rows: u64, seconds: f64) -> f64 {

@@ -26,7 +26,7 @@ pub struct Booking {
 }
 
 /// The counts the data set is generated from, after `--scale`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Sizes {
     pub users: u64,
     pub concerts: u64,

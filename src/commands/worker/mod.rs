@@ -6,12 +6,49 @@ pub(crate) use args::EXAMPLES;
 pub use args::WorkerArgs;
 
 use anyhow::Result;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
-use crate::domain::services::Service;
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, replay_parked};
-use crate::output::{Report, Table, thousands};
+use crate::domain::services::{EventCounts, Service};
+use crate::output::{CommandReport, Report, Table, thousands};
 use crate::{Context, progress, schema};
+
+/// What one worker process did, and what it left for the others.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkerReport {
+    pub services: Vec<Service>,
+    pub relay: bool,
+    /// Parked events driven again by `--replay-parked`; null without it.
+    pub replayed_parked: Option<u64>,
+    pub events: EventCounts,
+    pub backlog: Backlog,
+}
+
+impl CommandReport for WorkerReport {
+    const COMMAND: &'static str = "worker";
+
+    fn tables(&self) -> Vec<Table> {
+        let mut done = Table::new("Worker", &["", "count"]);
+        for (name, n) in self.events.rows() {
+            done.push(vec![name.into(), thousands(n as f64)]);
+        }
+        let mut left = Table::new("Left for the workers", &["", "count"]);
+        for (name, n) in self.backlog.rows() {
+            left.push(vec![name.into(), thousands(n as f64)]);
+        }
+        vec![done, left]
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.replayed_parked
+            .map(|n| {
+                format!("--replay-parked: {n} parked events were sent to their consumers again.")
+            })
+            .into_iter()
+            .collect()
+    }
+}
 
 /// Database connections a worker uses: each consumer applies a few events at a time.
 const POOL: u32 = 40;
@@ -36,35 +73,12 @@ pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
     let stats = workers.stats.snapshot();
     workers.stop().await;
     let backlog = Backlog::measure(&db.pool, 0).await?;
-    let mut table = Table::new("Worker", &["", "count"]);
-    for (name, value) in stats.as_object().into_iter().flatten() {
-        table.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);
-    }
-    let mut left = Table::new("Left for the workers", &["", "count"]);
-    for (name, value) in serde_json::to_value(&backlog)?
-        .as_object()
-        .into_iter()
-        .flatten()
-    {
-        left.push(vec![name.clone(), thousands(value.as_f64().unwrap_or(0.0))]);
-    }
-    Ok(Report {
-        json: json!({
-            "command": "worker",
-            "services": config.services,
-            "relay": config.relay,
-            "replayed_parked": replayed,
-            "events": stats,
-            "backlog": backlog,
-        }),
-        tables: vec![table, left],
-        notes: replayed
-            .map(|n| {
-                format!("--replay-parked: {n} parked events were sent to their consumers again.")
-            })
-            .into_iter()
-            .collect(),
-        violations: Vec::new(),
+    Report::of(&WorkerReport {
+        services: config.services,
+        relay: config.relay,
+        replayed_parked: replayed,
+        events: stats,
+        backlog,
     })
 }
 

@@ -23,7 +23,9 @@ const OPTIMISTIC_RETRIES: u32 = 3;
 /// A Redis seat lock outlives any hold transaction by far, and still frees itself.
 const LOCK_TTL: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// `SELECT .. FOR UPDATE` on the seat, then update it.
@@ -34,15 +36,6 @@ pub enum Strategy {
     Conditional,
     /// `SET NX PX` on a per-seat Redis key first, released only by its owner's token.
     RedisLock,
-}
-
-/// The name on the command line and in reports, from the same derive that parses it.
-impl std::fmt::Display for Strategy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use clap::ValueEnum;
-        let value = self.to_possible_value().expect("no strategy is skipped");
-        f.write_str(value.get_name())
-    }
 }
 
 impl Strategy {
@@ -117,7 +110,7 @@ impl From<redis::RedisError> for BookingError {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Hold {
     pub reservation_id: i64,
     pub seat_id: i64,
@@ -127,7 +120,7 @@ pub struct Hold {
     pub retries: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Payment {
     pub payment_id: i64,
     pub reservation_id: i64,

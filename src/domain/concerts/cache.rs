@@ -22,7 +22,9 @@ use super::ServiceError;
 use crate::keyspace::KeyPrefix;
 
 /// Where the service caches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum CacheLevel {
     /// No cache: the database every time.
@@ -33,7 +35,9 @@ pub enum CacheLevel {
     Repository,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Invalidation {
     /// Values live until their TTL; writes do not evict them.

@@ -1,7 +1,10 @@
 //! The request mixes a client of the Concert service makes (what `cache-bench` drives).
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, schemars::JsonSchema,
+)]
 #[value(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// "List all concerts" (the concerts_with_dates query).
     ConcertList,
@@ -17,12 +20,4 @@ impl Workload {
         Workload::ConcertDetail,
         Workload::Mixed,
     ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::ConcertList => "concert_list",
-            Workload::ConcertDetail => "concert_detail",
-            Workload::Mixed => "mixed",
-        }
-    }
 }

@@ -139,7 +139,9 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     Concert,
@@ -277,18 +279,49 @@ impl EventStats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self) -> serde_json::Value {
+    pub fn snapshot(&self) -> EventCounts {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        serde_json::json!({
-            "published": get(&self.published),
-            "publish_errors": get(&self.publish_errors),
-            "republished": get(&self.republished),
-            "delivered": get(&self.delivered),
-            "redelivered": get(&self.redelivered),
-            "duplicates": get(&self.duplicates),
-            "handler_errors": get(&self.handler_errors),
-            "parked": get(&self.parked),
-        })
+        EventCounts {
+            published: get(&self.published),
+            publish_errors: get(&self.publish_errors),
+            republished: get(&self.republished),
+            delivered: get(&self.delivered),
+            redelivered: get(&self.redelivered),
+            duplicates: get(&self.duplicates),
+            handler_errors: get(&self.handler_errors),
+            parked: get(&self.parked),
+        }
+    }
+}
+
+/// What a relay and its consumers did, counted as they did it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct EventCounts {
+    pub published: u64,
+    pub publish_errors: u64,
+    /// Published again because no service had applied them (a Redis that lost its streams).
+    pub republished: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    /// Deliveries of events already applied, skipped.
+    pub duplicates: u64,
+    pub handler_errors: u64,
+    pub parked: u64,
+}
+
+impl EventCounts {
+    /// Name and count of each, for a table.
+    pub fn rows(&self) -> [(&'static str, u64); 8] {
+        [
+            ("published", self.published),
+            ("publish_errors", self.publish_errors),
+            ("republished", self.republished),
+            ("delivered", self.delivered),
+            ("redelivered", self.redelivered),
+            ("duplicates", self.duplicates),
+            ("handler_errors", self.handler_errors),
+            ("parked", self.parked),
+        ]
     }
 }
 

@@ -189,7 +189,7 @@ async fn cancel_stale_loop(pool: MySqlPool, timeout: Duration, mut stop: watch::
 
 /// Work the events still owe: unpublished outbox rows, events a consumer has not applied,
 /// and sagas not finished. All zero once every worker has caught up.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Backlog {
     pub unpublished: i64,
     pub unapplied: i64,
@@ -229,6 +229,16 @@ impl Backlog {
 
     pub fn is_clear(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Name and count of each, for a table.
+    pub fn rows(&self) -> [(&'static str, i64); 4] {
+        [
+            ("unpublished", self.unpublished),
+            ("unapplied", self.unapplied),
+            ("pending_reservations", self.pending_reservations),
+            ("pending_payments", self.pending_payments),
+        ]
     }
 
     /// Waits until the backlog (from `from_event` on) is clear, or says what is left after

@@ -1,0 +1,143 @@
+//! What `cache-bench` reports: the typed document, and the tables rendered from it.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::anchor::AnchorRun;
+use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
+use crate::output::{CommandReport, Ratio, Table, thousands};
+use crate::stats::Latency;
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CacheBenchReport {
+    pub settings: Settings,
+    /// One per workload x strategy x invalidation cell.
+    pub results: Vec<CellResult>,
+    /// A cold key hit by every client at once, without and with single flight.
+    pub stampede: Vec<StampedeResult>,
+    /// `redis-benchmark GET` of a value the cached list's size (with `--anchor`).
+    pub anchor: Option<AnchorRun>,
+    pub comparisons: Vec<Ratio>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Settings {
+    pub clients: u32,
+    pub duration_ms: u64,
+    pub requests: Option<u64>,
+    /// Open-loop rate, requests per second; null for a closed loop.
+    pub rate: Option<f64>,
+    pub warmup: u64,
+    pub write_ratio: f64,
+    pub ttl_ms: u64,
+    pub single_flight: bool,
+    pub fail_open: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CellResult {
+    pub workload: Workload,
+    /// The cache level.
+    pub strategy: CacheLevel,
+    /// Null for no cache.
+    pub invalidation: Option<Invalidation>,
+    pub clients: u32,
+    pub requests: u64,
+    pub seconds: f64,
+    pub throughput_rps: f64,
+    /// Per request; in an open loop counted from its scheduled start.
+    pub latency: Latency,
+    /// Null for no cache.
+    pub hit_ratio: Option<f64>,
+    pub db_queries: u64,
+    pub value_bytes: u64,
+    pub writes: u64,
+    /// Answers older than a write that had returned before the read began.
+    pub stale_reads: u64,
+    pub max_stale_ms: f64,
+    pub errors: u64,
+    /// Requests served from the database because Redis failed (`--fail-open`).
+    pub fell_back: u64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StampedeResult {
+    /// `none` or `single-flight`.
+    pub protection: &'static str,
+    pub clients: u32,
+    pub db_queries: u64,
+}
+
+impl CommandReport for CacheBenchReport {
+    const COMMAND: &'static str = "cache-bench";
+
+    fn tables(&self) -> Vec<Table> {
+        let s = &self.settings;
+        let mut table = Table::new(
+            format!(
+                "Cache benchmark ({} clients, {})",
+                s.clients,
+                s.rate.map_or("closed loop".to_string(), |r| format!(
+                    "open loop at {r} req/s"
+                ))
+            ),
+            &[
+                "workload",
+                "strategy",
+                "invalidation",
+                "req/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "max ms",
+                "hit %",
+                "db queries",
+                "value bytes",
+                "stale reads",
+                "max stale ms",
+                "errors",
+            ],
+        );
+        for r in &self.results {
+            table.push(vec![
+                r.workload.to_string(),
+                r.strategy.to_string(),
+                r.invalidation.map_or("-".into(), |i| i.to_string()),
+                thousands(r.throughput_rps),
+                format!("{:.3}", r.latency.p50_ms),
+                format!("{:.3}", r.latency.p95_ms),
+                format!("{:.3}", r.latency.p99_ms),
+                format!("{:.3}", r.latency.max_ms),
+                r.hit_ratio
+                    .map_or("-".into(), |h| format!("{:.1}", h * 100.0)),
+                thousands(r.db_queries as f64),
+                thousands(r.value_bytes as f64),
+                thousands(r.stale_reads as f64),
+                format!("{:.1}", r.max_stale_ms),
+                thousands(r.errors as f64),
+            ]);
+        }
+        let mut stampede = Table::new(
+            "Stampede: one cold key, every client at once",
+            &["protection", "clients", "db queries"],
+        );
+        for r in &self.stampede {
+            stampede.push(vec![
+                r.protection.into(),
+                r.clients.to_string(),
+                r.db_queries.to_string(),
+            ]);
+        }
+        [table, stampede, Table::ratios(&self.comparisons)]
+            .into_iter()
+            .filter(|t| !t.rows.is_empty())
+            .collect()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        vec![
+            "stale read: a \"get one concert\" answer older than a seat write that had returned before the read began (a version stamp in the answer says which)".into(),
+            "mixed: reads of one open concert, with --write-ratio of operations holding or releasing one of its seats".into(),
+        ]
+    }
+}

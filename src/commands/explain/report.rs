@@ -1,0 +1,118 @@
+//! What `explain` reports: the typed document, and the tables rendered from it.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::db::ServerInfo;
+use crate::domain::scenarios::Scenario;
+use crate::index_lab::plans::Plan;
+use crate::index_lab::scratch;
+use crate::output::{CommandReport, Table};
+
+/// Every scenario's plan under every variant, what to look at in them, and the advisor's
+/// proposals with their measured speedups.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExplainReport {
+    pub server: ServerInfo,
+    pub database: String,
+    pub plans: Vec<Plan>,
+    pub findings: Vec<String>,
+    pub advice: Vec<Advice>,
+    /// Indexes `--create-indexes` made for the run and dropped afterwards.
+    pub created_indexes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Advice {
+    pub table: String,
+    pub columns: Vec<String>,
+    /// For a covering proposal: the plain index it is judged against (it must beat that one).
+    pub judged_against: Option<Vec<String>>,
+    pub existing_index: Option<String>,
+    /// The best scenario's speedup from this index (the one the verdict rests on).
+    pub speedup: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    /// Every scenario that joins or filters on these columns, with this index vs without it.
+    pub scenarios: Vec<ScenarioSpeedup>,
+    pub verdict: String,
+    pub ddl: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ScenarioSpeedup {
+    pub scenario: Scenario,
+    pub speedup: f64,
+    pub ci95: [f64; 2],
+}
+
+impl CommandReport for ExplainReport {
+    const COMMAND: &'static str = "explain";
+
+    fn tables(&self) -> Vec<Table> {
+        let mut plan_table = Table::new(
+            "Plans",
+            &[
+                "scenario",
+                "variant",
+                "table",
+                "access",
+                "key",
+                "rows (est.)",
+                "rows read",
+                "filtered %",
+                "extra",
+            ],
+        );
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |n| format!("{n:.0}"));
+        for plan in &self.plans {
+            for step in &plan.steps {
+                plan_table.push(vec![
+                    plan.scenario.name().into(),
+                    plan.variant.clone(),
+                    step.table.clone(),
+                    step.access.clone(),
+                    step.key.clone().unwrap_or_else(|| "-".into()),
+                    opt(step.rows),
+                    opt(step.rows_read),
+                    opt(step.filtered),
+                    step.extra.clone().unwrap_or_default(),
+                ]);
+            }
+        }
+        let mut tables = vec![plan_table];
+        if !self.advice.is_empty() {
+            let mut advice_table = Table::new(
+                "Advisor: each proposed index with vs without it (the other tables' proposals in place; a covering one against the plain one)",
+                &["index", "per scenario", "best [95% CI]", "verdict", "DDL"],
+            );
+            for a in &self.advice {
+                advice_table.push(vec![
+                    format!("{}({})", a.table, a.columns.join(", ")),
+                    a.scenarios
+                        .iter()
+                        .map(|s| format!("{} {:.2}x", s.scenario.name(), s.speedup))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    match (a.speedup, a.ci95) {
+                        (Some(s), Some([lo, hi])) => format!("{s:.2}x [{lo:.2}, {hi:.2}]"),
+                        _ => "-".into(),
+                    },
+                    a.verdict.clone(),
+                    a.ddl.clone().unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            tables.push(advice_table);
+        }
+        tables
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = vec![format!(
+            "Findings ({} {}):",
+            self.server.flavor, self.server.version
+        )];
+        notes.extend(self.findings.iter().map(|f| format!("- {f}")));
+        notes.extend(scratch::created_note(&self.created_indexes));
+        notes
+    }
+}

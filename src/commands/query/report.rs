@@ -1,0 +1,272 @@
+//! What `query` reports: the typed document, and the tables rendered from it.
+
+use std::sync::LazyLock;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Flavor, ServerInfo};
+use crate::domain::scenarios::{Params, Scenario};
+use crate::index_lab::{Variant, scratch};
+use crate::output::{CommandReport, Table};
+use crate::stats::Latency;
+
+/// The write-up's own figures (MySQL, the original project), shown beside ours.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct WriteupFigures {
+    pub without_index_ms: f64,
+    pub with_index_ms: f64,
+    /// The index the write-up added.
+    pub index: String,
+}
+
+#[derive(Deserialize)]
+struct Writeup {
+    scenarios: std::collections::BTreeMap<String, WriteupFigures>,
+}
+
+static WRITEUP: LazyLock<Writeup> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../../fixtures/writeup-week8.json"))
+        .expect("fixture is valid")
+});
+
+/// The write-up's figures for a scenario, where it measured one.
+pub fn writeup(scenario: Scenario) -> Option<WriteupFigures> {
+    WRITEUP.scenarios.get(scenario.name()).cloned()
+}
+
+/// `query`'s document: one experiment, or (with `--scales`) one per data size.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum QueryDocument {
+    Variants(QueryReport),
+    Sweep(SweepReport),
+}
+
+/// Every scenario under every variant on one data set.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct QueryReport {
+    pub server: ServerInfo,
+    pub database: String,
+    /// The ids the scenarios looked up, picked from the data.
+    pub params: Params,
+    pub warmup: u32,
+    pub iterations: u32,
+    /// `ANALYZE` runs per scenario and variant for the server's own time.
+    pub server_runs: u32,
+    pub variants: Vec<Variant>,
+    pub results: Vec<ScenarioResult>,
+    pub comparisons: Vec<Comparison>,
+    /// Indexes `--create-indexes` made for the run and dropped afterwards.
+    pub created_indexes: Vec<String>,
+}
+
+/// One scenario under one variant.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub variant: String,
+    /// Rows the statement returned.
+    pub rows: usize,
+    /// Client wall time per execution (prepared statement, every row fetched).
+    pub client: Latency,
+    /// The server's own time per execution; null when it was not measured.
+    pub server: Option<Latency>,
+}
+
+/// A variant against the baseline (`none`) on one scenario.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Comparison {
+    pub scenario: Scenario,
+    pub baseline: String,
+    pub variant: String,
+    pub baseline_p50_ms: f64,
+    pub variant_p50_ms: f64,
+    /// Baseline median over variant median: above 1 the variant is faster.
+    pub speedup: f64,
+    /// Bootstrap 95% interval of the speedup.
+    pub ci95: [f64; 2],
+    pub writeup: Option<WriteupFigures>,
+}
+
+/// The same experiment at several data sizes, each on a scratch database.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SweepReport {
+    pub sweep: Vec<ScaleResult>,
+    /// Where the scratch databases were made (beside this one) and dropped.
+    #[serde(skip)]
+    pub beside: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScaleResult {
+    pub scale: u64,
+    pub seats: u64,
+    pub server: ServerInfo,
+    pub results: Vec<ScenarioResult>,
+    pub comparisons: Vec<Comparison>,
+}
+
+impl CommandReport for QueryDocument {
+    const COMMAND: &'static str = "query";
+
+    fn tables(&self) -> Vec<Table> {
+        match self {
+            QueryDocument::Variants(r) => vec![results_table(r), comparisons_table(r)],
+            QueryDocument::Sweep(r) => vec![sweep_table(r)],
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        match self {
+            QueryDocument::Variants(r) => variants_notes(r),
+            QueryDocument::Sweep(r) => vec![format!(
+                "Each scale was seeded into a scratch database beside {} and dropped afterwards.",
+                r.beside
+            )],
+        }
+    }
+}
+
+fn results_table(r: &QueryReport) -> Table {
+    let mut table = Table::new(
+        "Client wall time per execution (prepared statement, all rows fetched), ms",
+        &[
+            "scenario",
+            "variant",
+            "rows",
+            "min",
+            "median",
+            "p95",
+            "p99",
+            "max",
+            "server median",
+        ],
+    );
+    for m in &r.results {
+        let c = &m.client;
+        table.push(vec![
+            m.scenario.name().into(),
+            m.variant.clone(),
+            m.rows.to_string(),
+            ms(c.min_ms),
+            ms(c.p50_ms),
+            ms(c.p95_ms),
+            ms(c.p99_ms),
+            ms(c.max_ms),
+            m.server.map_or("-".into(), |s| ms(s.p50_ms)),
+        ]);
+    }
+    table
+}
+
+fn comparisons_table(r: &QueryReport) -> Table {
+    let mut table = Table::new(
+        "The write-up's comparison: median without index (none) vs with (variant)",
+        &[
+            "scenario",
+            "variant",
+            "without index",
+            "with index",
+            "speedup [95% CI]",
+            "write-up",
+        ],
+    );
+    for c in &r.comparisons {
+        table.push(vec![
+            c.scenario.name().into(),
+            c.variant.clone(),
+            ms(c.baseline_p50_ms),
+            ms(c.variant_p50_ms),
+            speedup_cell(c),
+            c.writeup.as_ref().map_or("-".into(), |w| {
+                format!(
+                    "{} -> {} ms ({:.1}x)",
+                    w.without_index_ms,
+                    w.with_index_ms,
+                    w.without_index_ms / w.with_index_ms
+                )
+            }),
+        ]);
+    }
+    table
+}
+
+fn sweep_table(r: &SweepReport) -> Table {
+    let mut table = Table::new(
+        "Scale sweep: the comparison at each size (medians, ms)",
+        &[
+            "scale",
+            "seats",
+            "scenario",
+            "variant",
+            "none",
+            "variant ms",
+            "speedup [95% CI]",
+        ],
+    );
+    for at in &r.sweep {
+        for c in &at.comparisons {
+            table.push(vec![
+                at.scale.to_string(),
+                at.seats.to_string(),
+                c.scenario.name().into(),
+                c.variant.clone(),
+                format!("{:.3}", c.baseline_p50_ms),
+                format!("{:.3}", c.variant_p50_ms),
+                speedup_cell(c),
+            ]);
+        }
+    }
+    table
+}
+
+fn variants_notes(r: &QueryReport) -> Vec<String> {
+    let server_note = match r.server.flavor {
+        Flavor::Mariadb => "ANALYZE FORMAT=JSON r_total_time_ms",
+        Flavor::Mysql => "EXPLAIN ANALYZE root actual time",
+    };
+    let mut notes = vec![
+        format!(
+            "{} {} · {} warm-up + {} measured runs per scenario and variant, interleaved · server time: {server_note}, median of {} runs",
+            r.server.flavor, r.server.version, r.warmup, r.iterations, r.server_runs
+        ),
+        format!(
+            "Parameters picked from the data: concert {}, seat {}, reservation {}. Variants: {}.",
+            r.params.concert_id,
+            r.params.seat_id,
+            r.params.reservation_id,
+            r.variants
+                .iter()
+                .map(|v| format!("{} = {}", v.name, v.definition))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    ];
+    notes.extend(scratch::created_note(&r.created_indexes));
+    notes
+}
+
+fn speedup_cell(c: &Comparison) -> String {
+    format!("{:.2}x [{:.2}, {:.2}]", c.speedup, c.ci95[0], c.ci95[1])
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writeup_fixture_has_both_figures() {
+        let list = writeup(Scenario::ConcertsWithDates).unwrap();
+        assert_eq!(list.without_index_ms, 9.7);
+        assert_eq!(writeup(Scenario::ConcertDetail).unwrap().with_index_ms, 3.9);
+    }
+}

@@ -1,0 +1,183 @@
+//! What `queue-sim` reports: the typed document, and the tables rendered from it.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::anchor::AnchorRun;
+use crate::output::{CommandReport, Ratio, Table, thousands};
+use crate::stats::Latency;
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct QueueSimReport {
+    pub settings: Settings,
+    /// One per backend (redis, database).
+    pub results: Vec<BackendResult>,
+    /// `redis-benchmark` ZADD and ZRANK with the same clients (with `--anchor`).
+    pub anchors: Vec<AnchorRun>,
+    pub comparisons: Vec<Ratio>,
+    /// Broken promises (FIFO, cap, rate, admitted users left waiting): the run exits with 3.
+    pub violations: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Settings {
+    pub policy: String,
+    pub ttl_ms: u64,
+    pub arrival: String,
+    /// Service time range, low and high.
+    pub service_ms: [u64; 2],
+    pub abandon: f64,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    pub tick_ms: u64,
+    pub clients: u32,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BackendResult {
+    pub backend: &'static str,
+    pub users: u64,
+    pub admitted: u64,
+    pub admissions: u64,
+    pub policy: String,
+    /// The capacity policy's cap; null under a rate policy.
+    pub active_cap: Option<u64>,
+    pub max_active: u64,
+    pub max_admitted_per_period: u64,
+    pub fifo_violations: u64,
+    pub admitted_still_waiting: u64,
+    pub foreign_admissions: u64,
+    pub arrivals_delayed: u64,
+    pub enter_per_second: f64,
+    pub admissions_per_second: f64,
+    pub admissions_per_queue_second: f64,
+    pub position_per_second: f64,
+    /// `probe` when the rates come from the saturation probe, `simulation` otherwise.
+    pub throughput_source: &'static str,
+    /// Time in the queue, in simulated milliseconds.
+    pub wait: Latency,
+    pub eta_error_pct: Option<f64>,
+    pub tokens_expired: u64,
+    pub expired_before_noticed: u64,
+    pub reentered: u64,
+    pub errors: u64,
+    /// Redis memory of the queue's keys at its peak; null for the database.
+    pub memory_bytes: Option<u64>,
+    pub simulation: SimulationOps,
+    pub probe: Option<ProbeResult>,
+}
+
+/// The store operations of the simulation itself.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SimulationOps {
+    pub wall_seconds: f64,
+    pub enter_ops: u64,
+    pub position_ops: u64,
+    pub enter: Latency,
+    pub position: Latency,
+}
+
+/// Enter and position lookups at saturation, before the simulation.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProbeResult {
+    /// Users in the queue during the probe.
+    pub size: u64,
+    pub enter_per_second: f64,
+    pub position_per_second: f64,
+    pub enter: Latency,
+    pub position: Latency,
+}
+
+impl CommandReport for QueueSimReport {
+    const COMMAND: &'static str = "queue-sim";
+
+    fn tables(&self) -> Vec<Table> {
+        let mut sim_table = Table::new(
+            "Simulation (wait in queue time; checks on every run)",
+            &[
+                "backend",
+                "users",
+                "admitted",
+                "max active",
+                "FIFO viol.",
+                "wait p50",
+                "wait p95",
+                "wait p99",
+                "ETA error",
+                "expired",
+                "errors",
+                "memory",
+                "wall",
+            ],
+        );
+        let mut probe_table = Table::new(
+            format!("Throughput probe ({} clients)", self.settings.clients),
+            &[
+                "backend",
+                "queue size",
+                "enter/s",
+                "enter p50 ms",
+                "enter p99 ms",
+                "position/s",
+                "position p50 ms",
+                "position p99 ms",
+            ],
+        );
+        for r in &self.results {
+            let cap = r.active_cap.map_or(String::new(), |c| format!(" / {c}"));
+            sim_table.push(vec![
+                r.backend.to_string(),
+                thousands(r.users as f64),
+                thousands(r.admitted as f64),
+                format!("{}{cap}", thousands(r.max_active as f64)),
+                r.fifo_violations.to_string(),
+                format!("{:.1} s", r.wait.p50_ms / 1e3),
+                format!("{:.1} s", r.wait.p95_ms / 1e3),
+                format!("{:.1} s", r.wait.p99_ms / 1e3),
+                r.eta_error_pct.map_or("-".into(), |e| format!("{e:.0}%")),
+                thousands(r.tokens_expired as f64),
+                thousands(r.errors as f64),
+                r.memory_bytes
+                    .map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
+                format!("{:.1} s", r.simulation.wall_seconds),
+            ]);
+            if let Some(p) = &r.probe {
+                probe_table.push(vec![
+                    r.backend.to_string(),
+                    thousands(p.size as f64),
+                    thousands(p.enter_per_second),
+                    format!("{:.3}", p.enter.p50_ms),
+                    format!("{:.3}", p.enter.p99_ms),
+                    thousands(p.position_per_second),
+                    format!("{:.3}", p.position.p50_ms),
+                    format!("{:.3}", p.position.p99_ms),
+                ]);
+            }
+        }
+        [sim_table, probe_table, Table::ratios(&self.comparisons)]
+            .into_iter()
+            .filter(|t| !t.rows.is_empty())
+            .collect()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let s = &self.settings;
+        let mut notes = vec![format!(
+            "policy {} · TTL {} s · arrival {} · service {}-{} s · {:.0}% abandon · clock {}x · tick {} ms",
+            s.policy,
+            s.ttl_ms / 1000,
+            s.arrival,
+            s.service_ms[0] / 1000,
+            s.service_ms[1] / 1000,
+            s.abandon * 100.0,
+            s.speed,
+            s.tick_ms
+        )];
+        notes.extend(self.violations.iter().map(|v| format!("VIOLATION {v}")));
+        notes
+    }
+
+    fn violations(&self) -> Vec<String> {
+        self.violations.clone()
+    }
+}

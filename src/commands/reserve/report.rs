@@ -1,0 +1,140 @@
+//! What `reserve` reports: what the run did (one of its modes), the audit after it, and the
+//! tables rendered from them.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::{ChargeRace, EventsSummary, StrategyResult, load};
+use crate::domain::audit::Audit;
+use crate::domain::booking::{Hold, Payment, Strategy};
+use crate::output::{CommandReport, Table, thousands};
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReserveReport {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Every invariant, checked straight from the tables after the run.
+    pub audit: Audit,
+    /// Audit findings and lost charges: the run exits with 3 when there are any.
+    pub violations: Vec<String>,
+}
+
+/// What the run did, by mode; its fields sit at the top of the document.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Outcome {
+    /// `--load`: one result per flow and strategy.
+    Load {
+        results: Vec<StrategyResult>,
+        /// The events flow's back end (null for `--flow direct`).
+        events: Option<EventsSummary>,
+    },
+    /// `--user --seat`: one reservation by hand.
+    ByHand {
+        strategy: Strategy,
+        reservation: Hold,
+        /// Null without `--pay`.
+        payment: Option<Payment>,
+        /// Whether it went through the waiting queue.
+        queued: bool,
+    },
+    /// `--user --reservation`: a hold paid.
+    Paid {
+        payment: Payment,
+    },
+    ChargeRace {
+        charge_race: ChargeRace,
+    },
+    /// `--sweep`: holds past their expiry released.
+    Sweep {
+        released: u64,
+    },
+    /// `--audit` alone.
+    AuditOnly {},
+}
+
+impl CommandReport for ReserveReport {
+    const COMMAND: &'static str = "reserve";
+
+    fn tables(&self) -> Vec<Table> {
+        let mut tables = match &self.outcome {
+            Outcome::Load { results, .. } => vec![load::table(results)],
+            Outcome::ByHand {
+                strategy,
+                reservation,
+                payment,
+                ..
+            } => {
+                let mut table = Table::new(
+                    format!("Reservation ({strategy})"),
+                    &[
+                        "reservation",
+                        "user",
+                        "seat",
+                        "price",
+                        "state",
+                        "balance after",
+                    ],
+                );
+                table.push(vec![
+                    reservation.reservation_id.to_string(),
+                    reservation.user_id.to_string(),
+                    reservation.seat_id.to_string(),
+                    thousands(reservation.price as f64),
+                    if payment.is_some() {
+                        "CONFIRMED (paid)"
+                    } else {
+                        "HELD (pay within the hold)"
+                    }
+                    .into(),
+                    payment
+                        .as_ref()
+                        .map_or("-".into(), |p| thousands(p.balance_after as f64)),
+                ]);
+                vec![table]
+            }
+            Outcome::Paid { payment } => {
+                let mut table = Table::new("Payment", &["reservation", "amount", "balance after"]);
+                table.push(vec![
+                    payment.reservation_id.to_string(),
+                    thousands(payment.amount as f64),
+                    thousands(payment.balance_after as f64),
+                ]);
+                vec![table]
+            }
+            Outcome::ChargeRace { charge_race } => vec![one_row(
+                "Charge race",
+                "lost updates",
+                charge_race.lost_updates.max(0) as u64,
+            )],
+            Outcome::Sweep { released } => vec![one_row("Sweeper", "released holds", *released)],
+            Outcome::AuditOnly {} => Vec::new(),
+        };
+        let mut audit = Table::new(
+            "Audit (straight from the tables)",
+            &["check", "offending rows"],
+        );
+        for (check, n) in self.audit.checks() {
+            audit.push(vec![check, n.to_string()]);
+        }
+        tables.push(audit);
+        tables
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.violations
+            .iter()
+            .map(|v| format!("VIOLATION {v}"))
+            .collect()
+    }
+
+    fn violations(&self) -> Vec<String> {
+        self.violations.clone()
+    }
+}
+
+fn one_row(title: &str, what: &str, n: u64) -> Table {
+    let mut table = Table::new(title, &["", "count"]);
+    table.push(vec![what.into(), thousands(n as f64)]);
+    table
+}

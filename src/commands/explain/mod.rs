@@ -207,16 +207,6 @@ async fn advise(
         .iter()
         .filter(|c| exists(&c.table, &c.columns))
         .collect();
-    let touching = |table: &str, columns: &[String]| -> Vec<Scenario> {
-        Scenario::ALL
-            .into_iter()
-            .filter(|s| {
-                columns
-                    .iter()
-                    .all(|c| s.access_columns().contains(&(table, c.as_str())))
-            })
-            .collect()
-    };
     // Each candidate with the plain proposals of the other tables in place (indexes work
     // together: MariaDB uses seat(performance_id) for one concert only once
     // performance(concert_id) exists), against the same without it, or, for a covering
@@ -239,64 +229,42 @@ async fn advise(
     let bars = progress::multi(ctx.progress_visible());
     let runs: u64 = provable
         .iter()
-        .map(|c| {
-            let judged_on = c.over.as_deref().unwrap_or(&c.columns);
-            touching(&c.table, judged_on).len() as u64
-                * 2
-                * u64::from(args.warmup + args.iterations)
-        })
+        .map(|c| judged_on(c).len() as u64 * 2 * u64::from(args.warmup + args.iterations))
         .sum();
     let bar = progress::runs_bar(&bars, "advisor", runs);
     let mut advice = Vec::new();
     for candidate in &candidates {
         let (table, columns) = (&candidate.table, &candidate.columns);
-        let ddl = format!(
-            "CREATE INDEX idx_{table}_{} ON {table} ({});",
-            columns.join("_"),
-            columns.join(", ")
-        );
-        let baseline = match &candidate.over {
-            Some(plain) if !exists(table, plain) => None,
-            Some(plain) => Some(Candidate {
+        // A covering candidate is judged against the plain index of its table.
+        let plain = candidate
+            .over
+            .as_ref()
+            .filter(|plain| exists(table, plain))
+            .map(|plain| Candidate {
                 table: table.clone(),
                 columns: plain.clone(),
                 over: None,
-            }),
-            None => None,
-        };
-        let existing = catalog.index_on(table, columns);
-        let Some(existing) = existing.filter(|_| candidate.over.is_none() || baseline.is_some())
-        else {
-            advice.push(Advice {
-                table: table.clone(),
-                columns: columns.clone(),
-                judged_against: candidate.over.clone(),
-                existing_index: existing.map(|e| e.name.clone()),
-                speedup: None,
-                ci95: None,
-                scenarios: Vec::new(),
-                verdict: "unproven: no such index exists to measure with hints; pass --create-indexes (or create it on a copy) and run explain again".into(),
-                ddl: None,
             });
+        let existing = catalog.index_on(table, columns);
+        let Some(existing) = existing.filter(|_| candidate.over.is_none() || plain.is_some())
+        else {
+            advice.push(unproven(candidate, existing.map(|e| e.name.clone())));
             continue;
         };
         let mut without_set = others(candidate);
-        without_set.extend(baseline.as_ref());
+        without_set.extend(plain.as_ref());
         let mut with_set = others(candidate);
         with_set.push(candidate);
-        let without = variant("without", without_set)?;
-        let with = variant("with", with_set)?;
+        let pair = [variant("without", without_set)?, variant("with", with_set)?];
         let mut measured = Vec::new();
-        for scenario in touching(table, candidate.over.as_deref().unwrap_or(columns)) {
-            let sql = [&without, &with].map(|v| scenario.sql(|t| v.hint(t, catalog)));
-            let runs = measure(
-                conn,
-                &sql,
-                params.value(scenario.param()),
-                args.warmup,
-                args.iterations,
-                || bar.inc(1),
-            )
+        for scenario in judged_on(candidate) {
+            let sql = pair
+                .each_ref()
+                .map(|v| scenario.sql(|t| v.hint(t, catalog)));
+            let param = params.value(scenario.param());
+            let runs = measure(conn, &sql, param, args.warmup, args.iterations, || {
+                bar.inc(1)
+            })
             .await?;
             if let Some(s) = speedup(&runs[0].1, &runs[1].1) {
                 measured.push(ScenarioSpeedup {
@@ -306,47 +274,93 @@ async fn advise(
                 });
             }
         }
-        let best = measured
-            .iter()
-            .max_by(|a, b| a.ci95[0].total_cmp(&b.ci95[0]));
-        let wins = best.is_some_and(|b| b.ci95[0] >= args.min_speedup);
-        let slower: Vec<String> = measured
-            .iter()
-            .filter(|m| m.ci95[1] < 1.0)
-            .map(|m| format!("{} ({:.2}x)", m.scenario.name(), m.speedup))
-            .collect();
-        let against = candidate.over.as_ref().map_or(String::new(), |plain| {
-            format!(" over {table}({})", plain.join(", "))
-        });
-        let mut verdict = match best {
-            Some(b) if wins => format!(
-                "keep: {:.1}x{against} on {} (95% CI low end {:.1}x)",
-                b.speedup,
-                b.scenario.name(),
-                b.ci95[0]
-            ),
-            _ => format!(
-                "not proven{against}: no scenario's 95% CI low end reaches {:.1}x",
-                args.min_speedup
-            ),
-        };
-        if !slower.is_empty() {
-            verdict.push_str(&format!("; slower on {}", slower.join(", ")));
-        }
-        advice.push(Advice {
-            table: table.clone(),
-            columns: columns.clone(),
-            judged_against: candidate.over.clone(),
-            existing_index: Some(existing.name.clone()),
-            speedup: best.map(|b| b.speedup),
-            ci95: best.map(|b| b.ci95),
-            scenarios: measured,
-            verdict,
-            ddl: wins.then_some(ddl),
-        });
+        advice.push(judge(candidate, &existing.name, measured, args.min_speedup));
     }
     bar.finish_and_clear();
     Ok(advice)
+}
+
+/// The scenarios a candidate is judged on: those that join or filter on its columns (for a
+/// covering candidate, on the plain index's columns it extends).
+fn judged_on(candidate: &Candidate) -> Vec<Scenario> {
+    let columns = candidate.over.as_deref().unwrap_or(&candidate.columns);
+    Scenario::ALL
+        .into_iter()
+        .filter(|s| {
+            columns.iter().all(|c| {
+                s.access_columns()
+                    .contains(&(candidate.table.as_str(), c.as_str()))
+            })
+        })
+        .collect()
+}
+
+/// A candidate no index exists for: hints cannot measure it.
+fn unproven(candidate: &Candidate, existing_index: Option<String>) -> Advice {
+    Advice {
+        table: candidate.table.clone(),
+        columns: candidate.columns.clone(),
+        judged_against: candidate.over.clone(),
+        existing_index,
+        speedup: None,
+        ci95: None,
+        scenarios: Vec::new(),
+        verdict: "unproven: no such index exists to measure with hints; pass --create-indexes (or create it on a copy) and run explain again".into(),
+        ddl: None,
+    }
+}
+
+/// The verdict on a measured candidate: kept (with its DDL) only when some scenario's 95%
+/// interval clears `min_speedup` at its low end; scenarios it makes slower are named.
+fn judge(
+    candidate: &Candidate,
+    existing_index: &str,
+    measured: Vec<ScenarioSpeedup>,
+    min_speedup: f64,
+) -> Advice {
+    let (table, columns) = (&candidate.table, &candidate.columns);
+    let best = measured
+        .iter()
+        .max_by(|a, b| a.ci95[0].total_cmp(&b.ci95[0]))
+        .cloned();
+    let wins = best.as_ref().is_some_and(|b| b.ci95[0] >= min_speedup);
+    let slower: Vec<String> = measured
+        .iter()
+        .filter(|m| m.ci95[1] < 1.0)
+        .map(|m| format!("{} ({:.2}x)", m.scenario.name(), m.speedup))
+        .collect();
+    let against = candidate.over.as_ref().map_or(String::new(), |plain| {
+        format!(" over {table}({})", plain.join(", "))
+    });
+    let mut verdict = match &best {
+        Some(b) if wins => format!(
+            "keep: {:.1}x{against} on {} (95% CI low end {:.1}x)",
+            b.speedup,
+            b.scenario.name(),
+            b.ci95[0]
+        ),
+        _ => format!("not proven{against}: no scenario's 95% CI low end reaches {min_speedup:.1}x"),
+    };
+    if !slower.is_empty() {
+        verdict.push_str(&format!("; slower on {}", slower.join(", ")));
+    }
+    Advice {
+        table: table.clone(),
+        columns: columns.clone(),
+        judged_against: candidate.over.clone(),
+        existing_index: Some(existing_index.to_string()),
+        speedup: best.as_ref().map(|b| b.speedup),
+        ci95: best.as_ref().map(|b| b.ci95),
+        scenarios: measured,
+        verdict,
+        ddl: wins.then(|| {
+            format!(
+                "CREATE INDEX idx_{table}_{} ON {table} ({});",
+                columns.join("_"),
+                columns.join(", ")
+            )
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Raw command-line types (clap). Validation that needs more than one flag lives with the
 //! command that uses them (for example `seed::plan`), so these types stay declarations.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::commands::cache_bench::{self, CacheBenchArgs};
 use crate::commands::explain::{self, ExplainArgs};
@@ -11,10 +11,8 @@ use crate::commands::reserve::{self, ReserveArgs};
 use crate::commands::schema::{self, SchemaArgs};
 use crate::commands::seed::{self, SeedArgs};
 use crate::commands::worker::{self, WorkerArgs};
+use crate::context::{ConnectOpts, GLOBAL};
 use crate::output::OutputFormat;
-
-pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/concert_bench";
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -44,39 +42,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// The heading the global options are listed under in every command's `--help`, apart from
-/// that command's own options.
-const GLOBAL: &str = "Global options";
-
-/// Where the databases are. Env values are hidden from `--help` because they may hold passwords.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = GLOBAL)]
-pub struct ConnectOpts {
-    /// MySQL/MariaDB URL; `seed` creates the database it names if missing.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = DEFAULT_DATABASE_URL,
-        hide_env_values = true,
-        global = true
-    )]
-    pub database_url: String,
-
-    /// Redis URL.
-    #[arg(
-        long,
-        env = "REDIS_URL",
-        default_value = DEFAULT_REDIS_URL,
-        hide_env_values = true,
-        global = true
-    )]
-    pub redis_url: String,
-
-    /// Namespace for every Redis key the tool writes.
-    #[arg(long, default_value = "cb:", global = true)]
-    pub key_prefix: String,
 }
 
 #[derive(Debug, Subcommand)]

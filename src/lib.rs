@@ -20,7 +20,8 @@
 //! - `domain/`: the reservation domain, apart from any benchmark ([`domain`]): the waiting
 //!   queue, the Concert service and its caches, booking, the four services and their events,
 //!   the audit, the week-8 scenarios.
-//! - The shared infrastructure, at the top of `src/`: [`db`] and [`schema`] (connections with
+//! - The shared infrastructure, at the top of `src/`: [`context`] (the connection options
+//!   and what every command runs with), [`db`] and [`schema`] (connections with
 //!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis and the key
 //!   prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
 //!   anchors), [`output`] (table/JSON/CSV exporters) and [`progress`] (bars on stderr).
@@ -28,6 +29,7 @@
 pub mod anchor;
 pub mod cli;
 pub mod commands;
+pub mod context;
 pub mod db;
 pub mod domain;
 pub mod index_lab;
@@ -39,56 +41,12 @@ pub mod stats;
 
 use anyhow::Result;
 use futures::FutureExt;
-use thiserror::Error;
 
-use cli::{Cli, Command, ConnectOpts};
+use cli::{Cli, Command};
 use commands::{cache_bench, explain, query, queue_sim, reserve, seed, worker};
+pub use context::{Context, Failure};
 use keyspace::KeyPrefix;
-use output::{OutputFormat, Report};
-
-/// What every command may read from the global options.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub connect: ConnectOpts,
-    pub key_prefix: KeyPrefix,
-    pub output: OutputFormat,
-    pub quiet: bool,
-}
-
-impl Context {
-    pub fn progress_visible(&self) -> bool {
-        progress::visible(self.quiet, self.output)
-    }
-
-    /// A warning on stderr, unless `-q`: stdout stays the result alone.
-    pub fn warn(&self, message: impl std::fmt::Display) {
-        if !self.quiet {
-            eprintln!("warning: {message}");
-        }
-    }
-}
-
-/// Failures a caller can act on by exit code.
-#[derive(Debug, Error)]
-pub enum Failure {
-    #[error("interrupted: {0}")]
-    Interrupted(&'static str),
-    /// The command ran to the end but found broken invariants; `output` is its full report.
-    #[error("{}", .violations.join("; "))]
-    Violations {
-        output: String,
-        violations: Vec<String>,
-    },
-}
-
-impl Failure {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Interrupted(_) => 130,
-            Failure::Violations { .. } => 3,
-        }
-    }
-}
+use output::Report;
 
 /// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 3 for a run that found
 /// broken invariants, 10-16 for a reservation refused by a rule (see

@@ -3,8 +3,8 @@
 //! Every `crate::` path in a module's files is an edge. Two rules: no import cycles (no group
 //! of modules that reach each other), and edges point down the layers of `lib.rs`'s layout:
 //! `cli` -> `commands` -> `index_lab` -> `domain` -> the shared infrastructure, never up.
-//! The crate root (`lib.rs`: `run`, `Context`, `Failure`) is left out: it dispatches to every
-//! command and every command uses its context.
+//! The crate root (`lib.rs`: `run` and the exit codes) is left out: it dispatches to every
+//! command.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

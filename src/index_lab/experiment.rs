@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, MySql};
 
 use super::plans;
 use super::{Catalog, ScratchIndexes, Variant};
-use crate::Context;
+use crate::context::Context;
 use crate::db::{Database, Flavor, user_error};
 use crate::domain::scenarios::{Params, Scenario};
 use crate::schema;

@@ -17,9 +17,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow, bail};
 use sqlx::{AssertSqlSafe, MySqlPool};
 
+use crate::context::{Context, Failure};
 use crate::db::{self, Database, DatabaseUrl};
 use crate::schema::{self, Ownership};
-use crate::{Context, Failure};
 
 pub const PREFIX: &str = "cb_tmp_";
 /// MySQL's limit on an index name, in characters.

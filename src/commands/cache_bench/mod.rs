@@ -18,12 +18,13 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 
 use crate::anchor;
+use crate::context::Context;
 use crate::domain::concerts::{
     CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation, Workload,
 };
 use crate::keyspace::{self, KeyPrefix};
 use crate::output::{Ratio, Report};
-use crate::{Context, progress, schema};
+use crate::{progress, schema};
 use load::{CellOutcome, Load, Targets};
 
 /// Redis connections the cache reads spread over (measured: 1 gave 42k req/s for the cached

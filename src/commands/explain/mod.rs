@@ -13,7 +13,7 @@ use anyhow::Result;
 use sqlx::MySql;
 use sqlx::pool::PoolConnection;
 
-use crate::Context;
+use crate::context::Context;
 use crate::db::user_error;
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::plans::{

@@ -16,7 +16,7 @@ pub use report::{
 
 use anyhow::Result;
 
-use crate::Context;
+use crate::context::Context;
 use crate::db::{Database, user_error};
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::experiment::{Experiment, measure, server_time, with_literal};

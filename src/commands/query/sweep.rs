@@ -15,9 +15,10 @@ use anyhow::{Context as _, Result};
 use super::{QueryArgs, ScaleResult, SweepReport};
 use crate::commands::seed;
 use crate::commands::seed::SeedArgs;
+use crate::context::{Context, Failure};
 use crate::db::{self, DatabaseUrl, ServerConnection};
 use crate::keyspace::KeyPrefix;
-use crate::{Context, Failure, schema};
+use crate::schema;
 
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<SweepReport> {
     let url = DatabaseUrl::parse(&ctx.connect.database_url)?;

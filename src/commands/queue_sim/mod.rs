@@ -14,10 +14,11 @@ pub use report::{BackendResult, ProbeResult, QueueSimReport, Settings, Simulatio
 use anyhow::Result;
 
 use crate::anchor::{self, AnchorRun};
+use crate::context::Context;
 use crate::domain::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
 use crate::keyspace::KeyPrefix;
 use crate::output::{Ratio, Report};
-use crate::{Context, keyspace, progress, schema};
+use crate::{keyspace, progress, schema};
 use simulation::{Probe, SimOutcome, SimParams, probe, simulate};
 
 /// Database queue ids of simulations start here: far above any concert id a seed makes.

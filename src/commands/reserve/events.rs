@@ -17,11 +17,12 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use sqlx::MySqlPool;
 
+use crate::context::Context;
 use crate::db::{Database, DatabaseUrl};
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, stream_key};
 use crate::domain::services::{Event, OUTCOMES};
+use crate::keyspace;
 use crate::stats::{Latency, Samples};
-use crate::{Context, keyspace};
 
 /// Which saga an outcome ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,8 +11,8 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::{ReserveArgs, SeatChoice};
-use crate::Context;
 use crate::commands::reserve::events::{Outcomes, Saga};
+use crate::context::Context;
 use crate::domain::booking::{Booking, BookingError, Strategy};
 use crate::domain::services;
 use crate::output::{Table, thousands};

@@ -19,12 +19,13 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::commands::reserve::events::EventsRun;
+use crate::context::Context;
 use crate::db::DatabaseUrl;
 use crate::domain::audit::Audit;
 use crate::domain::booking::{Booking, Strategy};
 use crate::domain::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
 use crate::output::Report;
-use crate::{Context, keyspace, progress, schema};
+use crate::{keyspace, progress, schema};
 
 /// How often a person waiting in the queue sees their position refreshed.
 const QUEUE_POLL: Duration = Duration::from_millis(500);

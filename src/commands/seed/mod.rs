@@ -24,7 +24,7 @@ pub use generate::{SeedTable, Value, generate};
 pub use plan::{SeedPlan, Sizes};
 pub use report::{RowCounts, SeedDocument, SeedReport, TableLoad, TsvFile, TsvReport};
 
-use crate::Context;
+use crate::context::Context;
 use crate::db::{Database, DatabaseUrl, user_error};
 use crate::output::Report;
 use crate::{keyspace, progress, schema};

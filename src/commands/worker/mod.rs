@@ -9,10 +9,11 @@ use anyhow::Result;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::context::Context;
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, replay_parked};
 use crate::domain::services::{EventCounts, Service};
 use crate::output::{CommandReport, Report, Table, thousands};
-use crate::{Context, progress, schema};
+use crate::{progress, schema};
 
 /// What one worker process did, and what it left for the others.
 #[derive(Debug, Serialize, JsonSchema)]

@@ -1,0 +1,91 @@
+//! What every command runs with: the connection options (`--database-url`, `--redis-url`,
+//! `--key-prefix`, flattened into the command line), the output settings, and the failures a
+//! caller acts on by exit code. Below the commands, so each can take a [`Context`] without
+//! depending on the command line that made it.
+
+use clap::Args;
+use thiserror::Error;
+
+use crate::keyspace::KeyPrefix;
+use crate::output::OutputFormat;
+use crate::progress;
+
+pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/concert_bench";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The heading the global options are listed under in every command's `--help`, apart from
+/// that command's own options.
+pub const GLOBAL: &str = "Global options";
+
+/// Where the databases are. Env values are hidden from `--help` because they may hold passwords.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = GLOBAL)]
+pub struct ConnectOpts {
+    /// MySQL/MariaDB URL; `seed` creates the database it names if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Redis URL.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = DEFAULT_REDIS_URL,
+        hide_env_values = true,
+        global = true
+    )]
+    pub redis_url: String,
+
+    /// Namespace for every Redis key the tool writes.
+    #[arg(long, default_value = "cb:", global = true)]
+    pub key_prefix: String,
+}
+
+/// What every command may read from the global options.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub connect: ConnectOpts,
+    pub key_prefix: KeyPrefix,
+    pub output: OutputFormat,
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn progress_visible(&self) -> bool {
+        progress::visible(self.quiet, self.output)
+    }
+
+    /// A warning on stderr, unless `-q`: stdout stays the result alone.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("warning: {message}");
+        }
+    }
+}
+
+/// Failures a caller can act on by exit code.
+#[derive(Debug, Error)]
+pub enum Failure {
+    #[error("interrupted: {0}")]
+    Interrupted(&'static str),
+    /// The command ran to the end but found broken invariants; `output` is its full report.
+    #[error("{}", .violations.join("; "))]
+    Violations {
+        output: String,
+        violations: Vec<String>,
+    },
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Interrupted(_) => 130,
+            Failure::Violations { .. } => 3,
+        }
+    }
+}

@@ -30,7 +30,8 @@ async fn measures_every_scenario_under_none_and_week8_and_compares_them() {
         .unwrap();
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["command"], "query");
-    assert_eq!(report["server"]["flavor"], "mariadb");
+    let flavor = common::server_flavor().await;
+    assert_eq!(report["server"]["flavor"], flavor);
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 12, "6 scenarios x (none, week8)");
     for r in results {
@@ -42,7 +43,18 @@ async fn measures_every_scenario_under_none_and_week8_and_compares_them() {
             client["max_ms"].as_f64().unwrap(),
         );
         assert!(0.0 < min && min <= median && median <= max, "{r}");
-        assert!(r["server"]["p50_ms"].as_f64().is_some(), "{r}");
+        // MySQL answers a const lookup while planning and times nothing: null, never 0.
+        let planned_away = flavor == "mysql"
+            && !["concerts_with_dates", "concert_detail"]
+                .contains(&r["scenario"].as_str().unwrap());
+        if planned_away {
+            assert!(
+                r["server"].is_null() || r["server"]["p50_ms"].as_f64() > Some(0.0),
+                "{r}"
+            );
+        } else {
+            assert!(r["server"]["p50_ms"].as_f64() > Some(0.0), "{r}");
+        }
     }
     let rows = |scenario: &str| -> Vec<i64> {
         results
@@ -215,7 +227,7 @@ async fn a_user_who_cannot_read_every_table_gets_one_clear_line() {
         }
     }
     let before = db.tables().await;
-    let url = format!("mysql://{user}:{password}@127.0.0.1:3306/{}", db.name);
+    let url = common::url_as(&user, password, &db.name);
     let result = common::run_tool(&[
         "concert-bench",
         "--database-url",

@@ -319,7 +319,7 @@ async fn killed_connections_leave_a_clean_audit() {
         let mut killed = 0;
         for _ in 0..40 {
             let ids: Vec<i64> = sqlx::query_scalar(
-                "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID() AND command <> 'Sleep'",
+                "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID() AND command <> 'Sleep'",
             )
             .bind(&f.db.name)
             .fetch_all(&admin)

@@ -277,7 +277,7 @@ async fn a_user_without_create_privilege_gets_a_clear_error_and_passwords_stay_h
     )
     .await;
     let database = unique_name("cbt_denied");
-    let url = format!("mysql://{user}:{password}@127.0.0.1:3306/{database}");
+    let url = common::url_as(&user, password, &database);
     let result = common::run_tool(&["concert-bench", "--database-url", &url, "seed"]).await;
     exec(&admin, &format!("DROP USER '{user}'@'%'")).await;
     exec(&admin, &format!("DROP USER '{user}'@'localhost'")).await;

@@ -10,8 +10,8 @@ use serde_json::Value as Json;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql};
 
-use super::plans;
 use super::{Catalog, ScratchIndexes, Variant};
+use super::{mysql_tree, plans};
 use crate::context::Context;
 use crate::db::{Database, Flavor, user_error};
 use crate::domain::scenarios::{Params, Scenario};
@@ -202,12 +202,13 @@ pub fn with_literal(sql: &str, param: Option<i64>) -> String {
 }
 
 /// The server's own execution time of one run: MariaDB's `ANALYZE FORMAT=JSON` r_total_time_ms,
-/// MySQL's `EXPLAIN ANALYZE` actual time of the root node.
+/// MySQL's `EXPLAIN ANALYZE FORMAT=TREE` actual time of the root node. `None` where the server
+/// measured nothing (MySQL answers a const lookup while planning).
 pub async fn server_time(
     conn: &mut PoolConnection<MySql>,
     flavor: Flavor,
     sql: &str,
-) -> Result<std::time::Duration> {
+) -> Result<Option<std::time::Duration>> {
     let ms = match flavor {
         Flavor::Mariadb => {
             let plan: String =
@@ -216,40 +217,25 @@ pub async fn server_time(
                     .await?;
             let plan: Json =
                 serde_json::from_str(&plan).context("ANALYZE returned invalid JSON")?;
-            plan["query_block"]["r_total_time_ms"]
+            let ms = plan["query_block"]["r_total_time_ms"]
                 .as_f64()
-                .context("ANALYZE FORMAT=JSON has no r_total_time_ms")?
+                .context("ANALYZE FORMAT=JSON has no r_total_time_ms")?;
+            Some(ms)
         }
         Flavor::Mysql => {
-            let tree: String = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ANALYZE {sql}")))
-                .fetch_one(&mut **conn)
-                .await?;
-            let Some(ms) = mysql_root_time(&tree) else {
-                bail!("EXPLAIN ANALYZE gave no actual time")
-            };
-            ms
+            let tree: String =
+                sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ANALYZE FORMAT=TREE {sql}")))
+                    .fetch_one(&mut **conn)
+                    .await?;
+            mysql_tree::root_time_ms(&tree)
         }
     };
-    Ok(std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3))
-}
-
-/// `-> Sort: ... (actual time=0.512..0.634 rows=...)`: the root's last-row time, in ms.
-fn mysql_root_time(tree: &str) -> Option<f64> {
-    let after = tree.split("actual time=").nth(1)?;
-    let range = after.split_whitespace().next()?;
-    range.split("..").nth(1)?.parse().ok()
+    Ok(ms.map(|ms| std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_root_time_of_a_mysql_tree() {
-        let tree = "-> Nested loop inner join  (cost=3.1 rows=2) (actual time=0.041..0.562 rows=20 loops=1)\n    -> Index lookup (actual time=0.01..0.02 rows=1 loops=1)";
-        assert_eq!(mysql_root_time(tree), Some(0.562));
-        assert_eq!(mysql_root_time("no timing"), None);
-    }
 
     #[test]
     fn literal_replaces_only_the_parameter() {

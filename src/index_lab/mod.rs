@@ -2,9 +2,10 @@
 //! commands use it; it uses neither): the [`experiment`] (variants x scenarios, timed), the
 //! index [`variant`]s and the catalog they are checked against, [`scratch`] indexes that a run
 //! creates, proves its own and removes, and [`plans`]: reading `EXPLAIN`/`ANALYZE` and the
-//! advisor's candidate indexes.
+//! advisor's candidate indexes ([`mysql_tree`] reads MySQL's `EXPLAIN ANALYZE` tree for both).
 
 pub mod experiment;
+mod mysql_tree;
 pub mod plans;
 pub mod scratch;
 mod variant;

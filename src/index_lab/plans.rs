@@ -9,7 +9,7 @@ use sqlx::mysql::MySqlRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql, Row};
 
-use super::{Catalog, Variant, with_literal};
+use super::{Catalog, Variant, mysql_tree, with_literal};
 use crate::db::Flavor;
 use crate::domain::scenarios::{Params, Scenario};
 
@@ -24,7 +24,7 @@ pub struct Step {
     pub possible_keys: Option<String>,
     pub key: Option<String>,
     pub rows: Option<f64>,
-    /// Rows actually read (`--analyze`, MariaDB).
+    /// Rows actually read per loop (`--analyze`); null for a table read while planning.
     pub rows_read: Option<f64>,
     pub filtered: Option<f64>,
     pub extra: Option<String>,
@@ -40,6 +40,9 @@ pub struct Plan {
     pub raw: Option<Json>,
 }
 
+/// The plan as a table of steps, in the same shape on both servers. The format is always
+/// named: MySQL 9 answers a bare `EXPLAIN` as a tree. Rows actually read (`analyze`) come
+/// from MariaDB's `ANALYZE` (`r_rows`) and from MySQL's `EXPLAIN ANALYZE` tree.
 pub(crate) async fn plan_steps(
     conn: &mut PoolConnection<MySql>,
     flavor: Flavor,
@@ -48,28 +51,48 @@ pub(crate) async fn plan_steps(
 ) -> Result<Vec<Step>, sqlx::Error> {
     let statement = match (flavor, analyze) {
         (Flavor::Mariadb, true) => format!("ANALYZE {sql}"),
+        // EXTENDED: the tabular format with the `filtered` column.
         (Flavor::Mariadb, false) => format!("EXPLAIN EXTENDED {sql}"),
-        // MySQL's EXPLAIN ANALYZE is a tree, not a table; rows read come only from MariaDB.
-        (Flavor::Mysql, _) => format!("EXPLAIN {sql}"),
+        (Flavor::Mysql, _) => format!("EXPLAIN FORMAT=TRADITIONAL {sql}"),
     };
     let rows = sqlx::query(AssertSqlSafe(statement))
         .fetch_all(&mut **conn)
         .await?;
+    let read_on_mysql = if flavor == Flavor::Mysql && analyze {
+        let tree: String =
+            sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ANALYZE FORMAT=TREE {sql}")))
+                .fetch_one(&mut **conn)
+                .await?;
+        Some(mysql_tree::rows_read(&tree))
+    } else {
+        None
+    };
     Ok(rows
         .iter()
-        .map(|row| Step {
-            table: table_of_alias(&text(row, "table").unwrap_or_default()),
-            access: text(row, "type").unwrap_or_default(),
-            possible_keys: text(row, "possible_keys"),
-            key: text(row, "key"),
-            rows: number(row, "rows"),
-            rows_read: number(row, "r_rows"),
-            filtered: number(row, "filtered"),
-            extra: text(row, "Extra").filter(|e| !e.is_empty()),
+        .map(|row| {
+            let alias = text(row, "table").unwrap_or_default();
+            let rows_read = match &read_on_mysql {
+                Some(read) => read.get(&alias).copied(),
+                None => number(row, "r_rows"),
+            };
+            Step {
+                table: table_of_alias(&alias),
+                access: text(row, "type").unwrap_or_default(),
+                possible_keys: text(row, "possible_keys"),
+                key: text(row, "key"),
+                rows: number(row, "rows"),
+                rows_read,
+                filtered: number(row, "filtered"),
+                extra: text(row, "Extra").filter(|e| !e.is_empty()),
+            }
         })
         .collect())
 }
 
+/// The server's own plan document: MariaDB's `EXPLAIN`/`ANALYZE FORMAT=JSON`; MySQL's
+/// `EXPLAIN [ANALYZE] FORMAT=JSON` (JSON format version 2 on 9.x, which says so in
+/// `json_schema_version`; a server without `EXPLAIN ANALYZE FORMAT=JSON` gives its tree as a
+/// string instead).
 pub(crate) async fn raw_plan(
     conn: &mut PoolConnection<MySql>,
     flavor: Flavor,
@@ -78,11 +101,23 @@ pub(crate) async fn raw_plan(
 ) -> Result<Json> {
     let statement = match (flavor, analyze) {
         (Flavor::Mariadb, true) => format!("ANALYZE FORMAT=JSON {sql}"),
-        _ => format!("EXPLAIN FORMAT=JSON {sql}"),
+        (Flavor::Mysql, true) => format!("EXPLAIN ANALYZE FORMAT=JSON {sql}"),
+        (_, false) => format!("EXPLAIN FORMAT=JSON {sql}"),
     };
-    let text: String = sqlx::query_scalar(AssertSqlSafe(statement))
+    let text = match sqlx::query_scalar::<_, String>(AssertSqlSafe(statement))
         .fetch_one(&mut **conn)
-        .await?;
+        .await
+    {
+        Ok(text) => text,
+        Err(_) if flavor == Flavor::Mysql && analyze => {
+            let tree: String =
+                sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN ANALYZE FORMAT=TREE {sql}")))
+                    .fetch_one(&mut **conn)
+                    .await?;
+            return Ok(Json::String(tree));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(serde_json::from_str(&text)?)
 }
 

@@ -16,6 +16,27 @@ pub fn server_url() -> String {
     std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
+/// The URL of `database` on the test server as another user.
+pub fn url_as(user: &str, password: &str, database: &str) -> String {
+    let server = server_url();
+    let host = server.trim_start_matches("mysql://");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    format!("mysql://{user}:{password}@{host}/{database}")
+}
+
+/// `mariadb` or `mysql`: the flavor of the test server, as reports name it.
+pub async fn server_flavor() -> &'static str {
+    let version: String = sqlx::query_scalar("SELECT VERSION()")
+        .fetch_one(&admin_pool().await)
+        .await
+        .unwrap();
+    if version.contains("MariaDB") {
+        "mariadb"
+    } else {
+        "mysql"
+    }
+}
+
 /// A name no other test (or test run) uses: pid, time and a counter.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -174,8 +195,10 @@ pub async fn admin_pool() -> MySqlPool {
         .expect("the test MySQL server answers")
 }
 
+/// Runs one statement over the text protocol (MySQL refuses some DDL, CREATE TRIGGER for
+/// one, as a prepared statement).
 pub async fn exec(pool: &MySqlPool, sql: &str) {
-    sqlx::query(AssertSqlSafe(sql.to_string()))
+    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
         .execute(pool)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));

@@ -91,12 +91,21 @@ async fn run_variants(
         .map_err(|e| user_error(e, url))?;
         for (variant, (rows, client)) in runs.into_iter().enumerate() {
             let literal = with_literal(&sql[variant], param);
+            // Empty when the server timed nothing (a MySQL const lookup): reported as null.
             let mut server = Samples::default();
+            let mut timed = true;
             for _ in 0..args.server_runs {
-                server.record(server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
+                let time = server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
                     e.context(format!("cannot read the server's time for {} (ANALYZE needs SELECT on the tables)", scenario.name()))
-                })?);
+                })?;
+                match time {
+                    Some(time) if timed => server.record(time),
+                    _ => timed = false,
+                }
                 bar.inc(1);
+            }
+            if !timed {
+                server = Samples::default();
             }
             measured.push(Measured {
                 scenario,

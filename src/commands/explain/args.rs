@@ -9,10 +9,11 @@ use crate::domain::queue::duration_up_to;
 use crate::domain::scenarios::Scenario;
 
 pub(crate) const EXAMPLES: &str = "\
-Plans use the same columns on MySQL 8 and MariaDB. Findings point at full scans of large tables
-inside joins, indexes the optimizer declined, and plans that changed between variants. The
-advisor proposes an index for each large scan under `none`, times it against `none`, and
-prints DDL only when the 95% interval's low end clears --min-speedup.
+Plans use the same columns on MySQL and MariaDB (their tabular EXPLAIN, asked for by name; rows
+read under --analyze from MariaDB's ANALYZE and MySQL's EXPLAIN ANALYZE). Findings point at full
+scans of large tables inside joins, indexes the optimizer declined, and plans that changed
+between variants. The advisor proposes an index for each large scan under `none`, times it
+against `none`, and prints DDL only when the 95% interval's low end clears --min-speedup.
 
 Examples:
   concert-bench explain

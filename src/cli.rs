@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::cache_bench::{self, CacheBenchArgs};
+use crate::commands::compare::{self, CompareArgs};
 use crate::commands::explain::{self, ExplainArgs};
 use crate::commands::query::{self, QueryArgs};
 use crate::commands::queue_sim::{self, QueueSimArgs};
@@ -12,6 +13,7 @@ use crate::commands::schema::{self, SchemaArgs};
 use crate::commands::seed::{self, SeedArgs};
 use crate::commands::worker::{self, WorkerArgs};
 use crate::context::{ConnectOpts, GLOBAL};
+use crate::gate::BaselineArgs;
 use crate::output::OutputFormat;
 
 const EXAMPLES: &str = "\
@@ -67,7 +69,48 @@ pub enum Command {
     /// Run the event relay and service consumers (the events flow's back end).
     #[command(after_help = worker::EXAMPLES)]
     Worker(WorkerArgs),
+    /// Compare two runs saved with --save-baseline: a verdict per metric; a regression exits 4.
+    #[command(after_help = compare::EXAMPLES)]
+    Compare(CompareArgs),
     /// Print the JSON Schema of a command's `-o json` document.
     #[command(after_help = schema::EXAMPLES)]
     Schema(SchemaArgs),
+}
+
+impl Command {
+    /// The command's name, as typed and as its document says.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Seed(_) => "seed",
+            Command::Query(_) => "query",
+            Command::Explain(_) => "explain",
+            Command::CacheBench(_) => "cache-bench",
+            Command::Reserve(_) => "reserve",
+            Command::QueueSim(_) => "queue-sim",
+            Command::Worker(_) => "worker",
+            Command::Compare(_) => "compare",
+            Command::Schema(_) => "schema",
+        }
+    }
+
+    /// The gate's flags of a command that measures, and its own settings as a baseline
+    /// records them (the gate's flags left out, so they never make two runs differ).
+    pub fn gate(&self) -> Option<(&BaselineArgs, String)> {
+        fn settings<T: Clone + std::fmt::Debug>(args: &T, clear: impl Fn(&mut T)) -> String {
+            let mut args = args.clone();
+            clear(&mut args);
+            format!("{args:?}")
+        }
+        let clear_gate = BaselineArgs::default;
+        match self {
+            Command::Seed(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
+            Command::Query(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
+            Command::CacheBench(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
+            Command::QueueSim(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
+            Command::Reserve(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
+            Command::Explain(_) | Command::Worker(_) | Command::Compare(_) | Command::Schema(_) => {
+                None
+            }
+        }
+    }
 }

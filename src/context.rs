@@ -79,6 +79,13 @@ pub enum Failure {
         output: String,
         violations: Vec<String>,
     },
+    /// The run (or `compare`) found metrics worse than the baseline beyond the noise;
+    /// `output` is its full report.
+    #[error("regressed against the baseline: {}", .regressions.join(", "))]
+    Regressed {
+        output: String,
+        regressions: Vec<String>,
+    },
 }
 
 impl Failure {
@@ -86,6 +93,7 @@ impl Failure {
         match self {
             Failure::Interrupted(_) => 130,
             Failure::Violations { .. } => 3,
+            Failure::Regressed { .. } => 4,
         }
     }
 }

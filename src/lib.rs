@@ -24,7 +24,8 @@
 //!   and what every command runs with), [`db`] and [`schema`] (connections with
 //!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis and the key
 //!   prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
-//!   anchors), [`output`] (table/JSON/CSV exporters) and [`progress`] (bars on stderr).
+//!   anchors), [`output`] (table/JSON/CSV/Markdown exporters), [`progress`] (bars on stderr)
+//!   and `gate/`, the regression gate ([`gate`]: baselines, comparisons, verdicts).
 
 pub mod anchor;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod commands;
 pub mod context;
 pub mod db;
 pub mod domain;
+pub mod gate;
 pub mod index_lab;
 pub mod keyspace;
 pub mod output;
@@ -49,7 +51,7 @@ use keyspace::KeyPrefix;
 use output::Report;
 
 /// The exit code for an error returned by [`run`]: 130 for Ctrl-C, 3 for a run that found
-/// broken invariants, 10-16 for a reservation refused by a rule (see
+/// broken invariants, 4 for a regression against a baseline, 10-16 for a reservation refused by a rule (see
 /// [`domain::booking::BookingError::exit_code`]), 1 for everything else (clap's usage errors exit
 /// with 2 before `run`).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
@@ -62,7 +64,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// The report a failed run still produced (a run that found violations prints it first).
 pub fn failed_output(err: &anyhow::Error) -> Option<&str> {
     match err.downcast_ref::<Failure>() {
-        Some(Failure::Violations { output, .. }) => Some(output),
+        Some(Failure::Violations { output, .. } | Failure::Regressed { output, .. }) => {
+            Some(output)
+        }
         _ => None,
     }
 }
@@ -72,6 +76,10 @@ pub fn failed_output(err: &anyhow::Error) -> Option<&str> {
 pub async fn run(cli: Cli) -> Result<String> {
     if let Command::Schema(args) = &cli.command {
         return commands::schema::run(args);
+    }
+    if let Command::Compare(args) = &cli.command {
+        let (report, compared) = commands::compare::run(args)?;
+        return finish(report, cli.output, Some(compared));
     }
     let key_prefix = KeyPrefix::parse(&cli.connect.key_prefix)?;
     let ctx = Context {
@@ -109,7 +117,9 @@ pub async fn run(cli: Cli) -> Result<String> {
             worker::run(&ctx, args).boxed(),
             "events being applied rolled back; any worker redelivers them",
         ),
-        Command::Schema(_) => unreachable!("answered above, with no connection"),
+        Command::Schema(_) | Command::Compare(_) => {
+            unreachable!("answered above, with no connection")
+        }
     };
     // A run that changes the schema or makes scratch databases answers Ctrl-C itself, after
     // putting things back.
@@ -118,7 +128,7 @@ pub async fn run(cli: Cli) -> Result<String> {
         Command::Explain(args) => args.create_indexes,
         _ => false,
     };
-    let report: Report = if owns_ctrl_c {
+    let mut report: Report = if owns_ctrl_c {
         work.await?
     } else {
         tokio::select! {
@@ -126,14 +136,83 @@ pub async fn run(cli: Cli) -> Result<String> {
             _ = tokio::signal::ctrl_c() => return Err(Failure::Interrupted(interrupted_note).into()),
         }
     };
-    let output = ctx.output.exporter().render(&report)?;
-    if report.violations.is_empty() {
-        Ok(output)
-    } else {
+    let gate = match cli.command.gate() {
+        Some((args, settings)) => gate_run(&ctx, &cli.command, args, settings, &mut report).await?,
+        None => None,
+    };
+    finish(report, ctx.output, gate)
+}
+
+/// Saves the run as a baseline and compares it with one, as its gate flags ask. The
+/// comparison goes into the document (`baseline_comparison`) and under the tables.
+async fn gate_run(
+    ctx: &Context,
+    command: &Command,
+    args: &gate::BaselineArgs,
+    settings: String,
+    report: &mut Report,
+) -> Result<Option<gate::CompareReport>> {
+    if args.save_baseline.is_none() && args.baseline.is_none() {
+        return Ok(None);
+    }
+    let (data, server) = gate::data_set(&ctx.connect.database_url).await;
+    let this = gate::Baseline {
+        baseline_version: gate::BASELINE_VERSION,
+        fingerprint: gate::Fingerprint {
+            command: command.name().to_string(),
+            settings,
+            data,
+            server,
+        },
+        machine: gate::Machine::this(),
+        document: report.json.clone(),
+    };
+    if let Some(path) = &args.save_baseline {
+        this.save(path)?;
+    }
+    let Some(path) = &args.baseline else {
+        return Ok(None);
+    };
+    let old = gate::Baseline::load(path)?;
+    let shown = path.display().to_string();
+    let mismatches = old.check_against(&this, &shown, args.allow_mismatch)?;
+    let compared = gate::compare(
+        &old.document,
+        &this.document,
+        (&shown, "this run"),
+        gate::Thresholds::with_override(args.noise_threshold),
+        mismatches,
+    )?;
+    report.json["baseline_comparison"] = serde_json::to_value(&compared)?;
+    let rendered = Report::of(&compared)?;
+    report.tables.extend(rendered.tables);
+    report.notes.extend(rendered.notes);
+    Ok(Some(compared))
+}
+
+/// Renders the report (distributions left out: they belong in baseline files) and turns
+/// violations and regressions into their failures, the report still printed first.
+fn finish(
+    mut report: Report,
+    format: output::OutputFormat,
+    compared: Option<gate::CompareReport>,
+) -> Result<String> {
+    gate::strip_samples(&mut report.json);
+    let output = format.exporter().render(&report)?;
+    let regressions = compared.map(|c| c.regressions()).unwrap_or_default();
+    if !report.violations.is_empty() {
         Err(Failure::Violations {
             output,
             violations: report.violations,
         }
         .into())
+    } else if !regressions.is_empty() {
+        Err(Failure::Regressed {
+            output,
+            regressions,
+        }
+        .into())
+    } else {
+        Ok(output)
     }
 }

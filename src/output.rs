@@ -66,6 +66,8 @@ pub enum OutputFormat {
     Json,
     /// The main results table as CSV with a header row.
     Csv,
+    /// Every table as GitHub Markdown (for a pull-request comment), then the notes.
+    Markdown,
 }
 
 /// A rectangular table of already formatted cells.
@@ -144,6 +146,7 @@ pub trait Exporter {
 pub struct TableExporter;
 pub struct JsonExporter;
 pub struct CsvExporter;
+pub struct MarkdownExporter;
 
 impl Exporter for TableExporter {
     fn render(&self, report: &Report) -> Result<String> {
@@ -190,12 +193,40 @@ impl Exporter for CsvExporter {
     }
 }
 
+impl Exporter for MarkdownExporter {
+    fn render(&self, report: &Report) -> Result<String> {
+        let cell = |c: &str| c.replace('|', "\\|").replace('\n', " ");
+        let mut out = String::new();
+        for table in &report.tables {
+            if !table.title.is_empty() {
+                out.push_str(&format!("**{}**\n\n", cell(&table.title)));
+            }
+            let row = |cells: &[String]| {
+                let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+                format!("| {} |\n", cells.join(" | "))
+            };
+            out.push_str(&row(&table.header));
+            out.push_str(&format!("|{}\n", " --- |".repeat(table.header.len())));
+            for r in &table.rows {
+                out.push_str(&row(r));
+            }
+            out.push('\n');
+        }
+        for note in &report.notes {
+            out.push_str(note);
+            out.push_str("\n\n");
+        }
+        Ok(out.trim_end().to_string() + "\n")
+    }
+}
+
 impl OutputFormat {
     pub fn exporter(self) -> &'static dyn Exporter {
         match self {
             OutputFormat::Table => &TableExporter,
             OutputFormat::Json => &JsonExporter,
             OutputFormat::Csv => &CsvExporter,
+            OutputFormat::Markdown => &MarkdownExporter,
         }
     }
 }
@@ -248,6 +279,19 @@ mod tests {
         assert!(text.starts_with("rows\n"));
         assert!(text.contains("200,000"));
         assert!(text.ends_with("a note\n"));
+    }
+
+    #[test]
+    fn markdown_has_a_header_rule_and_escapes_pipes() {
+        let mut report = sample();
+        report.tables[0].push(vec!["a|b".into(), "1".into()]);
+        let md = OutputFormat::Markdown.exporter().render(&report).unwrap();
+        assert!(
+            md.starts_with("**rows**\n\n| table | rows |\n| --- | --- |\n| seat | 200,000 |\n"),
+            "{md}"
+        );
+        assert!(md.contains("| a\\|b | 1 |"), "{md}");
+        assert!(md.ends_with("a note\n"), "{md}");
     }
 
     #[test]

@@ -20,6 +20,9 @@ use serde::Serialize;
 const RESAMPLES: usize = 1_000;
 /// Raw samples kept for the bootstrap at most (160 KB per latency series).
 pub const RESERVOIR: usize = 20_000;
+/// Samples a [`Latency`] carries for a later comparison (`--save-baseline`): an even stride
+/// through the reservoir, so the whole run is represented; 8 KB of JSON per series.
+pub const SAMPLE_KEPT: usize = 1_000;
 
 /// Latency samples: every one in a histogram (for percentiles), and a bounded uniform
 /// reservoir of raw values (for the bootstrap).
@@ -125,7 +128,26 @@ impl Samples {
             max_ms: ms(h.max()),
             mean_ms: h.mean() / 1e6,
             stddev_ms: h.stdev() / 1e6,
+            sample_ms: self.kept_sample(),
         }
+    }
+
+    /// Samples recorded from milliseconds (a distribution read back from a baseline).
+    pub fn from_ms(values: &[f64]) -> Self {
+        let mut samples = Self::default();
+        for &ms in values {
+            samples.record(Duration::from_secs_f64(ms.max(0.0) / 1e3));
+        }
+        samples
+    }
+
+    fn kept_sample(&self) -> Vec<f64> {
+        let stride = self.raw_ns.len().div_ceil(SAMPLE_KEPT).max(1);
+        self.raw_ns
+            .iter()
+            .step_by(stride)
+            .map(|&ns| ns as f64 / 1e6)
+            .collect()
     }
 
     fn median_ns(&self) -> f64 {
@@ -153,7 +175,7 @@ impl Samples {
 
 /// One latency distribution, with the same fields in every command's document (percentiles
 /// from the HDR histogram, 0.1% resolution).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Latency {
     /// Samples recorded.
     pub count: u64,
@@ -165,6 +187,10 @@ pub struct Latency {
     pub max_ms: f64,
     pub mean_ms: f64,
     pub stddev_ms: f64,
+    /// Up to 1,000 of the samples, for a later comparison: only in baseline files
+    /// (`--save-baseline`), never in what a command prints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample_ms: Vec<f64>,
 }
 
 impl Samples {

@@ -3,6 +3,7 @@
 //! infrastructure; nothing below them uses a command.
 
 pub mod cache_bench;
+pub mod compare;
 pub mod explain;
 mod flags;
 pub mod query;

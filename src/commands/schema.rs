@@ -32,10 +32,11 @@ pub enum Documented {
     QueueSim,
     Reserve,
     Worker,
+    Compare,
 }
 
 impl Documented {
-    pub const ALL: [Documented; 7] = [
+    pub const ALL: [Documented; 8] = [
         Documented::Seed,
         Documented::Query,
         Documented::Explain,
@@ -43,6 +44,7 @@ impl Documented {
         Documented::QueueSim,
         Documented::Reserve,
         Documented::Worker,
+        Documented::Compare,
     ];
 
     /// The schema of this command's document.
@@ -56,6 +58,7 @@ impl Documented {
             Documented::QueueSim => schema_of::<queue_sim::QueueSimReport>(),
             Documented::Reserve => schema_of::<reserve::ReserveReport>(),
             Documented::Worker => schema_of::<worker::WorkerReport>(),
+            Documented::Compare => schema_of::<crate::gate::CompareReport>(),
         }
     }
 }

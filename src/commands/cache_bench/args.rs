@@ -1,5 +1,6 @@
 //! `cache-bench`'s flags.
 
+use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
@@ -85,6 +86,9 @@ pub struct CacheBenchArgs {
     /// Seed for which concert, seat and operation each request picks.
     #[arg(long, default_value_t = 42)]
     pub rng_seed: u64,
+
+    #[command(flatten)]
+    pub gate: BaselineArgs,
 }
 
 fn parse_rate(raw: &str) -> Result<f64, String> {

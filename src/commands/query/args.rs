@@ -1,5 +1,6 @@
 //! `query`'s flags.
 
+use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
@@ -59,4 +60,7 @@ pub struct QueryArgs {
     /// gives up (the server's default is a year).
     #[arg(long, default_value = "10s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
     pub lock_wait_timeout: Duration,
+
+    #[command(flatten)]
+    pub gate: BaselineArgs,
 }

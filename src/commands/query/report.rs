@@ -154,7 +154,7 @@ fn results_table(r: &QueryReport) -> Table {
             ms(c.p95_ms),
             ms(c.p99_ms),
             ms(c.max_ms),
-            m.server.map_or("-".into(), |s| ms(s.p50_ms)),
+            m.server.as_ref().map_or("-".into(), |s| ms(s.p50_ms)),
         ]);
     }
     table

@@ -1,5 +1,6 @@
 //! `queue-sim`'s flags.
 
+use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
@@ -93,6 +94,9 @@ pub struct QueueSimArgs {
     /// Seed for service times and who abandons.
     #[arg(long, default_value_t = 42)]
     pub rng_seed: u64,
+
+    #[command(flatten)]
+    pub gate: BaselineArgs,
 }
 
 fn parse_arrival(raw: &str) -> Result<Arrival, String> {

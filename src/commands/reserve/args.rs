@@ -1,5 +1,6 @@
 //! `reserve`'s flags.
 
+use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
@@ -184,6 +185,9 @@ pub struct ReserveArgs {
     /// Seed for which seat each simulated user picks.
     #[arg(long, default_value_t = 42)]
     pub rng_seed: u64,
+
+    #[command(flatten)]
+    pub gate: BaselineArgs,
 }
 
 fn parse_seats(raw: &str) -> Result<SeatChoice, String> {

@@ -327,7 +327,9 @@ pub fn table(results: &[StrategyResult]) -> Table {
             format!("{:.2}", r.latency.p50_ms),
             format!("{:.2}", r.latency.p95_ms),
             format!("{:.2}", r.latency.p99_ms),
-            r.e2e.map_or("-".into(), |e| format!("{:.2}", e.p99_ms)),
+            r.e2e
+                .as_ref()
+                .map_or("-".into(), |e| format!("{:.2}", e.p99_ms)),
             format!("{:.2}", r.seconds),
         ]);
     }

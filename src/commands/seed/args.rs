@@ -1,5 +1,6 @@
 //! `seed`'s flags.
 
+use crate::gate::BaselineArgs;
 use std::path::PathBuf;
 
 use clap::{Args, Parser};
@@ -65,6 +66,9 @@ pub struct SeedArgs {
     /// directory instead of loading it; the database is not touched.
     #[arg(long, value_name = "DIR")]
     pub tsv_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gate: BaselineArgs,
 }
 
 impl SeedArgs {

@@ -1,0 +1,56 @@
+//! `concert-bench compare OLD NEW`: two runs saved with `--save-baseline`, metric by metric
+//! (see [`crate::gate`]). A regression exits with 4.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::gate::{self, Baseline, CompareReport, Thresholds};
+use crate::output::Report;
+
+pub(crate) const EXAMPLES: &str = "\
+A latency is judged on its median, with the change's bootstrap 95% interval; a rate (one number
+per run) on its change alone. A verdict needs the change to be significant and larger than the
+noise threshold. Runs of other settings, data sets or servers are refused unless
+--allow-mismatch. Exit codes: 0 no regression, 4 a regression, 1 a baseline that cannot be used.
+
+Examples:
+  concert-bench query --save-baseline main.json
+  concert-bench query --baseline main.json              # compare as it runs
+  concert-bench compare main.json branch.json -o markdown   # a table for a pull request";
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The earlier run (the baseline).
+    pub old: PathBuf,
+
+    /// The later run.
+    pub new: PathBuf,
+
+    /// A change smaller than this, in percent, is noise (default: 25 for latencies, 30 for
+    /// rates).
+    #[arg(long, value_name = "PERCENT", value_parser = gate::parse_threshold)]
+    pub noise_threshold: Option<f64>,
+
+    /// Compare even when the settings, the data set or the server differ (prints what does).
+    #[arg(long)]
+    pub allow_mismatch: bool,
+}
+
+pub fn run(args: &CompareArgs) -> Result<(Report, CompareReport)> {
+    let (old, new) = (Baseline::load(&args.old)?, Baseline::load(&args.new)?);
+    let (old_name, new_name) = (
+        args.old.display().to_string(),
+        args.new.display().to_string(),
+    );
+    let mismatches = old.check_against(&new, &old_name, args.allow_mismatch)?;
+    let compared = gate::compare(
+        &old.document,
+        &new.document,
+        (&old_name, &new_name),
+        Thresholds::with_override(args.noise_threshold),
+        mismatches,
+    )?;
+    Ok((Report::of(&compared)?, compared))
+}

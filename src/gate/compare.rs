@@ -1,0 +1,407 @@
+//! Two documents of one command, metric by metric.
+//!
+//! A metric is found by walking the document: every latency object (`p50_ms` with its
+//! `count`) is one, judged on its median, lower is better; every rate (`*_per_second`,
+//! `throughput_rps`) is one, higher is better. Array elements are named by the fields that
+//! identify them (`results[concert_detail/week8].client`), so two runs pair up by meaning, not
+//! by position. Anchors (redis-benchmark) and ratios are not the tool's own measurements and
+//! are left out.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::BaselineError;
+use crate::output::{CommandReport, Table};
+use crate::stats::{Samples, speedup};
+
+/// Fields that name an element of a results array.
+const IDENTITY: [&str; 9] = [
+    "scenario",
+    "variant",
+    "workload",
+    "strategy",
+    "invalidation",
+    "flow",
+    "backend",
+    "table",
+    "protection",
+];
+/// Parts of a document that are not the run's own measurements.
+const NOT_MEASURED: [&str; 6] = [
+    "anchor",
+    "anchors",
+    "comparisons",
+    "settings",
+    "sizes",
+    "audit",
+];
+
+/// Noise thresholds in percent: a change smaller than this is never a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct Thresholds {
+    pub latency_pct: f64,
+    pub rate_pct: f64,
+}
+
+impl Thresholds {
+    /// The defaults, from back-to-back runs on this project's 2-core machine (README,
+    /// "Regression gate"): the largest change between two unchanged runs, with a margin.
+    pub const DEFAULT: Thresholds = Thresholds {
+        latency_pct: 25.0,
+        rate_pct: 30.0,
+    };
+
+    pub fn with_override(pct: Option<f64>) -> Self {
+        pct.map_or(Self::DEFAULT, |p| Thresholds {
+            latency_pct: p,
+            rate_pct: p,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Improved,
+    Unchanged,
+    Regressed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+/// One metric, old against new.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MetricChange {
+    pub metric: String,
+    /// `latency_p50_ms` or `rate_per_second`.
+    pub unit: &'static str,
+    pub better: Better,
+    pub old: f64,
+    pub new: f64,
+    pub change_pct: f64,
+    /// Bootstrap 95% interval of the change (latencies with their samples on both sides);
+    /// null for a single number (a rate), judged on the threshold alone.
+    pub ci95_pct: Option<[f64; 2]>,
+    pub threshold_pct: f64,
+    pub verdict: Verdict,
+}
+
+/// `compare`'s document (and the `baseline_comparison` of a run given `--baseline`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CompareReport {
+    /// The command both documents are of.
+    pub of: String,
+    pub old: String,
+    pub new: String,
+    pub thresholds: Thresholds,
+    /// What differs between the runs (compared anyway under `--allow-mismatch`).
+    pub mismatches: Vec<String>,
+    pub metrics: Vec<MetricChange>,
+    pub regressed: usize,
+    pub improved: usize,
+}
+
+impl CompareReport {
+    pub fn regressions(&self) -> Vec<String> {
+        self.metrics
+            .iter()
+            .filter(|m| m.verdict == Verdict::Regressed)
+            .map(|m| format!("{} {:+.1}%", m.metric, m.change_pct))
+            .collect()
+    }
+}
+
+struct Metric {
+    name: String,
+    unit: &'static str,
+    better: Better,
+    value: f64,
+    samples: Vec<f64>,
+}
+
+fn metrics(doc: &Value) -> Vec<Metric> {
+    let mut out = Vec::new();
+    walk(doc, String::new(), &mut out);
+    out
+}
+
+fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
+    match value {
+        Value::Object(map) if map.contains_key("p50_ms") && map.contains_key("count") => {
+            if let Some(p50) = map["p50_ms"].as_f64() {
+                let samples = map
+                    .get("sample_ms")
+                    .and_then(Value::as_array)
+                    .map(|s| s.iter().filter_map(Value::as_f64).collect())
+                    .unwrap_or_default();
+                out.push(Metric {
+                    name: path,
+                    unit: "latency_p50_ms",
+                    better: Better::Lower,
+                    value: p50,
+                    samples,
+                });
+            }
+        }
+        Value::Object(map) => {
+            for (key, child) in map {
+                if NOT_MEASURED.contains(&key.as_str()) {
+                    continue;
+                }
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let is_rate = key.ends_with("_per_second") || key == "throughput_rps";
+                match child.as_f64() {
+                    Some(v) if is_rate => out.push(Metric {
+                        name: here,
+                        unit: "rate_per_second",
+                        better: Better::Higher,
+                        value: v,
+                        samples: Vec::new(),
+                    }),
+                    _ => walk(child, here, out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let label: Vec<String> = IDENTITY
+                    .iter()
+                    .filter_map(|k| item.get(*k))
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect();
+                let label = if label.is_empty() {
+                    i.to_string()
+                } else {
+                    label.join("/")
+                };
+                walk(item, format!("{path}[{label}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every metric of `old` against `new`. A metric on one side only is refused: the runs did
+/// not measure the same things.
+pub fn compare(
+    old: &Value,
+    new: &Value,
+    names: (&str, &str),
+    thresholds: Thresholds,
+    mismatches: Vec<String>,
+) -> Result<CompareReport, BaselineError> {
+    let (old_metrics, new_metrics) = (metrics(old), metrics(new));
+    for (side, other, has, lacks) in [
+        (&old_metrics, &new_metrics, names.0, names.1),
+        (&new_metrics, &old_metrics, names.1, names.0),
+    ] {
+        if let Some(missing) = side
+            .iter()
+            .find(|m| !other.iter().any(|o| o.name == m.name))
+        {
+            return Err(BaselineError::MissingMetric {
+                lacks: lacks.to_string(),
+                has: has.to_string(),
+                metric: missing.name.clone(),
+            });
+        }
+    }
+    let metrics: Vec<MetricChange> = old_metrics
+        .iter()
+        .map(|o| {
+            let n = new_metrics
+                .iter()
+                .find(|n| n.name == o.name)
+                .expect("checked above");
+            judge(o, n, thresholds)
+        })
+        .collect();
+    let count = |v: Verdict| metrics.iter().filter(|m| m.verdict == v).count();
+    Ok(CompareReport {
+        of: new["command"].as_str().unwrap_or_default().to_string(),
+        old: names.0.to_string(),
+        new: names.1.to_string(),
+        thresholds,
+        mismatches,
+        regressed: count(Verdict::Regressed),
+        improved: count(Verdict::Improved),
+        metrics,
+    })
+}
+
+/// Criterion's rule: a verdict needs the change to be significant (its 95% interval
+/// excludes zero; a single number has no interval and only the threshold applies) and
+/// larger than the noise threshold.
+fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
+    let threshold_pct = match old.unit {
+        "rate_per_second" => thresholds.rate_pct,
+        _ => thresholds.latency_pct,
+    };
+    let change_pct = if old.value > 0.0 {
+        (new.value / old.value - 1.0) * 100.0
+    } else {
+        0.0
+    };
+    // speedup(old, new) = old median / new median; the change is its inverse, less one.
+    let ci95_pct = (!old.samples.is_empty() && !new.samples.is_empty())
+        .then(|| {
+            speedup(
+                &Samples::from_ms(&old.samples),
+                &Samples::from_ms(&new.samples),
+            )
+        })
+        .flatten()
+        .map(|s| {
+            [
+                (1.0 / s.ci95[1] - 1.0) * 100.0,
+                (1.0 / s.ci95[0] - 1.0) * 100.0,
+            ]
+        });
+    let significant = ci95_pct.is_none_or(|[lo, hi]| lo > 0.0 || hi < 0.0);
+    let worse = match old.better {
+        Better::Lower => change_pct,
+        Better::Higher => -change_pct,
+    };
+    let verdict = if significant && worse > threshold_pct {
+        Verdict::Regressed
+    } else if significant && -worse > threshold_pct {
+        Verdict::Improved
+    } else {
+        Verdict::Unchanged
+    };
+    MetricChange {
+        metric: old.name.clone(),
+        unit: old.unit,
+        better: old.better,
+        old: old.value,
+        new: new.value,
+        change_pct,
+        ci95_pct,
+        threshold_pct,
+        verdict,
+    }
+}
+
+impl CommandReport for CompareReport {
+    const COMMAND: &'static str = "compare";
+
+    fn tables(&self) -> Vec<Table> {
+        let mut table = Table::new(
+            format!("{}: {} -> {}", self.of, self.old, self.new),
+            &["metric", "old", "new", "change [95% CI]", "verdict"],
+        );
+        for m in &self.metrics {
+            let ci = m
+                .ci95_pct
+                .map_or(String::new(), |[lo, hi]| format!(" [{lo:+.1}%, {hi:+.1}%]"));
+            let unit = if m.unit == "rate_per_second" {
+                "/s"
+            } else {
+                " ms"
+            };
+            table.push(vec![
+                m.metric.clone(),
+                format!("{:.3}{unit}", m.old),
+                format!("{:.3}{unit}", m.new),
+                format!("{:+.1}%{ci}", m.change_pct),
+                match m.verdict {
+                    Verdict::Improved => "improved",
+                    Verdict::Unchanged => "unchanged",
+                    Verdict::Regressed => "REGRESSED",
+                }
+                .into(),
+            ]);
+        }
+        vec![table]
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = vec![format!(
+            "{} regressed, {} improved, {} unchanged · noise threshold {}% for latencies (the median, with a bootstrap interval), {}% for rates (one number each, no interval)",
+            self.regressed,
+            self.improved,
+            self.metrics.len() - self.regressed - self.improved,
+            self.thresholds.latency_pct,
+            self.thresholds.rate_pct
+        )];
+        notes.extend(self.mismatches.iter().map(|m| format!("differs: {m}")));
+        notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn latency(center: f64) -> Value {
+        let samples: Vec<f64> = (0..200)
+            .map(|i| center * (0.95 + (i % 10) as f64 / 100.0))
+            .collect();
+        json!({"count": 200, "p50_ms": center, "sample_ms": samples})
+    }
+
+    fn doc(p50: f64, rate: f64) -> Value {
+        json!({"schema_version": 1, "command": "query",
+               "results": [{"scenario": "concert_detail", "variant": "week8", "client": latency(p50)}],
+               "throughput_per_second": rate,
+               "anchor": {"ops_per_second": 1.0}})
+    }
+
+    #[test]
+    fn metrics_are_named_by_meaning_and_anchors_are_left_out() {
+        let names: Vec<String> = metrics(&doc(2.0, 100.0))
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "results[concert_detail/week8].client",
+                "throughput_per_second"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_large_significant_slowdown_regresses_and_noise_does_not() {
+        let t = Thresholds::DEFAULT;
+        let same = compare(&doc(2.0, 100.0), &doc(2.1, 95.0), ("a", "b"), t, vec![]).unwrap();
+        assert_eq!(same.regressed, 0, "{same:?}");
+        let slow = compare(&doc(2.0, 100.0), &doc(4.0, 50.0), ("a", "b"), t, vec![]).unwrap();
+        assert_eq!(slow.regressed, 2, "{slow:?}");
+        let [lo, hi] = slow.metrics[0].ci95_pct.unwrap();
+        assert!(lo > 0.0 && lo <= 100.0 && 100.0 <= hi, "{lo} {hi}");
+        let fast = compare(&doc(4.0, 50.0), &doc(2.0, 100.0), ("a", "b"), t, vec![]).unwrap();
+        assert_eq!((fast.regressed, fast.improved), (0, 2));
+    }
+
+    #[test]
+    fn a_metric_on_one_side_only_is_refused() {
+        let mut other = doc(2.0, 100.0);
+        other["results"][0]["variant"] = json!("advised");
+        let err = compare(
+            &doc(2.0, 100.0),
+            &other,
+            ("old.json", "new.json"),
+            Thresholds::DEFAULT,
+            vec![],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("new.json") && err.contains("results[concert_detail/week8].client"),
+            "{err}"
+        );
+    }
+}

@@ -182,6 +182,7 @@ async fn gate_run(
         (&shown, "this run"),
         gate::Thresholds::with_override(args.noise_threshold),
         mismatches,
+        args.allow_mismatch,
     )?;
     report.json["baseline_comparison"] = serde_json::to_value(&compared)?;
     let rendered = Report::of(&compared)?;

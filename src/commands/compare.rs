@@ -51,6 +51,7 @@ pub fn run(args: &CompareArgs) -> Result<(Report, CompareReport)> {
         (&old_name, &new_name),
         Thresholds::with_override(args.noise_threshold),
         mismatches,
+        args.allow_mismatch,
     )?;
     Ok((Report::of(&compared)?, compared))
 }

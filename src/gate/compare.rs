@@ -2,7 +2,10 @@
 //!
 //! A metric is found by walking the document: every latency object (`p50_ms` with its
 //! `count`) is one, judged on its median, lower is better; every rate (`*_per_second`,
-//! `throughput_rps`) is one, higher is better. Array elements are named by the fields that
+//! `throughput_rps`) is one, higher is better; every speedup of one variant over another
+//! measured in the same run (`query`'s `comparisons[].speedup`, with its interval) is one,
+//! higher is better. Those ratios are what a noisy machine moves least: drift between runs
+//! hits both sides of a ratio alike. Array elements are named by the fields that
 //! identify them (`results[concert_detail/week8].client`), so two runs pair up by meaning, not
 //! by position. Anchors (redis-benchmark) and ratios are not the tool's own measurements and
 //! are left out.
@@ -27,35 +30,37 @@ const IDENTITY: [&str; 9] = [
     "table",
     "protection",
 ];
-/// Parts of a document that are not the run's own measurements.
-const NOT_MEASURED: [&str; 6] = [
-    "anchor",
-    "anchors",
-    "comparisons",
-    "settings",
-    "sizes",
-    "audit",
-];
+/// Parts of a document that are not the run's own measurements (`comparisons` are read for
+/// their speedups only).
+const NOT_MEASURED: [&str; 5] = ["anchor", "anchors", "settings", "sizes", "audit"];
 
-/// Noise thresholds in percent: a change smaller than this is never a verdict.
+/// Noise thresholds: a change smaller than these is never a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 pub struct Thresholds {
     pub latency_pct: f64,
     pub rate_pct: f64,
+    pub ratio_pct: f64,
+    /// A latency change smaller than this many milliseconds is noise whatever its percent:
+    /// a server time of 0.001 ms against 0.006 ms is +500% and means nothing.
+    pub latency_floor_ms: f64,
 }
 
 impl Thresholds {
     /// The defaults, from back-to-back runs on this project's 2-core machine (README,
     /// "Regression gate"): the largest change between two unchanged runs, with a margin.
     pub const DEFAULT: Thresholds = Thresholds {
-        latency_pct: 25.0,
+        latency_pct: 150.0,
         rate_pct: 30.0,
+        ratio_pct: 25.0,
+        latency_floor_ms: 0.05,
     };
 
     pub fn with_override(pct: Option<f64>) -> Self {
         pct.map_or(Self::DEFAULT, |p| Thresholds {
             latency_pct: p,
             rate_pct: p,
+            ratio_pct: p,
+            ..Self::DEFAULT
         })
     }
 }
@@ -79,7 +84,7 @@ pub enum Better {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct MetricChange {
     pub metric: String,
-    /// `latency_p50_ms` or `rate_per_second`.
+    /// `latency_p50_ms`, `rate_per_second` or `ratio` (a speedup measured within one run).
     pub unit: &'static str,
     pub better: Better,
     pub old: f64,
@@ -123,6 +128,12 @@ struct Metric {
     better: Better,
     value: f64,
     samples: Vec<f64>,
+    /// A ratio's own 95% interval, from the run that measured it.
+    interval: Option<[f64; 2]>,
+}
+
+fn interval(value: &Value) -> Option<[f64; 2]> {
+    Some([value.get(0)?.as_f64()?, value.get(1)?.as_f64()?])
 }
 
 fn metrics(doc: &Value) -> Vec<Metric> {
@@ -146,6 +157,7 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
                     better: Better::Lower,
                     value: p50,
                     samples,
+                    interval: None,
                 });
             }
         }
@@ -160,13 +172,19 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
                     format!("{path}.{key}")
                 };
                 let is_rate = key.ends_with("_per_second") || key == "throughput_rps";
+                let is_speedup = key == "speedup" && path.starts_with("comparisons[");
                 match child.as_f64() {
-                    Some(v) if is_rate => out.push(Metric {
+                    Some(v) if is_rate || is_speedup => out.push(Metric {
                         name: here,
-                        unit: "rate_per_second",
+                        unit: if is_rate { "rate_per_second" } else { "ratio" },
                         better: Better::Higher,
                         value: v,
                         samples: Vec::new(),
+                        interval: if is_speedup {
+                            interval(&map["ci95"])
+                        } else {
+                            None
+                        },
                     }),
                     _ => walk(child, here, out),
                 }
@@ -191,40 +209,49 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
     }
 }
 
-/// Every metric of `old` against `new`. A metric on one side only is refused: the runs did
-/// not measure the same things.
+/// Every metric of `old` against `new`, paired by name. A metric on one side only is
+/// refused (the runs did not measure the same things), unless `mismatches` were allowed and
+/// both sides have as many metrics: then they pair in order (a cell of one strategy against
+/// the same cell of another), named `old -> new`.
 pub fn compare(
     old: &Value,
     new: &Value,
     names: (&str, &str),
     thresholds: Thresholds,
     mismatches: Vec<String>,
+    allow_mismatch: bool,
 ) -> Result<CompareReport, BaselineError> {
     let (old_metrics, new_metrics) = (metrics(old), metrics(new));
-    for (side, other, has, lacks) in [
-        (&old_metrics, &new_metrics, names.0, names.1),
-        (&new_metrics, &old_metrics, names.1, names.0),
-    ] {
-        if let Some(missing) = side
-            .iter()
+    let unpaired = |side: &[Metric], other: &[Metric]| {
+        side.iter()
             .find(|m| !other.iter().any(|o| o.name == m.name))
-        {
+            .map(|m| m.name.clone())
+    };
+    let missing = unpaired(&old_metrics, &new_metrics)
+        .map(|m| (m, names.0, names.1))
+        .or_else(|| unpaired(&new_metrics, &old_metrics).map(|m| (m, names.1, names.0)));
+    let pairs: Vec<(&Metric, &Metric)> = match missing {
+        None => old_metrics
+            .iter()
+            .map(|o| {
+                let n = new_metrics.iter().find(|n| n.name == o.name);
+                (o, n.expect("every metric has its pair"))
+            })
+            .collect(),
+        Some(_) if allow_mismatch && old_metrics.len() == new_metrics.len() => {
+            old_metrics.iter().zip(&new_metrics).collect()
+        }
+        Some((metric, has, lacks)) => {
             return Err(BaselineError::MissingMetric {
                 lacks: lacks.to_string(),
                 has: has.to_string(),
-                metric: missing.name.clone(),
+                metric,
             });
         }
-    }
-    let metrics: Vec<MetricChange> = old_metrics
-        .iter()
-        .map(|o| {
-            let n = new_metrics
-                .iter()
-                .find(|n| n.name == o.name)
-                .expect("checked above");
-            judge(o, n, thresholds)
-        })
+    };
+    let metrics: Vec<MetricChange> = pairs
+        .into_iter()
+        .map(|(o, n)| judge(o, n, thresholds))
         .collect();
     let count = |v: Verdict| metrics.iter().filter(|m| m.verdict == v).count();
     Ok(CompareReport {
@@ -245,6 +272,7 @@ pub fn compare(
 fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
     let threshold_pct = match old.unit {
         "rate_per_second" => thresholds.rate_pct,
+        "ratio" => thresholds.ratio_pct,
         _ => thresholds.latency_pct,
     };
     let change_pct = if old.value > 0.0 {
@@ -267,20 +295,29 @@ fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
                 (1.0 / s.ci95[0] - 1.0) * 100.0,
             ]
         });
-    let significant = ci95_pct.is_none_or(|[lo, hi]| lo > 0.0 || hi < 0.0);
-    let worse = match old.better {
-        Better::Lower => change_pct,
-        Better::Higher => -change_pct,
+    let above_floor = old.unit != "latency_p50_ms"
+        || (new.value - old.value).abs() >= thresholds.latency_floor_ms;
+    let significant = above_floor && ci95_pct.is_none_or(|[lo, hi]| lo > 0.0 || hi < 0.0);
+    // A threshold of t% is a factor of 1 + t/100 either way, so it means the same for a
+    // slowdown and a speedup (a latency can fall by at most 100%).
+    let factor = 1.0 + threshold_pct / 100.0;
+    let (worse, better) = match old.better {
+        Better::Lower => (new.value / old.value, old.value / new.value),
+        Better::Higher => (old.value / new.value, new.value / old.value),
     };
-    let verdict = if significant && worse > threshold_pct {
+    let verdict = if significant && worse > factor {
         Verdict::Regressed
-    } else if significant && -worse > threshold_pct {
+    } else if significant && better > factor {
         Verdict::Improved
     } else {
         Verdict::Unchanged
     };
     MetricChange {
-        metric: old.name.clone(),
+        metric: if old.name == new.name {
+            old.name.clone()
+        } else {
+            format!("{} -> {}", old.name, new.name)
+        },
         unit: old.unit,
         better: old.better,
         old: old.value,
@@ -327,12 +364,14 @@ impl CommandReport for CompareReport {
 
     fn notes(&self) -> Vec<String> {
         let mut notes = vec![format!(
-            "{} regressed, {} improved, {} unchanged · noise threshold {}% for latencies (the median, with a bootstrap interval), {}% for rates (one number each, no interval)",
+            "{} regressed, {} improved, {} unchanged · noise thresholds: {}% (and {} ms) for latencies (the median, with a bootstrap interval), {}% for rates (one number each, no interval), {}% for speedups within a run (with their intervals)",
             self.regressed,
             self.improved,
             self.metrics.len() - self.regressed - self.improved,
             self.thresholds.latency_pct,
-            self.thresholds.rate_pct
+            self.thresholds.latency_floor_ms,
+            self.thresholds.rate_pct,
+            self.thresholds.ratio_pct
         )];
         notes.extend(self.mismatches.iter().map(|m| format!("differs: {m}")));
         notes
@@ -376,13 +415,37 @@ mod tests {
     #[test]
     fn a_large_significant_slowdown_regresses_and_noise_does_not() {
         let t = Thresholds::DEFAULT;
-        let same = compare(&doc(2.0, 100.0), &doc(2.1, 95.0), ("a", "b"), t, vec![]).unwrap();
+        let same = compare(
+            &doc(2.0, 100.0),
+            &doc(2.1, 95.0),
+            ("a", "b"),
+            t,
+            vec![],
+            false,
+        )
+        .unwrap();
         assert_eq!(same.regressed, 0, "{same:?}");
-        let slow = compare(&doc(2.0, 100.0), &doc(4.0, 50.0), ("a", "b"), t, vec![]).unwrap();
+        let slow = compare(
+            &doc(2.0, 100.0),
+            &doc(6.0, 50.0),
+            ("a", "b"),
+            t,
+            vec![],
+            false,
+        )
+        .unwrap();
         assert_eq!(slow.regressed, 2, "{slow:?}");
         let [lo, hi] = slow.metrics[0].ci95_pct.unwrap();
-        assert!(lo > 0.0 && lo <= 100.0 && 100.0 <= hi, "{lo} {hi}");
-        let fast = compare(&doc(4.0, 50.0), &doc(2.0, 100.0), ("a", "b"), t, vec![]).unwrap();
+        assert!(lo > 0.0 && lo <= 200.0 && 200.0 <= hi, "{lo} {hi}");
+        let fast = compare(
+            &doc(6.0, 50.0),
+            &doc(2.0, 100.0),
+            ("a", "b"),
+            t,
+            vec![],
+            false,
+        )
+        .unwrap();
         assert_eq!((fast.regressed, fast.improved), (0, 2));
     }
 
@@ -396,12 +459,26 @@ mod tests {
             ("old.json", "new.json"),
             Thresholds::DEFAULT,
             vec![],
+            false,
         )
         .unwrap_err()
         .to_string();
         assert!(
             err.contains("new.json") && err.contains("results[concert_detail/week8].client"),
             "{err}"
+        );
+        let paired = compare(
+            &doc(2.0, 100.0),
+            &other,
+            ("a", "b"),
+            Thresholds::DEFAULT,
+            vec![],
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            paired.metrics[0].metric,
+            "results[concert_detail/week8].client -> results[concert_detail/advised].client"
         );
     }
 }

@@ -294,6 +294,17 @@ fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
                 (1.0 / s.ci95[1] - 1.0) * 100.0,
                 (1.0 / s.ci95[0] - 1.0) * 100.0,
             ]
+        })
+        // Two ratios, each with its interval: the change's interval from their ends (the
+        // widest the change can be, given both).
+        .or_else(|| match (old.interval, new.interval) {
+            (Some([old_lo, old_hi]), Some([new_lo, new_hi])) if old_lo > 0.0 && old_hi > 0.0 => {
+                Some([
+                    (new_lo / old_hi - 1.0) * 100.0,
+                    (new_hi / old_lo - 1.0) * 100.0,
+                ])
+            }
+            _ => None,
         });
     let above_floor = old.unit != "latency_p50_ms"
         || (new.value - old.value).abs() >= thresholds.latency_floor_ms;

@@ -28,8 +28,8 @@ pub struct CompareArgs {
     /// The later run.
     pub new: PathBuf,
 
-    /// A change smaller than this, in percent, is noise (default: 25 for latencies, 30 for
-    /// rates).
+    /// A change smaller than this, in percent, is noise (default: 150 for latencies, 50 for
+    /// rates, 25 for speedups within a run).
     #[arg(long, value_name = "PERCENT", value_parser = gate::parse_threshold)]
     pub noise_threshold: Option<f64>,
 

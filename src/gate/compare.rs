@@ -30,6 +30,8 @@ const IDENTITY: [&str; 9] = [
     "table",
     "protection",
 ];
+/// A rate measured over less time than this is not a metric.
+const MIN_RATE_SECONDS: f64 = 0.1;
 /// Parts of a document that are not the run's own measurements (`comparisons` are read for
 /// their speedups only).
 const NOT_MEASURED: [&str; 5] = ["anchor", "anchors", "settings", "sizes", "audit"];
@@ -50,7 +52,7 @@ impl Thresholds {
     /// "Regression gate"): the largest change between two unchanged runs, with a margin.
     pub const DEFAULT: Thresholds = Thresholds {
         latency_pct: 150.0,
-        rate_pct: 30.0,
+        rate_pct: 50.0,
         ratio_pct: 25.0,
         latency_floor_ms: 0.05,
     };
@@ -171,7 +173,13 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
                 } else {
                     format!("{path}.{key}")
                 };
-                let is_rate = key.ends_with("_per_second") || key == "throughput_rps";
+                // A rate over less than 100 ms (seed's 100-row tables) is timer noise.
+                let too_short = map
+                    .get("seconds")
+                    .and_then(Value::as_f64)
+                    .is_some_and(|s| s < MIN_RATE_SECONDS);
+                let is_rate =
+                    (key.ends_with("_per_second") || key == "throughput_rps") && !too_short;
                 let is_speedup = key == "speedup" && path.starts_with("comparisons[");
                 match child.as_f64() {
                     Some(v) if is_rate || is_speedup => out.push(Metric {
@@ -194,7 +202,7 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
             for (i, item) in items.iter().enumerate() {
                 let label: Vec<String> = IDENTITY
                     .iter()
-                    .filter_map(|k| item.get(*k))
+                    .filter_map(|k| item.get(*k).filter(|v| !v.is_null()))
                     .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                     .collect();
                 let label = if label.is_empty() {

@@ -40,8 +40,9 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 
-    /// A change smaller than this, in percent, is noise (default: 25 for latencies, 30 for
-    /// rates, chosen from back-to-back runs on a 2-core machine; see the README).
+    /// A change smaller than this, in percent, is noise (default: 150 for latencies, 50 for
+    /// rates, 25 for speedups within a run, from back-to-back runs on a 2-core machine; see
+    /// the README).
     #[arg(long, value_name = "PERCENT", value_parser = parse_threshold)]
     pub noise_threshold: Option<f64>,
 

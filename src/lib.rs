@@ -175,13 +175,10 @@ async fn gate_run(
     };
     let old = gate::Baseline::load(path)?;
     let shown = path.display().to_string();
-    let mismatches = old.check_against(&this, &shown, args.allow_mismatch)?;
-    let compared = gate::compare(
-        &old.document,
-        &this.document,
+    let compared = old.compare_with(
+        &this,
         (&shown, "this run"),
-        gate::Thresholds::with_override(args.noise_threshold),
-        mismatches,
+        args.noise_threshold,
         args.allow_mismatch,
     )?;
     report.json["baseline_comparison"] = serde_json::to_value(&compared)?;

@@ -86,26 +86,15 @@ fn slow_down(value: &mut Value, factor: f64) {
 /// Many small concerts (80,000 seats, 200 per concert): one concert's seats are a small part
 /// of the table, so `seat(performance_id)` matters as it does on the week-8 data.
 async fn seeded_many_concerts() -> TestDb {
-    let db = TestDb::new().await;
-    db.run(&[
-        "-q",
-        "seed",
+    TestDb::seeded_with(&[
         "--concerts",
         "400",
         "--performances-per-concert",
         "5",
         "--seats-per-performance",
         "40",
-        "--open-concerts",
-        "2",
-        "--reserved-per-open-concert",
-        "5",
-        "--users",
-        "20",
     ])
     .await
-    .unwrap();
-    db
 }
 
 #[tokio::test]

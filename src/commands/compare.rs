@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::gate::{self, Baseline, CompareReport, Thresholds};
+use crate::gate::{self, Baseline, CompareReport};
 use crate::output::Report;
 
 pub(crate) const EXAMPLES: &str = "\
@@ -44,13 +44,10 @@ pub fn run(args: &CompareArgs) -> Result<(Report, CompareReport)> {
         args.old.display().to_string(),
         args.new.display().to_string(),
     );
-    let mismatches = old.check_against(&new, &old_name, args.allow_mismatch)?;
-    let compared = gate::compare(
-        &old.document,
-        &new.document,
+    let compared = old.compare_with(
+        &new,
         (&old_name, &new_name),
-        Thresholds::with_override(args.noise_threshold),
-        mismatches,
+        args.noise_threshold,
         args.allow_mismatch,
     )?;
     Ok((Report::of(&compared)?, compared))

@@ -188,6 +188,27 @@ impl Baseline {
         Ok(baseline)
     }
 
+    /// `new` against this baseline: refused when they are not comparable (see
+    /// [`Self::check_against`]), otherwise every metric with its verdict. `names` are how
+    /// the two runs are shown (`names.0` is this file's).
+    pub fn compare_with(
+        &self,
+        new: &Baseline,
+        names: (&str, &str),
+        noise_threshold: Option<f64>,
+        allow_mismatch: bool,
+    ) -> Result<CompareReport, BaselineError> {
+        let mismatches = self.check_against(new, names.0, allow_mismatch)?;
+        compare(
+            &self.document,
+            &new.document,
+            names,
+            Thresholds::with_override(noise_threshold),
+            mismatches,
+            allow_mismatch,
+        )
+    }
+
     /// Refuses `self` as the baseline of `new` when it is of another command or (unless
     /// `allow_mismatch`) ran with other settings, data or server; returns what differs.
     pub fn check_against(

@@ -97,21 +97,24 @@ impl TestDb {
 
     /// A database holding a small data set: 8 concerts (16,000 seats), 2 open with 5 sold each.
     pub async fn seeded_small() -> Self {
+        Self::seeded_with(&["--concerts", "8"]).await
+    }
+
+    /// A database seeded with `sizes` (seed's flags), 2 concerts open with 5 sold each and 20
+    /// users unless `sizes` says otherwise.
+    pub async fn seeded_with(sizes: &[&str]) -> Self {
         let db = Self::new().await;
-        db.run(&[
-            "-q",
-            "seed",
-            "--concerts",
-            "8",
+        let small = [
             "--open-concerts",
             "2",
             "--reserved-per-open-concert",
             "5",
             "--users",
             "20",
-        ])
-        .await
-        .expect("seed the small data set");
+        ];
+        db.run(&[&["-q", "seed"], &small[..], sizes].concat())
+            .await
+            .expect("seed the test data set");
         db
     }
 

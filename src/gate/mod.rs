@@ -108,11 +108,8 @@ pub struct Baseline {
 /// A baseline that cannot be used, named with its file: exit code 1, one line.
 #[derive(Debug, Error)]
 pub enum BaselineError {
-    #[error("cannot read the baseline {path}: {source}")]
-    Unreadable {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read the baseline {path}: {reason}")]
+    Unreadable { path: String, reason: String },
     #[error(
         "the baseline {path} is not a concert-bench baseline (not JSON, or truncated: {reason})"
     )]
@@ -158,9 +155,9 @@ impl Baseline {
     /// document.
     pub fn load(path: &Path) -> Result<Self, BaselineError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Unreadable {
+        let text = std::fs::read_to_string(path).map_err(|e| BaselineError::Unreadable {
             path: shown.clone(),
-            source,
+            reason: e.to_string(),
         })?;
         let raw: Value = serde_json::from_str(&text).map_err(|e| BaselineError::NotJson {
             path: shown.clone(),

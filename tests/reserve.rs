@@ -318,13 +318,15 @@ async fn killed_connections_leave_a_clean_audit() {
         let admin = common::admin_pool().await;
         let mut killed = 0;
         for _ in 0..40 {
+            // MySQL builds its processlist by converting every running statement's text to
+            // utf8mb3, and fails the whole query when one holds binary parameters: skip a round.
             let ids: Vec<i64> = sqlx::query_scalar(
                 "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID() AND command <> 'Sleep'",
             )
             .bind(&f.db.name)
             .fetch_all(&admin)
             .await
-            .unwrap();
+            .unwrap_or_default();
             for id in ids.into_iter().take(1) {
                 if sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
                     .execute(&admin)

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::commands::cache_bench::{self, CacheBenchArgs};
 use crate::commands::compare::{self, CompareArgs};
 use crate::commands::explain::{self, ExplainArgs};
+use crate::commands::flags::PlotArgs;
 use crate::commands::query::{self, QueryArgs};
 use crate::commands::queue_sim::{self, QueueSimArgs};
 use crate::commands::reserve::{self, ReserveArgs};
@@ -44,6 +45,49 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+
+    /// The command line as typed, connection URLs left out: the caption of its figures.
+    #[arg(skip)]
+    pub invocation: String,
+}
+
+impl Cli {
+    /// Parses the process's arguments and keeps them for the figures' captions.
+    pub fn from_env() -> Self {
+        let mut cli = Self::parse();
+        cli.invocation = invocation(std::env::args().skip(1));
+        cli
+    }
+
+    /// How the figures say they were made: the command line, or its command's name.
+    pub fn made_by(&self) -> String {
+        if self.invocation.is_empty() {
+            format!("concert-bench {}", self.command.name())
+        } else {
+            self.invocation.clone()
+        }
+    }
+}
+
+/// `concert-bench ARGS`, without the connection URLs (a password must never reach a figure).
+fn invocation(args: impl Iterator<Item = String>) -> String {
+    let mut kept = vec!["concert-bench".to_string()];
+    let mut skip_value = false;
+    for arg in args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if arg.starts_with("--database-url") || arg.starts_with("--redis-url") {
+            skip_value = !arg.contains('=');
+            continue;
+        }
+        if arg.contains(' ') {
+            kept.push(format!("'{arg}'"));
+        } else {
+            kept.push(arg);
+        }
+    }
+    kept.join(" ")
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,16 +145,36 @@ impl Command {
             clear(&mut args);
             format!("{args:?}")
         }
-        let clear_gate = BaselineArgs::default;
+        // Where figures go never makes two runs differ either.
+        macro_rules! without_gate_and_plot {
+            ($a:expr) => {
+                settings($a, |a| {
+                    a.gate = BaselineArgs::default();
+                    a.plot = PlotArgs::default();
+                })
+            };
+        }
         match self {
-            Command::Seed(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
-            Command::Query(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
-            Command::CacheBench(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
-            Command::QueueSim(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
-            Command::Reserve(a) => Some((&a.gate, settings(a, |a| a.gate = clear_gate()))),
+            Command::Seed(a) => Some((&a.gate, settings(a, |a| a.gate = BaselineArgs::default()))),
+            Command::Query(a) => Some((&a.gate, without_gate_and_plot!(a))),
+            Command::CacheBench(a) => Some((&a.gate, without_gate_and_plot!(a))),
+            Command::QueueSim(a) => Some((&a.gate, without_gate_and_plot!(a))),
+            Command::Reserve(a) => Some((&a.gate, without_gate_and_plot!(a))),
             Command::Explain(_) | Command::Worker(_) | Command::Compare(_) | Command::Schema(_) => {
                 None
             }
+        }
+    }
+
+    /// Where `--plot` puts the figures, on a command that draws them.
+    pub fn plot_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Query(a) => a.plot.plot.as_deref(),
+            Command::Explain(a) => a.plot.plot.as_deref(),
+            Command::CacheBench(a) => a.plot.plot.as_deref(),
+            Command::QueueSim(a) => a.plot.plot.as_deref(),
+            Command::Reserve(a) => a.plot.plot.as_deref(),
+            _ => None,
         }
     }
 }

@@ -24,8 +24,9 @@
 //!   and what every command runs with), [`db`] and [`schema`] (connections with
 //!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis and the key
 //!   prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
-//!   anchors), [`output`] (table/JSON/CSV/Markdown exporters), [`progress`] (bars on stderr)
-//!   and `gate/`, the regression gate ([`gate`]: baselines, comparisons, verdicts).
+//!   anchors), [`output`] (table/JSON/CSV/Markdown exporters), [`plot`] (figures and their
+//!   SVG renderer), [`progress`] (bars on stderr),
+//!   [`slowdown`] (the gate's test-only injected delay) and `gate/`, the regression gate ([`gate`]: baselines, comparisons, verdicts).
 
 pub mod anchor;
 pub mod cli;
@@ -37,8 +38,10 @@ pub mod gate;
 pub mod index_lab;
 pub mod keyspace;
 pub mod output;
+pub mod plot;
 pub mod progress;
 pub mod schema;
+pub mod slowdown;
 pub mod stats;
 
 use anyhow::Result;
@@ -81,6 +84,13 @@ pub async fn run(cli: Cli) -> Result<String> {
         let (report, compared) = commands::compare::run(args)?;
         return finish(report, cli.output, Some(compared));
     }
+    // Before the work: a directory that cannot be made fails now, not after the benchmark.
+    if let Some(dir) = cli.command.plot_dir() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("--plot: cannot create the directory {}: {e}", dir.display())
+        })?;
+    }
+    let made_by = cli.made_by();
     let key_prefix = KeyPrefix::parse(&cli.connect.key_prefix)?;
     let ctx = Context {
         connect: cli.connect,
@@ -136,11 +146,31 @@ pub async fn run(cli: Cli) -> Result<String> {
             _ = tokio::signal::ctrl_c() => return Err(Failure::Interrupted(interrupted_note).into()),
         }
     };
+    if let Some(dir) = cli.command.plot_dir() {
+        write_figures(&mut report, dir, &made_by)?;
+    }
     let gate = match cli.command.gate() {
         Some((args, settings)) => gate_run(&ctx, &cli.command, args, settings, &mut report).await?,
         None => None,
     };
     finish(report, ctx.output, gate)
+}
+
+/// Writes the run's figures (`--plot DIR`) and says where, under the tables. A run with
+/// nothing to draw is an error, not a silent success with an empty directory.
+fn write_figures(report: &mut Report, dir: &std::path::Path, made_by: &str) -> Result<()> {
+    if report.figures.is_empty() {
+        anyhow::bail!(
+            "--plot: this run has nothing to draw (figures come from measured runs: reserve --load or --flows, not a single reservation or --audit)"
+        );
+    }
+    let written = plot::write_all(&report.figures, dir, made_by)?;
+    report.notes.push(format!(
+        "{} figures written to {}",
+        written.len(),
+        dir.display()
+    ));
+    Ok(())
 }
 
 /// Saves the run as a baseline and compares it with one, as its gate flags ask. The

@@ -1,10 +1,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = concert_bench::cli::Cli::parse();
+    let cli = concert_bench::cli::Cli::from_env();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => return fail(&err.into()),

@@ -11,6 +11,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::plot::Figure;
+
 /// The version of every command's JSON document. It changes only when a field is renamed or
 /// removed (adding fields keeps it), so a CI job can refuse a document it does not understand.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -30,6 +32,11 @@ pub trait CommandReport: Serialize + JsonSchema {
 
     /// Broken invariants found: the report is still printed, then the run exits with 3.
     fn violations(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The figures of this run, drawn with `--plot DIR` and by `concert-bench report`.
+    fn figures(&self) -> Vec<Figure> {
         Vec::new()
     }
 }
@@ -120,6 +127,7 @@ pub struct Report {
     /// Broken invariants the command found. The report is still printed, then the run fails
     /// with exit code 3, so a CI job notices.
     pub violations: Vec<String>,
+    pub figures: Vec<Figure>,
 }
 
 impl Report {
@@ -134,6 +142,7 @@ impl Report {
             tables: report.tables(),
             notes: report.notes(),
             violations: report.violations(),
+            figures: report.figures(),
         })
     }
 }
@@ -257,6 +266,7 @@ mod tests {
             tables: vec![table],
             notes: vec!["a note".into()],
             violations: Vec::new(),
+            figures: Vec::new(),
         }
     }
 

@@ -20,6 +20,10 @@ use serde::Serialize;
 const RESAMPLES: usize = 1_000;
 /// Raw samples kept for the bootstrap at most (160 KB per latency series).
 pub const RESERVOIR: usize = 20_000;
+/// The percentiles of a [`Latency`]'s spectrum (for figures: percentile curves, p5-p95 spreads).
+const SPECTRUM: [f64; 14] = [
+    1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999,
+];
 /// Samples a [`Latency`] carries for a later comparison (`--save-baseline`): an even stride
 /// through the reservoir, so the whole run is represented; 8 KB of JSON per series.
 pub const SAMPLE_KEPT: usize = 1_000;
@@ -129,6 +133,12 @@ impl Samples {
             mean_ms: h.mean() / 1e6,
             stddev_ms: h.stdev() / 1e6,
             sample_ms: self.kept_sample(),
+            spectrum: SPECTRUM
+                .iter()
+                // A percentile needs enough samples to mean something: p99.9 needs 1,000.
+                .filter(|&&p| self.len() as f64 >= 1.0 / (1.0 - p / 100.0))
+                .map(|&p| (p, q(p / 100.0)))
+                .collect(),
         }
     }
 
@@ -191,6 +201,25 @@ pub struct Latency {
     /// (`--save-baseline`), never in what a command prints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample_ms: Vec<f64>,
+    /// (percentile, ms) from the whole histogram, for figures only: never in a document.
+    #[serde(skip)]
+    pub spectrum: Vec<(f64, f64)>,
+}
+
+impl Latency {
+    /// The latency at a percentile of the spectrum (5, 50, 95, 99, ...), if the run had enough
+    /// samples for it.
+    pub fn at(&self, percentile: f64) -> Option<f64> {
+        self.spectrum
+            .iter()
+            .find(|(p, _)| (p - percentile).abs() < 1e-9)
+            .map(|&(_, ms)| ms)
+    }
+
+    /// The p5-p95 spread, when the run had enough samples for it.
+    pub fn p5_p95(&self) -> Option<[f64; 2]> {
+        Some([self.at(5.0)?, self.at(95.0)?])
+    }
 }
 
 impl Samples {

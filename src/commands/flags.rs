@@ -1,9 +1,23 @@
 //! Bounds and value parsers that several commands' flags share. Every numeric flag is
 //! bounded in its parser, so nonsense is a usage error (exit 2) before any work starts.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::Args;
+
 use crate::domain::queue::Policy;
+
+/// `--plot`, on every command that draws figures (query, explain, cache-bench, queue-sim,
+/// reserve).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Figures")]
+pub struct PlotArgs {
+    /// Also write this run's figures as SVG files into DIR (created if missing), each with
+    /// the command line that made it as its caption.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+}
 
 pub const HOUR: Duration = Duration::from_secs(3600);
 pub const DAY: Duration = Duration::from_secs(24 * 3600);

@@ -5,7 +5,7 @@
 pub mod cache_bench;
 pub mod compare;
 pub mod explain;
-mod flags;
+pub(crate) mod flags;
 pub mod query;
 pub mod queue_sim;
 pub mod reserve;

@@ -169,6 +169,7 @@ pub async fn measure(
         for (statement, (rows, samples)) in statements.iter().zip(out.iter_mut()) {
             let started = Instant::now();
             *rows = execute(conn, statement, param).await?;
+            crate::slowdown::per_operation();
             if round >= warmup {
                 samples.record(started.elapsed());
             }

@@ -1,5 +1,6 @@
 //! `cache-bench`'s flags.
 
+use crate::commands::flags::PlotArgs;
 use crate::gate::BaselineArgs;
 use std::time::Duration;
 
@@ -89,6 +90,9 @@ pub struct CacheBenchArgs {
 
     #[command(flatten)]
     pub gate: BaselineArgs,
+
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }
 
 fn parse_rate(raw: &str) -> Result<f64, String> {

@@ -235,7 +235,9 @@ pub async fn drive(
                     workload == Workload::Mixed && rng.random_range(0.0..1.0) < load.write_ratio;
                 if write {
                     let seat = seats[rng.random_range(0..seats.len())];
-                    match service.toggle_seat(seat, holder).await {
+                    let toggled = service.toggle_seat(seat, holder).await;
+                    crate::slowdown::per_operation();
+                    match toggled {
                         Ok(_) => {
                             writes.record(Instant::now());
                             t.writes += 1;
@@ -254,6 +256,7 @@ pub async fn drive(
                         }
                         Workload::Mixed => service.get_concert(mixed_concert).await,
                     };
+                    crate::slowdown::per_operation();
                     let elapsed = begin.elapsed();
                     match served {
                         Ok(served) => {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::anchor::AnchorRun;
 use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
 use crate::output::{CommandReport, Ratio, Table, thousands};
+use crate::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 use crate::stats::Latency;
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -68,8 +69,89 @@ pub struct StampedeResult {
     pub db_queries: u64,
 }
 
+impl CellResult {
+    fn label(&self) -> String {
+        match self.invalidation {
+            Some(i) => format!("{} {}/{i}", self.workload, self.strategy),
+            None => format!("{} {}", self.workload, self.strategy),
+        }
+    }
+}
+
 impl CommandReport for CacheBenchReport {
     const COMMAND: &'static str = "cache-bench";
+
+    fn figures(&self) -> Vec<Figure> {
+        if self.results.is_empty() {
+            return Vec::new();
+        }
+        let mut workloads: Vec<Workload> = self.results.iter().map(|r| r.workload).collect();
+        workloads.dedup();
+        // One percentile plot per workload: a database cell and a Redis cell differ by 100x,
+        // and several workloads on one plot would be a dozen curves.
+        let mut figures: Vec<Figure> = workloads
+            .into_iter()
+            .map(|workload| Figure {
+                name: format!("cache-bench-latency-{workload}"),
+                title: format!("{workload}: latency by percentile, per cell"),
+                x: Axis {
+                    label: "percentile (each nine gets the same room)".into(),
+                    scale: Scale::Percentile,
+                },
+                y: Axis::log("latency (ms, log scale)"),
+                marks: Marks::Curves(
+                    self.results
+                        .iter()
+                        .filter(|r| r.workload == workload && !r.latency.spectrum.is_empty())
+                        .map(|r| Series {
+                            name: r.label(),
+                            points: r
+                                .latency
+                                .spectrum
+                                .iter()
+                                .map(|&(p, ms)| (p, Estimate::exact(ms)))
+                                .collect(),
+                        })
+                        .collect(),
+                ),
+                levels: Vec::new(),
+            })
+            .collect();
+        figures.push(Figure {
+            name: "cache-bench-throughput".into(),
+            title: format!(
+                "Throughput per cell ({} clients){}",
+                self.settings.clients,
+                if self.anchor.is_some() {
+                    " against redis-benchmark GET of the same bytes"
+                } else {
+                    ""
+                }
+            ),
+            x: Axis::linear("workload, cache level / invalidation"),
+            y: Axis::log("requests per second (log scale)"),
+            marks: Marks::Categories {
+                names: self.results.iter().map(CellResult::label).collect(),
+                series: vec![Series {
+                    name: "concert-bench".into(),
+                    points: self
+                        .results
+                        .iter()
+                        .map(|r| Some(Estimate::exact(r.throughput_rps)))
+                        .collect(),
+                }],
+            },
+            levels: self
+                .anchor
+                .iter()
+                .map(|a| Level {
+                    name: format!("redis-benchmark GET, {} clients", a.clients),
+                    value: a.ops_per_second,
+                })
+                .collect(),
+        });
+        figures
+    }
 
     fn tables(&self) -> Vec<Table> {
         let s = &self.settings;

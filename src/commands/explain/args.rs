@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::commands::flags::HOUR;
+use crate::commands::flags::{HOUR, PlotArgs};
 use crate::domain::queue::duration_up_to;
 use crate::domain::scenarios::Scenario;
 
@@ -65,6 +65,9 @@ pub struct ExplainArgs {
     /// Warm-up runs before the advisor measures.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub warmup: u32,
+
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }
 
 fn parse_min_speedup(raw: &str) -> Result<f64, String> {

@@ -88,6 +88,7 @@ async fn run_plans(
         plans,
         findings,
         advice,
+        min_speedup: (!args.no_advice).then_some(args.min_speedup),
         created_indexes: Vec::new(),
     })
 }

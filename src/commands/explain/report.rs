@@ -8,6 +8,7 @@ use crate::domain::scenarios::Scenario;
 use crate::index_lab::plans::Plan;
 use crate::index_lab::scratch;
 use crate::output::{CommandReport, Table};
+use crate::plot::{Axis, Estimate, Figure, Level, Marks, Series};
 
 /// Every scenario's plan under every variant, what to look at in them, and the advisor's
 /// proposals with their measured speedups.
@@ -18,6 +19,9 @@ pub struct ExplainReport {
     pub plans: Vec<Plan>,
     pub findings: Vec<String>,
     pub advice: Vec<Advice>,
+    /// The speedup a proposal's 95% interval must reach at its low end (`--min-speedup`); null
+    /// when the advisor did not run.
+    pub min_speedup: Option<f64>,
     /// Indexes `--create-indexes` made for the run and dropped afterwards.
     pub created_indexes: Vec<String>,
 }
@@ -47,6 +51,10 @@ pub struct ScenarioSpeedup {
 
 impl CommandReport for ExplainReport {
     const COMMAND: &'static str = "explain";
+
+    fn figures(&self) -> Vec<Figure> {
+        advice_figure(self).into_iter().collect()
+    }
 
     fn tables(&self) -> Vec<Table> {
         let mut plan_table = Table::new(
@@ -115,4 +123,60 @@ impl CommandReport for ExplainReport {
         notes.extend(scratch::created_note(&self.created_indexes));
         notes
     }
+}
+
+/// The advisor's proposals: each one's speedup per scenario it touches, with its interval,
+/// against the `--min-speedup` line a proposal must clear.
+fn advice_figure(report: &ExplainReport) -> Option<Figure> {
+    let min_speedup = report.min_speedup?;
+    let measured: Vec<&Advice> = report
+        .advice
+        .iter()
+        .filter(|a| !a.scenarios.is_empty())
+        .collect();
+    if measured.is_empty() {
+        return None;
+    }
+    let names = measured
+        .iter()
+        .map(|a| format!("{}({})", a.table, a.columns.join(",")))
+        .collect();
+    let mut scenarios: Vec<Scenario> = measured
+        .iter()
+        .flat_map(|a| a.scenarios.iter().map(|s| s.scenario))
+        .collect();
+    scenarios.sort_by_key(|s| s.name());
+    scenarios.dedup();
+    let series = scenarios
+        .into_iter()
+        .map(|scenario| Series {
+            name: scenario.name().to_string(),
+            points: measured
+                .iter()
+                .map(|a| {
+                    a.scenarios
+                        .iter()
+                        .find(|s| s.scenario == scenario)
+                        .map(|s| Estimate::within(s.speedup, s.ci95))
+                })
+                .collect(),
+        })
+        .collect();
+    Some(Figure {
+        name: "explain-advice".into(),
+        title: "Proposed indexes: measured speedup per scenario (95% intervals)".into(),
+        x: Axis::linear("proposed index"),
+        y: Axis::log("speedup with the index (x, log scale)"),
+        marks: Marks::Categories { names, series },
+        levels: vec![
+            Level {
+                name: "--min-speedup".into(),
+                value: min_speedup,
+            },
+            Level {
+                name: "no change".into(),
+                value: 1.0,
+            },
+        ],
+    })
 }

@@ -1,5 +1,6 @@
 //! `query`'s flags.
 
+use crate::commands::flags::PlotArgs;
 use crate::gate::BaselineArgs;
 use std::time::Duration;
 
@@ -63,4 +64,7 @@ pub struct QueryArgs {
 
     #[command(flatten)]
     pub gate: BaselineArgs,
+
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }

@@ -5,10 +5,12 @@ use std::sync::LazyLock;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::figures;
 use crate::db::{Flavor, ServerInfo};
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::{Variant, scratch};
 use crate::output::{CommandReport, Table};
+use crate::plot::Figure;
 use crate::stats::Latency;
 
 /// The write-up's own figures (MySQL, the original project), shown beside ours.
@@ -124,6 +126,13 @@ impl CommandReport for QueryDocument {
                 "Each scale was seeded into a scratch database beside {} and dropped afterwards.",
                 r.beside
             )],
+        }
+    }
+
+    fn figures(&self) -> Vec<Figure> {
+        match self {
+            QueryDocument::Variants(r) => figures::variants(r),
+            QueryDocument::Sweep(r) => figures::sweep(r),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `queue-sim`'s flags.
 
+use crate::commands::flags::PlotArgs;
 use crate::gate::BaselineArgs;
 use std::time::Duration;
 
@@ -97,6 +98,9 @@ pub struct QueueSimArgs {
 
     #[command(flatten)]
     pub gate: BaselineArgs,
+
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }
 
 fn parse_arrival(raw: &str) -> Result<Arrival, String> {

@@ -233,6 +233,8 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: Vec<AnchorRun>) -> 
                 position: sim.position.summary(),
             },
             probe: probe.as_ref().map(probe_result),
+            timeline: sim.timeline.clone(),
+            estimates: sim.estimates.clone(),
         });
     }
     QueueSimReport {

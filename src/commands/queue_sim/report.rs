@@ -3,8 +3,10 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::simulation::TickSample;
 use crate::anchor::AnchorRun;
 use crate::output::{CommandReport, Ratio, Table, thousands};
+use crate::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 use crate::stats::Latency;
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -65,6 +67,12 @@ pub struct BackendResult {
     pub memory_bytes: Option<u64>,
     pub simulation: SimulationOps,
     pub probe: Option<ProbeResult>,
+    /// For the figures only (not in the document): the queue over simulated time.
+    #[serde(skip)]
+    pub timeline: Vec<TickSample>,
+    /// For the figures only: (first estimate, actual remaining wait) in ms per sampled user.
+    #[serde(skip)]
+    pub estimates: Vec<(f64, f64)>,
 }
 
 /// The store operations of the simulation itself.
@@ -90,6 +98,10 @@ pub struct ProbeResult {
 
 impl CommandReport for QueueSimReport {
     const COMMAND: &'static str = "queue-sim";
+
+    fn figures(&self) -> Vec<Figure> {
+        figures(self)
+    }
 
     fn tables(&self) -> Vec<Table> {
         let mut sim_table = Table::new(
@@ -180,4 +192,136 @@ impl CommandReport for QueueSimReport {
     fn violations(&self) -> Vec<String> {
         self.violations.clone()
     }
+}
+
+fn figures(report: &QueueSimReport) -> Vec<Figure> {
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let over_time = |name: &'static str, value: fn(&TickSample) -> u64| {
+        report.results.iter().map(move |r| Series {
+            name: format!("{} {name}", r.backend),
+            points: r
+                .timeline
+                .iter()
+                .map(|t| (seconds(t.at_ms), Estimate::exact(value(t) as f64)))
+                .collect(),
+        })
+    };
+    let policy = &report.settings.policy;
+    let mut figures = vec![
+        Figure {
+            name: "queue-sim-users".into(),
+            title: format!("Waiting and active users over time ({policy})"),
+            x: Axis::linear("simulated time (s)"),
+            y: Axis::linear("users"),
+            marks: Marks::Curves(
+                over_time("waiting", |t| t.waiting)
+                    .chain(over_time("active", |t| t.active))
+                    .collect(),
+            ),
+            levels: report
+                .results
+                .iter()
+                .find_map(|r| r.active_cap)
+                .map(|cap| Level {
+                    name: "active cap".into(),
+                    value: cap as f64,
+                })
+                .into_iter()
+                .collect(),
+        },
+        Figure {
+            name: "queue-sim-admissions".into(),
+            title: format!("Admissions per second of simulated time ({policy})"),
+            x: Axis::linear("simulated time (s)"),
+            y: Axis::linear("users admitted per second"),
+            marks: Marks::Curves(
+                report
+                    .results
+                    .iter()
+                    .map(|r| Series {
+                        name: r.backend.to_string(),
+                        points: r
+                            .timeline
+                            .windows(2)
+                            .map(|w| {
+                                let span = seconds(w[1].at_ms - w[0].at_ms).max(1e-3);
+                                (
+                                    seconds(w[1].at_ms),
+                                    Estimate::exact(w[1].admitted as f64 / span),
+                                )
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            ),
+            levels: Vec::new(),
+        },
+        Figure {
+            name: "queue-sim-wait".into(),
+            title: "Wait from entering to admission, by percentile".into(),
+            x: Axis {
+                label: "percentile of users (each nine gets the same room)".into(),
+                scale: Scale::Percentile,
+            },
+            y: Axis::linear("wait (simulated s)"),
+            marks: Marks::Curves(
+                report
+                    .results
+                    .iter()
+                    .map(|r| Series {
+                        name: r.backend.to_string(),
+                        points: r
+                            .wait
+                            .spectrum
+                            .iter()
+                            .map(|&(p, ms)| (p, Estimate::exact(ms / 1000.0)))
+                            .collect(),
+                    })
+                    .collect(),
+            ),
+            levels: Vec::new(),
+        },
+    ];
+    let longest = report
+        .results
+        .iter()
+        .flat_map(|r| r.estimates.iter().map(|&(e, a)| e.max(a)))
+        .fold(0.0, f64::max);
+    if longest > 0.0 {
+        let mut series: Vec<Series<(f64, f64)>> = report
+            .results
+            .iter()
+            .map(|r| Series {
+                name: format!(
+                    "{} (error {})",
+                    r.backend,
+                    r.eta_error_pct.map_or("-".into(), |e| format!("{e:.0}%"))
+                ),
+                points: r
+                    .estimates
+                    .iter()
+                    .map(|&(estimate, actual)| (actual / 1000.0, estimate / 1000.0))
+                    .collect(),
+            })
+            .collect();
+        // The diagonal a perfect estimate would sit on.
+        series.push(Series {
+            name: "estimate = actual".into(),
+            points: (0..=50)
+                .map(|i| {
+                    let s = longest / 1000.0 * f64::from(i) / 50.0;
+                    (s, s)
+                })
+                .collect(),
+        });
+        figures.push(Figure {
+            name: "queue-sim-estimates".into(),
+            title: "First wait estimate against the actual wait, per user".into(),
+            x: Axis::linear("actual wait from the estimate to admission (simulated s)"),
+            y: Axis::linear("estimated wait (simulated s)"),
+            marks: Marks::Scatter(series),
+            levels: Vec::new(),
+        });
+    }
+    figures
 }

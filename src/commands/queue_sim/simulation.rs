@@ -123,6 +123,7 @@ impl<Q: WaitingQueue> Shared<Q> {
             };
             let started = Instant::now();
             let outcome = op().await;
+            crate::slowdown::per_operation();
             let elapsed = started.elapsed();
             drop(permit);
             match outcome {
@@ -242,6 +243,35 @@ struct SchedulerLog {
     max_per_period: u64,
     expired: u64,
     peak_memory: Option<u64>,
+    timeline: Vec<TickSample>,
+}
+
+/// The queue after one scheduler tick, on the queue's (simulated) clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TickSample {
+    pub at_ms: i64,
+    pub waiting: u64,
+    pub active: u64,
+    /// Admitted since the previous sample.
+    pub admitted: u64,
+}
+
+/// Points a timeline keeps at most: neighbouring ticks are merged beyond that.
+const TIMELINE_POINTS: usize = 400;
+/// (first estimate, actual remaining wait) pairs kept at most, an even stride over users.
+const ESTIMATES_KEPT: usize = 1_000;
+
+/// At most [`TIMELINE_POINTS`] samples: each merged sample keeps its last tick's queue state
+/// and the admissions of all its ticks.
+fn thinned(timeline: &[TickSample]) -> Vec<TickSample> {
+    let per = timeline.len().div_ceil(TIMELINE_POINTS).max(1);
+    timeline
+        .chunks(per)
+        .map(|ticks| TickSample {
+            admitted: ticks.iter().map(|t| t.admitted).sum(),
+            ..*ticks.last().expect("chunks are never empty")
+        })
+        .collect()
 }
 
 /// The outcome of one run, before it is reported.
@@ -267,6 +297,10 @@ pub struct SimOutcome {
     pub reentered: u64,
     pub errors: u64,
     pub peak_memory_bytes: Option<u64>,
+    /// Waiting and active users over simulated time (at most 400 points).
+    pub timeline: Vec<TickSample>,
+    /// (first estimate, actual remaining wait) in ms, for up to 1,000 users.
+    pub estimates: Vec<(f64, f64)>,
 }
 
 pub async fn simulate<Q: WaitingQueue>(
@@ -376,6 +410,12 @@ async fn schedule<Q: WaitingQueue>(shared: &Shared<Q>, bar: &ProgressBar) -> Res
         }
         log.max_active = log.max_active.max(admission.active);
         log.expired += admission.expired;
+        log.timeline.push(TickSample {
+            at_ms: now,
+            waiting: admission.waiting,
+            active: admission.active,
+            admitted: admission.admitted.len() as u64,
+        });
         if (tick == 1 || tick.is_multiple_of(50))
             && let Ok(Some(bytes)) = shared.queue.memory_bytes().await
         {
@@ -424,6 +464,10 @@ fn outcome<Q: WaitingQueue>(
     // Weighted absolute error: total |estimate - actual| over total actual wait, so the
     // users next in line (whose tiny waits make any ratio explode) do not dominate it.
     let (mut error_ms, mut waited_ms) = (0i64, 0i64);
+    let mut estimates = Vec::new();
+    let estimate_stride = (shared.params.users as usize)
+        .div_ceil(ESTIMATES_KEPT)
+        .max(1);
     let user_log = &shared.log;
     for i in 0..shared.params.users as usize {
         let (entered, admitted) = (
@@ -444,6 +488,9 @@ fn outcome<Q: WaitingQueue>(
         if eta_at >= 0 && remaining >= shared.params.tick.as_millis() as i64 {
             error_ms += (eta - remaining).abs();
             waited_ms += remaining;
+            if i % estimate_stride == 0 {
+                estimates.push((eta as f64, remaining as f64));
+            }
         }
     }
     let take = |m: &Mutex<Samples>| std::mem::take(&mut *m.lock().expect("samples lock"));
@@ -473,6 +520,8 @@ fn outcome<Q: WaitingQueue>(
         reentered: shared.reentered.load(Ordering::Relaxed),
         errors: shared.ops.errors.load(Ordering::Relaxed),
         peak_memory_bytes: log.peak_memory,
+        timeline: thinned(&log.timeline),
+        estimates,
     }
 }
 
@@ -539,5 +588,7 @@ pub async fn probe<Q: WaitingQueue>(
 /// How long one operation took, if it succeeded.
 async fn timed<T>(op: impl Future<Output = Result<T, QueueError>>) -> Result<Duration, QueueError> {
     let started = Instant::now();
-    op.await.map(|_| started.elapsed())
+    let outcome = op.await;
+    crate::slowdown::per_operation();
+    outcome.map(|_| started.elapsed())
 }

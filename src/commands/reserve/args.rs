@@ -1,5 +1,6 @@
 //! `reserve`'s flags.
 
+use crate::commands::flags::PlotArgs;
 use crate::gate::BaselineArgs;
 use std::time::Duration;
 
@@ -188,6 +189,9 @@ pub struct ReserveArgs {
 
     #[command(flatten)]
     pub gate: BaselineArgs,
+
+    #[command(flatten)]
+    pub plot: PlotArgs,
 }
 
 fn parse_seats(raw: &str) -> Result<SeatChoice, String> {

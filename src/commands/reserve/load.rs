@@ -263,7 +263,9 @@ async fn one_run(
     let mut attempts = futures::stream::iter(picks)
         .map(|(user, seat)| async move {
             let begin = Instant::now();
-            (driver.reserve(user, seat, pay).await, begin.elapsed())
+            let outcome = driver.reserve(user, seat, pay).await;
+            crate::slowdown::per_operation();
+            (outcome, begin.elapsed())
         })
         .buffer_unordered(args.clients as usize);
     while let Some((outcome, elapsed)) = attempts.next().await {

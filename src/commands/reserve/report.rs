@@ -8,6 +8,7 @@ use super::{ChargeRace, EventsSummary, StrategyResult, load};
 use crate::domain::audit::Audit;
 use crate::domain::booking::{Hold, Payment, Strategy};
 use crate::output::{CommandReport, Table, thousands};
+use crate::plot::{Axis, Estimate, Figure, Marks, Series};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReserveReport {
@@ -55,6 +56,13 @@ pub enum Outcome {
 
 impl CommandReport for ReserveReport {
     const COMMAND: &'static str = "reserve";
+
+    fn figures(&self) -> Vec<Figure> {
+        match &self.outcome {
+            Outcome::Load { results, .. } if !results.is_empty() => figures(results),
+            _ => Vec::new(),
+        }
+    }
 
     fn tables(&self) -> Vec<Table> {
         let mut tables = match &self.outcome {
@@ -137,4 +145,84 @@ fn one_row(title: &str, what: &str, n: u64) -> Table {
     let mut table = Table::new(title, &["", "count"]);
     table.push(vec![what.into(), thousands(n as f64)]);
     table
+}
+
+/// Throughput and latency per flow and strategy; on the hot seat, the time to its one winner.
+/// The raw-SQL anchors (`scripts/bench-reserve.sh`: mysqlslap with the same statements) run
+/// outside the tool, so their figures are in the README, not here.
+fn figures(results: &[StrategyResult]) -> Vec<Figure> {
+    let names: Vec<String> = results
+        .iter()
+        .map(|r| format!("{} {}", r.flow, r.strategy))
+        .collect();
+    let scenario = &results[0].scenario;
+    let users = results[0].attempts;
+    let mut figures = vec![
+        Figure {
+            name: "reserve-throughput".into(),
+            title: format!("Reservations per second, {scenario} seats, {users} users"),
+            x: Axis::linear("flow and strategy"),
+            y: Axis::linear("attempts per second"),
+            marks: Marks::Categories {
+                names: names.clone(),
+                series: vec![Series {
+                    name: "attempts per second (won or lost)".into(),
+                    points: results
+                        .iter()
+                        .map(|r| Some(Estimate::exact(r.throughput_per_second)))
+                        .collect(),
+                }],
+            },
+            levels: Vec::new(),
+        },
+        Figure {
+            name: "reserve-latency".into(),
+            title: format!("Latency per attempt, {scenario} seats"),
+            x: Axis::linear("flow and strategy"),
+            y: Axis::log("latency (ms, log scale)"),
+            marks: Marks::Categories {
+                names: names.clone(),
+                series: [("p50", 50.0), ("p99", 99.0)]
+                    .into_iter()
+                    .map(|(name, p)| Series {
+                        name: name.into(),
+                        points: results
+                            .iter()
+                            .map(|r| r.latency.at(p).map(Estimate::exact))
+                            .collect(),
+                    })
+                    .collect(),
+            },
+            levels: Vec::new(),
+        },
+    ];
+    if scenario == "hot" {
+        figures.push(Figure {
+            name: "reserve-hot-seat".into(),
+            title: "One hot seat: time from request to the single winner's confirmation".into(),
+            x: Axis::linear("flow and strategy"),
+            y: Axis::log("ms (log scale)"),
+            marks: Marks::Categories {
+                names,
+                series: vec![
+                    Series {
+                        name: "the winner, request to confirmed".into(),
+                        points: results
+                            .iter()
+                            .map(|r| r.e2e.as_ref().map(|l| Estimate::exact(l.max_ms)))
+                            .collect(),
+                    },
+                    Series {
+                        name: "every attempt, p99".into(),
+                        points: results
+                            .iter()
+                            .map(|r| r.latency.at(99.0).map(Estimate::exact))
+                            .collect(),
+                    },
+                ],
+            },
+            levels: Vec::new(),
+        });
+    }
+    figures
 }

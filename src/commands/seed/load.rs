@@ -95,6 +95,7 @@ pub async fn load(
                 values.clear();
                 generate(&plan, chunk.table, chunk.first, chunk.count, &mut values);
                 insert(&pool, chunk.table, &values).await?;
+                crate::slowdown::per_operation();
                 let ended = Instant::now();
                 spans
                     .lock()

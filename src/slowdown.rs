@@ -1,0 +1,32 @@
+//! A test-only slowdown: a fixed delay added to every measured operation, for finding the
+//! smallest regression the gate catches (README, "Regression gate"). It exists only in a
+//! build with `--features inject-delay`, which reads `CONCERT_BENCH_INJECT_DELAY_US`; a normal
+//! build compiles [`per_operation`] to nothing, so no flag, variable or branch of it is left.
+//!
+//! The delay is a busy wait inside the timed region, not a sleep: tokio's timer rounds up to
+//! a millisecond, and a slower code path costs CPU, so it also takes throughput from the
+//! other clients as a real regression would.
+
+/// Adds the injected delay, if this build has one.
+#[cfg(feature = "inject-delay")]
+pub fn per_operation() {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static DELAY: OnceLock<Duration> = OnceLock::new();
+    let delay = *DELAY.get_or_init(|| {
+        std::env::var("CONCERT_BENCH_INJECT_DELAY_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::ZERO, Duration::from_micros)
+    });
+    let started = Instant::now();
+    while started.elapsed() < delay {
+        std::hint::spin_loop();
+    }
+}
+
+/// A normal build has no injected delay.
+#[cfg(not(feature = "inject-delay"))]
+#[inline(always)]
+pub fn per_operation() {}

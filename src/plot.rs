@@ -13,6 +13,7 @@ use plotters::coord::combinators::LogCoord;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 520;
@@ -215,7 +216,7 @@ impl Figure {
                 .flat_map(|s| s.points.iter().map(|(x, _)| *x))
                 .collect(),
         };
-        padded(&xs, self.x.scale == Scale::Log, false)
+        padded(&xs, self.x.scale == Scale::Log, false, false)
     }
 
     fn x_plotted(&self, x: f64) -> f64 {
@@ -249,7 +250,7 @@ impl Figure {
             return Err(anyhow!("figure {} has nothing to draw", self.name));
         }
         let bars_from_zero = matches!(self.marks, Marks::Categories { .. }) && !log;
-        Ok((self.x_extent(), padded(&ys, log, bars_from_zero)))
+        Ok((self.x_extent(), padded(&ys, log, bars_from_zero, true)))
     }
 
     fn with_y<X>(&self, area: &Area<'_>, x: X, (y0, y1): (f64, f64)) -> Result<()>
@@ -289,7 +290,9 @@ impl Figure {
             .y_label_area_size(72)
             .build_cartesian_2d(x, y)
             .map_err(drawing)?;
-        let x_format = |v: &f64| self.x_label(*v);
+        // Upright names are drawn below, by hand: plotters centres a turned label on its tick,
+        // which puts half of it inside the plot.
+        let x_format = |v: &f64| if upright { String::new() } else { self.x_label(*v) };
         let y_format = |v: &f64| number(*v);
         chart
             .configure_mesh()
@@ -299,11 +302,7 @@ impl Figure {
             .y_label_formatter(&y_format)
             .axis_desc_style((FONT, 15))
             .label_style((FONT, 12))
-            .x_label_style(if upright {
-                (FONT, 12).into_font().transform(FontTransform::Rotate90)
-            } else {
-                (FONT, 12).into_font()
-            })
+
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(drawing)?;
@@ -409,6 +408,17 @@ impl Figure {
             }
         }
 
+        if let (true, Marks::Categories { names, .. }) = (upright, &self.marks) {
+            let floor = chart.y_range().start;
+            let style = TextStyle::from((FONT, 12).into_font())
+                .transform(FontTransform::Rotate90)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            for (i, name) in names.iter().enumerate() {
+                let (px, py) = chart.backend_coord(&(i as f64, floor));
+                area.draw(&Text::new(name.clone(), (px, py + 8), style.clone()))
+                    .map_err(drawing)?;
+            }
+        }
         let x_range = chart.x_range();
         for (i, level) in self.levels.iter().enumerate() {
             let color = PALETTE[(PALETTE.len() - 1 + i) % PALETTE.len()];
@@ -485,7 +495,8 @@ fn drawing<E: std::fmt::Debug>(err: E) -> anyhow::Error {
 }
 
 /// An axis range around the values, with room at the ends (a log axis pads by a factor).
-fn padded(values: &[f64], log: bool, from_zero: bool) -> [f64; 2] {
+/// `headroom` leaves the top quarter empty for the legend, so it never covers a mark.
+fn padded(values: &[f64], log: bool, from_zero: bool, headroom: bool) -> [f64; 2] {
     let (lo, hi) = values
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
@@ -496,7 +507,9 @@ fn padded(values: &[f64], log: bool, from_zero: bool) -> [f64; 2] {
     }
     if log {
         let (lo, hi) = (lo.max(f64::MIN_POSITIVE), hi.max(lo * 1.01));
-        return [lo / 1.5, hi * 1.5];
+        let (bottom, top) = (lo / 1.5, hi * 1.5);
+        let room = if headroom { (top / bottom).powf(0.4) } else { 1.0 };
+        return [bottom, top * room];
     }
     let lo = if from_zero { lo.min(0.0) } else { lo };
     let span = (hi - lo).max(hi.abs() * 0.1).max(1e-9);
@@ -506,7 +519,7 @@ fn padded(values: &[f64], log: bool, from_zero: bool) -> [f64; 2] {
         } else {
             lo - span * 0.05
         },
-        hi + span * 0.08,
+        hi + span * if headroom { 0.5 } else { 0.08 },
     ]
 }
 

@@ -292,7 +292,13 @@ impl Figure {
             .map_err(drawing)?;
         // Upright names are drawn below, by hand: plotters centres a turned label on its tick,
         // which puts half of it inside the plot.
-        let x_format = |v: &f64| if upright { String::new() } else { self.x_label(*v) };
+        let x_format = |v: &f64| {
+            if upright {
+                String::new()
+            } else {
+                self.x_label(*v)
+            }
+        };
         let y_format = |v: &f64| number(*v);
         chart
             .configure_mesh()
@@ -302,7 +308,6 @@ impl Figure {
             .y_label_formatter(&y_format)
             .axis_desc_style((FONT, 15))
             .label_style((FONT, 12))
-
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(drawing)?;
@@ -508,7 +513,11 @@ fn padded(values: &[f64], log: bool, from_zero: bool, headroom: bool) -> [f64; 2
     if log {
         let (lo, hi) = (lo.max(f64::MIN_POSITIVE), hi.max(lo * 1.01));
         let (bottom, top) = (lo / 1.5, hi * 1.5);
-        let room = if headroom { (top / bottom).powf(0.4) } else { 1.0 };
+        let room = if headroom {
+            (top / bottom).powf(0.4)
+        } else {
+            1.0
+        };
         return [bottom, top * room];
     }
     let lo = if from_zero { lo.min(0.0) } else { lo };

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked -q
-for command in seed query explain cache-bench queue-sim reserve worker compare; do
+for command in seed query explain cache-bench queue-sim reserve worker compare report; do
   ./target/debug/concert-bench schema "$command" > "schemas/$command.schema.json"
 done
 echo "schemas/ regenerated"

@@ -9,6 +9,7 @@ use crate::commands::explain::{self, ExplainArgs};
 use crate::commands::flags::PlotArgs;
 use crate::commands::query::{self, QueryArgs};
 use crate::commands::queue_sim::{self, QueueSimArgs};
+use crate::commands::report::{self, ReportArgs};
 use crate::commands::reserve::{self, ReserveArgs};
 use crate::commands::schema::{self, SchemaArgs};
 use crate::commands::seed::{self, SeedArgs};
@@ -110,6 +111,9 @@ pub enum Command {
     /// Simulate the Redis waiting queue (and the database queue it replaced).
     #[command(after_help = queue_sim::EXAMPLES, allow_negative_numbers = true)]
     QueueSim(QueueSimArgs),
+    /// Reproduce the whole write-up on scratch databases: an HTML page with every figure.
+    #[command(after_help = report::EXAMPLES)]
+    Report(ReportArgs),
     /// Run the event relay and service consumers (the events flow's back end).
     #[command(after_help = worker::EXAMPLES)]
     Worker(WorkerArgs),
@@ -132,6 +136,7 @@ impl Command {
             Command::Reserve(_) => "reserve",
             Command::QueueSim(_) => "queue-sim",
             Command::Worker(_) => "worker",
+            Command::Report(_) => "report",
             Command::Compare(_) => "compare",
             Command::Schema(_) => "schema",
         }
@@ -160,9 +165,11 @@ impl Command {
             Command::CacheBench(a) => Some((&a.gate, without_gate_and_plot!(a))),
             Command::QueueSim(a) => Some((&a.gate, without_gate_and_plot!(a))),
             Command::Reserve(a) => Some((&a.gate, without_gate_and_plot!(a))),
-            Command::Explain(_) | Command::Worker(_) | Command::Compare(_) | Command::Schema(_) => {
-                None
-            }
+            Command::Explain(_)
+            | Command::Worker(_)
+            | Command::Report(_)
+            | Command::Compare(_)
+            | Command::Schema(_) => None,
         }
     }
 

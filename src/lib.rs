@@ -12,7 +12,7 @@
 //!   in-process.
 //! - `commands/`: one module per subcommand ([`commands::seed`], [`commands::query`],
 //!   [`commands::explain`], [`commands::cache_bench`], [`commands::queue_sim`],
-//!   [`commands::reserve`], [`commands::worker`]), each with its flags (`args.rs`), its `run`
+//!   [`commands::reserve`], [`commands::worker`], [`commands::report`]), each with its flags (`args.rs`), its `run`
 //!   and its typed report (`report.rs`); [`commands::schema`] prints the JSON Schema of each
 //!   report.
 //! - `index_lab/`: what `query` and `explain` share: the experiment, index variants, scratch
@@ -25,7 +25,8 @@
 //!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis and the key
 //!   prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
 //!   anchors), [`output`] (table/JSON/CSV/Markdown exporters), [`plot`] (figures and their
-//!   SVG renderer), [`progress`] (bars on stderr),
+//!   SVG renderer), [`progress`] (bars on stderr), [`scratch_db`] (databases a run creates
+//!   and drops),
 //!   [`slowdown`] (the gate's test-only injected delay) and `gate/`, the regression gate ([`gate`]: baselines, comparisons, verdicts).
 
 pub mod anchor;
@@ -41,6 +42,7 @@ pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod schema;
+pub mod scratch_db;
 pub mod slowdown;
 pub mod stats;
 
@@ -48,7 +50,7 @@ use anyhow::Result;
 use futures::FutureExt;
 
 use cli::{Cli, Command};
-use commands::{cache_bench, explain, query, queue_sim, reserve, seed, worker};
+use commands::{cache_bench, explain, query, queue_sim, report, reserve, seed, worker};
 pub use context::{Context, Failure};
 use keyspace::KeyPrefix;
 use output::Report;
@@ -123,6 +125,10 @@ pub async fn run(cli: Cli) -> Result<String> {
             queue_sim::run(&ctx, args).boxed(),
             "no results; the simulation's queue keys may remain under the key prefix",
         ),
+        Command::Report(args) => (
+            report::run(&ctx, args).boxed(),
+            "no report; the scratch databases and Redis keys this run created were removed",
+        ),
         Command::Worker(args) => (
             worker::run(&ctx, args).boxed(),
             "events being applied rolled back; any worker redelivers them",
@@ -136,6 +142,7 @@ pub async fn run(cli: Cli) -> Result<String> {
     let owns_ctrl_c = match &cli.command {
         Command::Query(args) => args.create_indexes || !args.scales.is_empty(),
         Command::Explain(args) => args.create_indexes,
+        Command::Report(_) => true,
         _ => false,
     };
     let mut report: Report = if owns_ctrl_c {

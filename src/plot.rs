@@ -169,6 +169,12 @@ impl Figure {
             }
             root.present().map_err(drawing)?;
         }
+        // A <title> names the figure for screen readers and browsers' tooltips.
+        let opened = svg.find('>').map_or(0, |i| i + 1);
+        svg.insert_str(
+            opened,
+            &format!("\n<title>{}</title>", xml_text(&self.title)),
+        );
         Ok(svg)
     }
 
@@ -556,6 +562,13 @@ fn number(v: f64) -> String {
 }
 
 /// Writes every figure into `dir` (created if missing) and returns the files written.
+/// Text as XML character data.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 pub fn write_all(figures: &[Figure], dir: &Path, caption: &str) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the plot directory {}", dir.display()))?;

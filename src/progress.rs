@@ -57,6 +57,21 @@ pub fn spinner(visible: bool) -> ProgressBar {
     bar
 }
 
+/// A bar counting the stages of a run of several commands, the current one as its message.
+pub fn stages_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(len));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>13} [{bar:30}] {pos}/{len} stages  {elapsed}  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
+}
+
 /// A bar counting runs of a benchmark.
 pub fn runs_bar(multi: &MultiProgress, label: &str, len: u64) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(len));

@@ -472,3 +472,56 @@ async fn explain_create_indexes_lets_the_advisor_prove_covering_indexes() {
     assert!(!doc["created_indexes"].as_array().unwrap().is_empty());
     assert_eq!(schema_snapshot(&db).await, before);
 }
+
+#[tokio::test]
+async fn plot_writes_one_figure_per_scenario_with_its_command_and_refuses_nothing_to_draw() {
+    let db = TestDb::seeded_small().await;
+    let dir = std::env::temp_dir().join(common::unique_name("cb-plot"));
+    let out = db
+        .run(
+            &[
+                &[
+                    "query",
+                    "--scenario",
+                    "concert_detail",
+                    "--plot",
+                    dir.to_str().unwrap(),
+                ],
+                FAST,
+            ]
+            .concat(),
+        )
+        .await
+        .unwrap();
+    assert!(out.contains("1 figures written to"), "{out}");
+    let svg = std::fs::read_to_string(dir.join("query-concert_detail.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for text in [
+        "<title>concert_detail: median time per variant</title>",
+        "index variant",
+        "time per execution (ms, log scale)",
+        "client median (p5-p95)",
+        "concert-bench query",
+    ] {
+        assert!(svg.contains(text), "{text} missing");
+    }
+    // Nothing measured, nothing to draw: an error, not an empty directory and exit 0.
+    let err = db
+        .run(&["reserve", "--audit", "--plot", dir.to_str().unwrap()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nothing to draw") && !err.contains('\n'),
+        "{err}"
+    );
+    // A directory that cannot be made fails before any work.
+    let file = dir.join("query-concert_detail.svg");
+    let err = db
+        .run(&[&["query", "--plot", file.to_str().unwrap()], FAST].concat())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--plot: cannot create the directory"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -8,6 +8,7 @@ pub mod explain;
 pub(crate) mod flags;
 pub mod query;
 pub mod queue_sim;
+pub mod report;
 pub mod reserve;
 pub mod schema;
 pub mod seed;

@@ -33,10 +33,11 @@ pub enum Documented {
     Reserve,
     Worker,
     Compare,
+    Report,
 }
 
 impl Documented {
-    pub const ALL: [Documented; 8] = [
+    pub const ALL: [Documented; 9] = [
         Documented::Seed,
         Documented::Query,
         Documented::Explain,
@@ -45,6 +46,7 @@ impl Documented {
         Documented::Reserve,
         Documented::Worker,
         Documented::Compare,
+        Documented::Report,
     ];
 
     /// The schema of this command's document.
@@ -59,6 +61,7 @@ impl Documented {
             Documented::Reserve => schema_of::<reserve::ReserveReport>(),
             Documented::Worker => schema_of::<worker::WorkerReport>(),
             Documented::Compare => schema_of::<crate::gate::CompareReport>(),
+            Documented::Report => schema_of::<report::ReportDocument>(),
         }
     }
 }

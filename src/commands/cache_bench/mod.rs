@@ -95,6 +95,11 @@ fn cells(args: &CacheBenchArgs) -> Vec<Cell> {
 }
 
 pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
+    Report::of(&measure(ctx, args).await?)
+}
+
+/// Every cell, the stampede and the anchor, as the typed report.
+pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchReport> {
     let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.min(64)).await?;
     let redis = keyspace::connect(&ctx.connect.redis_url).await?;
     // One connection per core for the cached reads (see `RedisCache`).
@@ -203,7 +208,7 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
             namespace.as_str()
         ));
     }
-    Report::of(&report(args, &outcomes, &stampede, anchor))
+    Ok(report(args, &outcomes, &stampede, anchor))
 }
 
 fn report(

@@ -27,6 +27,11 @@ use crate::progress;
 use crate::stats::speedup;
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
+    Report::of(&explain(ctx, args).await?)
+}
+
+/// The plans, findings and advice, as the typed report.
+pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<ExplainReport> {
     let (mut report, created) = scratch::run(
         ctx,
         args.create_indexes,
@@ -35,7 +40,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
     )
     .await?;
     report.created_indexes = created;
-    Report::of(&report)
+    Ok(report)
 }
 
 async fn run_plans(

@@ -46,7 +46,7 @@ pub enum QueryDocument {
 }
 
 /// Every scenario under every variant on one data set.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct QueryReport {
     pub server: ServerInfo,
     pub database: String,
@@ -64,7 +64,7 @@ pub struct QueryReport {
 }
 
 /// One scenario under one variant.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ScenarioResult {
     pub scenario: Scenario,
     pub variant: String,
@@ -77,7 +77,7 @@ pub struct ScenarioResult {
 }
 
 /// A variant against the baseline (`none`) on one scenario.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Comparison {
     pub scenario: Scenario,
     pub baseline: String,
@@ -92,7 +92,7 @@ pub struct Comparison {
 }
 
 /// The same experiment at several data sizes, each on a scratch database.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SweepReport {
     pub sweep: Vec<ScaleResult>,
     /// Where the scratch databases were made (beside this one) and dropped.
@@ -100,7 +100,7 @@ pub struct SweepReport {
     pub beside: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ScaleResult {
     pub scale: u64,
     pub seats: u64,

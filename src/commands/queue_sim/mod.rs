@@ -34,6 +34,11 @@ struct BackendRun {
 }
 
 pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
+    Report::of(&measure(ctx, args).await?)
+}
+
+/// Each backend's simulation (and probe, and anchors), as the typed report.
+pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimReport> {
     let backends: &[QueueBackendArg] = match args.backend {
         QueueBackendArg::Both => &[QueueBackendArg::Redis, QueueBackendArg::Database],
         ref one => std::slice::from_ref(one),
@@ -90,7 +95,7 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
     } else {
         Vec::new()
     };
-    Report::of(&report(args, &runs, anchors))
+    Ok(report(args, &runs, anchors))
 }
 
 async fn run_backend<Q: WaitingQueue>(

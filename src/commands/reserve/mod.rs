@@ -31,6 +31,11 @@ use crate::{keyspace, progress, schema};
 const QUEUE_POLL: Duration = Duration::from_millis(500);
 
 pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
+    Report::of(&measure(ctx, args).await?)
+}
+
+/// What the run did and the audit after it, as the typed report.
+pub async fn measure(ctx: &Context, args: &ReserveArgs) -> Result<ReserveReport> {
     let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.clamp(2, 128)).await?;
     let url = db.url.clone();
     let needs_redis = !args.audit
@@ -73,7 +78,7 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
         ));
     }
     violations.extend(audit.findings());
-    Report::of(&ReserveReport {
+    Ok(ReserveReport {
         outcome,
         audit,
         violations,

@@ -17,7 +17,7 @@ pub enum SeedDocument {
 }
 
 /// A data set loaded into the database.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SeedReport {
     pub database: String,
     /// The URL with its password masked.
@@ -71,7 +71,7 @@ impl RowCounts {
 }
 
 /// One table's load.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TableLoad {
     pub table: &'static str,
     pub rows: u64,

@@ -4,9 +4,11 @@
 # default noise threshold. Prints the false alarms (regressions between unchanged runs) and
 # the largest changes seen, per kind of metric (what the default thresholds are chosen from).
 #
-# Usage: scripts/gate-noise.sh RUNS COMMAND [ARGS...]     (env: DATABASE_URL, KEY_PREFIX)
+# Usage: scripts/gate-noise.sh RUNS COMMAND [ARGS...]     (env: DATABASE_URL, KEY_PREFIX, RESEED)
 #   scripts/gate-noise.sh 10 query
-#   scripts/gate-noise.sh 10 reserve --load --seats hot --users 1000 -c 64
+#   RESEED=1 scripts/gate-noise.sh 10 reserve --load --seats spread --strategy conditional
+# RESEED=1 runs `seed --reset` (untimed) before every run, for commands that spend the data
+# (reserve sells seats and spends points, so back-to-back runs would not be alike).
 set -euo pipefail
 runs=$1; shift
 cd "$(dirname "$0")/.."
@@ -16,6 +18,7 @@ dir=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "baselines kept in $dir" >&2 || trap 'rm -rf "$dir"' EXIT
 global=(-q --database-url "${DATABASE_URL:-mysql://root@127.0.0.1:3306/concert_bench}" --key-prefix "${KEY_PREFIX:-cb-gate-noise:}")
 for i in $(seq 1 "$runs"); do
+  [ -n "${RESEED:-}" ] && "$bin" "${global[@]}" seed --reset >/dev/null
   "$bin" "${global[@]}" "$@" --save-baseline "$dir/$i.json" >/dev/null
   echo "run $i saved" >&2
 done

@@ -320,116 +320,79 @@ impl Figure {
 
         match &self.marks {
             Marks::Categories { names, series } => {
-                let slots = series.len().max(1) as f64;
-                let width = 0.8 / slots;
-                let log = self.y.scale == Scale::Log;
-                let floor = chart.y_range().start;
-                for (i, s) in series.iter().enumerate() {
-                    let color = PALETTE[i % PALETTE.len()];
-                    let offset = -0.4 + width * (i as f64 + 0.5);
-                    let marks = s
-                        .points
-                        .iter()
-                        .enumerate()
-                        .take(names.len())
-                        .filter_map(|(category, e)| e.map(|e| (category as f64 + offset, e)));
-                    let marks: Vec<(f64, Estimate)> = marks.collect();
-                    if log {
-                        chart
-                            .draw_series(
-                                marks
-                                    .iter()
-                                    .map(|&(x, e)| Circle::new((x, e.value), 5, color.filled())),
-                            )
-                            .map_err(drawing)?
-                            .label(&s.name)
-                            .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
-                    } else {
-                        chart
-                            .draw_series(marks.iter().map(|&(x, e)| {
-                                Rectangle::new(
-                                    [(x - width * 0.45, floor), (x + width * 0.45, e.value)],
-                                    color.mix(0.85).filled(),
-                                )
-                            }))
-                            .map_err(drawing)?
-                            .label(&s.name)
-                            .legend(move |(x, y)| {
-                                Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.filled())
-                            });
-                    }
-                    chart
-                        .draw_series(marks.iter().filter_map(|&(x, e)| {
-                            e.interval.map(|[lo, hi]| {
-                                ErrorBar::new_vertical(x, lo, e.value, hi, BLACK.stroke_width(1), 8)
-                            })
-                        }))
-                        .map_err(drawing)?;
-                }
+                categories(&mut chart, names, series, self.y.scale == Scale::Log)?
             }
-            Marks::Curves(series) => {
-                for (i, s) in series.iter().enumerate() {
-                    let color = PALETTE[i % PALETTE.len()];
-                    let points: Vec<(f64, Estimate)> = s
-                        .points
-                        .iter()
-                        .map(|&(x, e)| (self.x_plotted(x), e))
-                        .collect();
-                    chart
-                        .draw_series(LineSeries::new(
-                            points.iter().map(|&(x, e)| (x, e.value)),
-                            color.stroke_width(2),
-                        ))
-                        .map_err(drawing)?
-                        .label(&s.name)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                        });
-                    if points.len() <= 40 {
-                        chart
-                            .draw_series(
-                                points
-                                    .iter()
-                                    .map(|&(x, e)| Circle::new((x, e.value), 3, color.filled())),
-                            )
-                            .map_err(drawing)?;
-                    }
-                    chart
-                        .draw_series(points.iter().filter_map(|&(x, e)| {
-                            e.interval.map(|[lo, hi]| {
-                                ErrorBar::new_vertical(x, lo, e.value, hi, color.stroke_width(1), 8)
-                            })
-                        }))
-                        .map_err(drawing)?;
-                }
-            }
-            Marks::Scatter(series) => {
-                for (i, s) in series.iter().enumerate() {
-                    let color = PALETTE[i % PALETTE.len()];
-                    chart
-                        .draw_series(
-                            s.points
-                                .iter()
-                                .map(|&(x, y)| Circle::new((x, y), 2, color.mix(0.6).filled())),
-                        )
-                        .map_err(drawing)?
-                        .label(&s.name)
-                        .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-                }
-            }
+            Marks::Curves(series) => self.curves(&mut chart, series)?,
+            Marks::Scatter(series) => scatter(&mut chart, series)?,
         }
-
         if let (true, Marks::Categories { names, .. }) = (upright, &self.marks) {
-            let floor = chart.y_range().start;
-            let style = TextStyle::from((FONT, 12).into_font())
-                .transform(FontTransform::Rotate90)
-                .pos(Pos::new(HPos::Left, VPos::Center));
-            for (i, name) in names.iter().enumerate() {
-                let (px, py) = chart.backend_coord(&(i as f64, floor));
-                area.draw(&Text::new(name.clone(), (px, py + 8), style.clone()))
+            upright_names(&chart, area, names)?;
+        }
+        self.levels(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(drawing)?;
+        Ok(())
+    }
+
+    /// Lines through each series' points, with their intervals (dots only where few).
+    fn curves<X, Y>(
+        &self,
+        chart: &mut Chart<'_, X, Y>,
+        series: &[Series<(f64, Estimate)>],
+    ) -> Result<()>
+    where
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        for (i, s) in series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let points: Vec<(f64, Estimate)> = s
+                .points
+                .iter()
+                .map(|&(x, e)| (self.x_plotted(x), e))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|&(x, e)| (x, e.value)),
+                    color.stroke_width(2),
+                ))
+                .map_err(drawing)?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if points.len() <= 40 {
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|&(x, e)| Circle::new((x, e.value), 3, color.filled())),
+                    )
                     .map_err(drawing)?;
             }
+            chart
+                .draw_series(points.iter().filter_map(|&(x, e)| {
+                    e.interval.map(|[lo, hi]| {
+                        ErrorBar::new_vertical(x, lo, e.value, hi, color.stroke_width(1), 8)
+                    })
+                }))
+                .map_err(drawing)?;
         }
+        Ok(())
+    }
+
+    /// The figure's reference levels, dashed across the whole x range.
+    fn levels<X, Y>(&self, chart: &mut Chart<'_, X, Y>) -> Result<()>
+    where
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
         let x_range = chart.x_range();
         for (i, level) in self.levels.iter().enumerate() {
             let color = PALETTE[(PALETTE.len() - 1 + i) % PALETTE.len()];
@@ -445,14 +408,6 @@ impl Figure {
                 .label(format!("{} ({})", level.name, number(level.value)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(drawing)?;
         Ok(())
     }
 
@@ -496,6 +451,108 @@ impl Ranged for Ticks {
     fn range(&self) -> std::ops::Range<f64> {
         self.linear.range()
     }
+}
+
+/// The chart `draw` builds: an SVG drawing with two f64 axes.
+type Chart<'a, X, Y> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>;
+
+/// Dots (log y) or bars per category and series, side by side, with their intervals.
+fn categories<X, Y>(
+    chart: &mut Chart<'_, X, Y>,
+    names: &[String],
+    series: &[Series<Option<Estimate>>],
+    log: bool,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let slots = series.len().max(1) as f64;
+    let width = 0.8 / slots;
+    let floor = chart.y_range().start;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let offset = -0.4 + width * (i as f64 + 0.5);
+        let marks = s
+            .points
+            .iter()
+            .enumerate()
+            .take(names.len())
+            .filter_map(|(category, e)| e.map(|e| (category as f64 + offset, e)));
+        let marks: Vec<(f64, Estimate)> = marks.collect();
+        if log {
+            chart
+                .draw_series(
+                    marks
+                        .iter()
+                        .map(|&(x, e)| Circle::new((x, e.value), 5, color.filled())),
+                )
+                .map_err(drawing)?
+                .label(&s.name)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+        } else {
+            chart
+                .draw_series(marks.iter().map(|&(x, e)| {
+                    Rectangle::new(
+                        [(x - width * 0.45, floor), (x + width * 0.45, e.value)],
+                        color.mix(0.85).filled(),
+                    )
+                }))
+                .map_err(drawing)?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.filled())
+                });
+        }
+        chart
+            .draw_series(marks.iter().filter_map(|&(x, e)| {
+                e.interval.map(|[lo, hi]| {
+                    ErrorBar::new_vertical(x, lo, e.value, hi, BLACK.stroke_width(1), 8)
+                })
+            }))
+            .map_err(drawing)?;
+    }
+    Ok(())
+}
+
+/// Small translucent dots, one colour per series.
+fn scatter<X, Y>(chart: &mut Chart<'_, X, Y>, series: &[Series<(f64, f64)>]) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(
+                s.points
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 2, color.mix(0.6).filled())),
+            )
+            .map_err(drawing)?
+            .label(&s.name)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+    }
+    Ok(())
+}
+
+/// Category names standing on end below the axis, drawn by hand: plotters centres a turned
+/// label on its tick, which puts half of it inside the plot.
+fn upright_names<X, Y>(chart: &Chart<'_, X, Y>, area: &Area<'_>, names: &[String]) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let floor = chart.y_range().start;
+    let style = TextStyle::from((FONT, 12).into_font())
+        .transform(FontTransform::Rotate90)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, name) in names.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(i as f64, floor));
+        area.draw(&Text::new(name.clone(), (px, py + 8), style.clone()))
+            .map_err(drawing)?;
+    }
+    Ok(())
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;

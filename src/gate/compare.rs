@@ -153,13 +153,20 @@ fn interval(value: &Value) -> Option<[f64; 2]> {
     Some([value.get(0)?.as_f64()?, value.get(1)?.as_f64()?])
 }
 
-fn metrics(doc: &Value) -> Vec<Metric> {
-    let mut out = Vec::new();
+/// A document's metrics, and the paths it reports as null (a latency over no users, say).
+#[derive(Default)]
+struct Walked {
+    metrics: Vec<Metric>,
+    nulls: Vec<String>,
+}
+
+fn walked(doc: &Value) -> Walked {
+    let mut out = Walked::default();
     walk(doc, String::new(), &mut out);
     out
 }
 
-fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
+fn walk(value: &Value, path: String, out: &mut Walked) {
     match value {
         Value::Object(map) if map.contains_key("p50_ms") && map.contains_key("count") => {
             if let Some(p50) = map["p50_ms"].as_f64() {
@@ -168,7 +175,7 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
                     .and_then(Value::as_array)
                     .map(|s| s.iter().filter_map(Value::as_f64).collect())
                     .unwrap_or_default();
-                out.push(Metric {
+                out.metrics.push(Metric {
                     name: path,
                     unit: "latency_p50_ms",
                     better: Better::Lower,
@@ -197,7 +204,7 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
                     (key.ends_with("_per_second") || key == "throughput_rps") && !too_short;
                 let is_speedup = key == "speedup" && path.starts_with("comparisons[");
                 match child.as_f64() {
-                    Some(v) if is_rate || is_speedup => out.push(Metric {
+                    Some(v) if is_rate || is_speedup => out.metrics.push(Metric {
                         name: here,
                         unit: if is_rate { "rate_per_second" } else { "ratio" },
                         better: Better::Higher,
@@ -228,12 +235,13 @@ fn walk(value: &Value, path: String, out: &mut Vec<Metric>) {
                 walk(item, format!("{path}[{label}]"), out);
             }
         }
+        Value::Null => out.nulls.push(path),
         _ => {}
     }
 }
 
-/// Every metric of `old` against `new`, paired by name. A metric on one side only is
-/// refused (the runs did not measure the same things), unless `mismatches` were allowed and
+/// Every metric of `old` against `new`, paired by name. A metric one side reports as null
+/// is left out and named in `mismatches`; any other metric on one side only is refused (the runs did not measure the same things), unless `mismatches` were allowed and
 /// both sides have as many metrics: then they pair in order (a cell of one strategy against
 /// the same cell of another), named `old -> new`.
 pub fn compare(
@@ -241,10 +249,39 @@ pub fn compare(
     new: &Value,
     names: (&str, &str),
     thresholds: Thresholds,
-    mismatches: Vec<String>,
+    mut mismatches: Vec<String>,
     allow_mismatch: bool,
 ) -> Result<CompareReport, BaselineError> {
-    let (old_metrics, new_metrics) = (metrics(old), metrics(new));
+    let (old_walked, new_walked) = (walked(old), walked(new));
+    // Measured in one run and null in the other (no user reached confirmation, say): there
+    // is nothing to compare, which is said, not refused as a different kind of run.
+    let (old_nulls, new_nulls) = (old_walked.nulls, new_walked.nulls);
+    for m in old_walked
+        .metrics
+        .iter()
+        .filter(|m| new_nulls.contains(&m.name))
+    {
+        mismatches.push(format!(
+            "{}: measured in {} only, not compared",
+            m.name, names.0
+        ));
+    }
+    for m in new_walked
+        .metrics
+        .iter()
+        .filter(|m| old_nulls.contains(&m.name))
+    {
+        mismatches.push(format!(
+            "{}: measured in {} only, not compared",
+            m.name, names.1
+        ));
+    }
+    let old_metrics: Vec<Metric> = (old_walked.metrics.into_iter())
+        .filter(|m| !new_nulls.contains(&m.name))
+        .collect();
+    let new_metrics: Vec<Metric> = (new_walked.metrics.into_iter())
+        .filter(|m| !old_nulls.contains(&m.name))
+        .collect();
     let unpaired = |side: &[Metric], other: &[Metric]| {
         side.iter()
             .find(|m| !other.iter().any(|o| o.name == m.name))
@@ -433,7 +470,8 @@ mod tests {
 
     #[test]
     fn metrics_are_named_by_meaning_and_anchors_are_left_out() {
-        let names: Vec<String> = metrics(&doc(2.0, 100.0))
+        let names: Vec<String> = walked(&doc(2.0, 100.0))
+            .metrics
             .into_iter()
             .map(|m| m.name)
             .collect();
@@ -481,6 +519,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!((fast.regressed, fast.improved), (0, 2));
+    }
+
+    #[test]
+    fn a_metric_null_in_one_run_is_left_out_and_named() {
+        let mut none_confirmed = doc(2.0, 100.0);
+        none_confirmed["results"][0]["client"] = Value::Null;
+        let compared = compare(
+            &doc(2.0, 100.0),
+            &none_confirmed,
+            ("old.json", "new.json"),
+            Thresholds::DEFAULT,
+            vec![],
+            false,
+        )
+        .unwrap();
+        assert_eq!(compared.metrics.len(), 1, "only the rate is compared");
+        assert_eq!(
+            compared.mismatches,
+            ["results[concert_detail/week8].client: measured in old.json only, not compared"]
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ DIR gets index.html (self-contained: every figure inline, no scripts), report.js
 document as -o json) and every figure as an SVG file.
 
 Examples:
-  concert-bench report                      # the full run (about ten minutes here)
-  concert-bench report --quick --out /tmp/r # smaller data and shorter runs: under 3 minutes
+  concert-bench report                      # the full run (under three minutes here)
+  concert-bench report --quick --out /tmp/r # shorter runs, sweep to scale 3: under a minute
   concert-bench -o json report --quick -q | jq '.claims'";
 
 #[derive(Debug, Clone, Args)]

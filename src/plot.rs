@@ -157,14 +157,12 @@ impl Figure {
                 (_, Some(points)) => self.with_y(
                     &plot,
                     Ticks {
-                        linear: (x0..x1).into(),
+                        inner: RangedCoordf64::from(x0..x1),
                         points,
                     },
                     (y0, y1),
                 )?,
-                (Scale::Log, None) => {
-                    self.with_y(&plot, LogCoord::from((x0..x1).log_scale()), (y0, y1))?
-                }
+                (Scale::Log, None) => self.with_y(&plot, log_axis(x0, x1), (y0, y1))?,
                 _ => self.with_y(&plot, RangedCoordf64::from(x0..x1), (y0, y1))?,
             }
             root.present().map_err(drawing)?;
@@ -264,7 +262,7 @@ impl Figure {
         X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         match self.y.scale {
-            Scale::Log => self.draw(area, x, LogCoord::from((y0..y1).log_scale())),
+            Scale::Log => self.draw(area, x, log_axis(y0, y1)),
             _ => self.draw(area, x, RangedCoordf64::from(y0..y1)),
         }
     }
@@ -430,18 +428,19 @@ impl Figure {
     }
 }
 
-/// A linear axis with ticks exactly where asked (one per category, one per nine).
-struct Ticks {
-    linear: RangedCoordf64,
+/// An axis with ticks exactly where asked (one per category, one per nine, 1-2-5 on a log
+/// axis): plotters' own log ticks can leave a span of less than a decade with one label.
+struct Ticks<C> {
+    inner: C,
     points: Vec<f64>,
 }
 
-impl Ranged for Ticks {
+impl<C: Ranged<ValueType = f64>> Ranged for Ticks<C> {
     type FormatOption = DefaultFormatting;
     type ValueType = f64;
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.linear.map(value, limit)
+        self.inner.map(value, limit)
     }
 
     fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
@@ -449,7 +448,33 @@ impl Ranged for Ticks {
     }
 
     fn range(&self) -> std::ops::Range<f64> {
-        self.linear.range()
+        self.inner.range()
+    }
+}
+
+/// A log axis from `lo` to `hi` with its ticks on round numbers: every 1, 2 and 5 over a
+/// short span, fewer as the span grows.
+fn log_axis(lo: f64, hi: f64) -> Ticks<LogCoord<f64>> {
+    let decades = (hi / lo).log10();
+    let steps: &[f64] = if decades <= 1.6 {
+        &[1.0, 2.0, 5.0]
+    } else if decades <= 2.6 {
+        &[1.0, 3.0]
+    } else {
+        &[1.0]
+    };
+    let mut points = Vec::new();
+    for exponent in lo.log10().floor() as i32..=hi.log10().ceil() as i32 {
+        for step in steps {
+            let v = step * 10f64.powi(exponent);
+            if (lo..=hi).contains(&v) {
+                points.push(v);
+            }
+        }
+    }
+    Ticks {
+        inner: LogCoord::from((lo..hi).log_scale()),
+        points,
     }
 }
 
@@ -640,6 +665,15 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains(title), "title missing");
+    }
+
+    #[test]
+    fn log_ticks_fall_on_round_numbers_however_short_the_span() {
+        assert_eq!(
+            log_axis(133_000.0, 3_000_000.0).points,
+            [200_000.0, 500_000.0, 1_000_000.0, 2_000_000.0]
+        );
+        assert_eq!(log_axis(0.5, 5_000.0).points, [1.0, 10.0, 100.0, 1_000.0]);
     }
 
     #[test]

@@ -11,9 +11,9 @@ set -euo pipefail
 runs=$1; delays=$2; shift 2
 cd "$(dirname "$0")/.."
 # The switch exists only in a build with the test-only feature; kept apart from the release binary.
-cargo build --release --locked -q --features inject-delay
-bin=target/concert-bench-inject-delay
-cp target/release/concert-bench "$bin"
+# Its own target directory, so the normal release build is never replaced by this one.
+CARGO_TARGET_DIR=target/inject-delay cargo build --release --locked -q --features inject-delay
+bin=target/inject-delay/release/concert-bench
 dir=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "runs kept in $dir" >&2 || trap 'rm -rf "$dir"' EXIT
 global=(-q --database-url "${DATABASE_URL:-mysql://root@127.0.0.1:3306/concert_bench}" --key-prefix "${KEY_PREFIX:-cb-gate-sweep:}")

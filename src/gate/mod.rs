@@ -41,8 +41,8 @@ pub struct BaselineArgs {
     pub baseline: Option<PathBuf>,
 
     /// A change smaller than this, in percent, is noise (default: 150 for latencies, 50 for
-    /// rates, 25 for speedups within a run; cache-bench 250 and 150; from back-to-back runs
-    /// on a 2-core machine, see the README).
+    /// rates, 25 for speedups within a run; cache-bench 250 and 150; reserve's rates 100;
+    /// from back-to-back runs on a 2-core machine, see the README).
     #[arg(long, value_name = "PERCENT", value_parser = parse_threshold)]
     pub noise_threshold: Option<f64>,
 

@@ -4,7 +4,8 @@
 # operation, src/slowdown.rs), each compared with every baseline at the default thresholds.
 # A delay is caught reliably when every one of its RUNS x RUNS comparisons reports a regression.
 #
-# Usage: scripts/gate-sweep.sh RUNS "DELAY_US..." COMMAND [ARGS...]   (env: DATABASE_URL, KEY_PREFIX)
+# Usage: scripts/gate-sweep.sh RUNS "DELAY_US..." COMMAND [ARGS...]   (env: DATABASE_URL, KEY_PREFIX, RESEED)
+# RESEED=1 runs `seed --reset` (untimed, no delay) before every run, as in gate-noise.sh.
 #   scripts/gate-sweep.sh 3 "10 20 50 100" query
 #   scripts/gate-sweep.sh 3 "50 100 200 500" queue-sim
 set -euo pipefail
@@ -19,6 +20,7 @@ dir=$(mktemp -d)
 global=(-q --database-url "${DATABASE_URL:-mysql://root@127.0.0.1:3306/concert_bench}" --key-prefix "${KEY_PREFIX:-cb-gate-sweep:}")
 for delay in 0 $delays; do
   for i in $(seq 1 "$runs"); do
+    [ -n "${RESEED:-}" ] && "$bin" "${global[@]}" seed --reset >/dev/null
     CONCERT_BENCH_INJECT_DELAY_US=$delay "$bin" "${global[@]}" "$@" --save-baseline "$dir/d$delay-$i.json" >/dev/null
     echo "delay $delay us: run $i saved" >&2
   done

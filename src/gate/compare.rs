@@ -30,7 +30,7 @@ const IDENTITY: [&str; 9] = [
     "table",
     "protection",
 ];
-/// A rate measured over less time than this is not a metric.
+/// A rate measured over less time than this never gets a verdict.
 const MIN_RATE_SECONDS: f64 = 0.1;
 /// Parts of a document that are not the run's own measurements (`comparisons` are read for
 /// their speedups only).
@@ -150,7 +150,8 @@ impl CompareReport {
 
 struct Metric {
     name: String,
-    /// How many measurements a latency summarises (null for a rate or a ratio).
+    /// How many measurements a latency summarises, or completions a rate counts where the
+    /// document says (`succeeded`); null otherwise.
     count: Option<u64>,
     unit: &'static str,
     better: Better,
@@ -207,18 +208,24 @@ fn walk(value: &Value, path: String, out: &mut Walked) {
                 } else {
                     format!("{path}.{key}")
                 };
-                // A rate over less than 100 ms (seed's 100-row tables) is timer noise.
                 let too_short = map
                     .get("seconds")
                     .and_then(Value::as_f64)
                     .is_some_and(|s| s < MIN_RATE_SECONDS);
-                let is_rate =
-                    (key.ends_with("_per_second") || key == "throughput_rps") && !too_short;
+                let is_rate = key.ends_with("_per_second") || key == "throughput_rps";
                 let is_speedup = key == "speedup" && path.starts_with("comparisons[");
                 match child.as_f64() {
                     Some(v) if is_rate || is_speedup => out.metrics.push(Metric {
                         name: here,
-                        count: None,
+                        // A rate over less than 100 ms (seed's 100-row tables) is timer
+                        // noise: kept, so both runs list it, but never a verdict.
+                        count: if too_short {
+                            Some(0)
+                        } else if is_rate {
+                            map.get("succeeded").and_then(Value::as_u64)
+                        } else {
+                            None
+                        },
                         unit: if is_rate { "rate_per_second" } else { "ratio" },
                         better: Better::Higher,
                         value: v,
@@ -342,7 +349,8 @@ pub fn compare(
 /// Criterion's rule: a verdict needs the change to be significant (its 95% interval
 /// excludes zero; a single number has no interval and only the threshold applies) and
 /// larger than the noise threshold.
-/// The fewest measurements a latency needs on each side before it can regress or improve.
+/// The fewest measurements (or completions, for a rate) a metric needs on each side before
+/// it can regress or improve.
 const MIN_LATENCY_COUNT: u64 = 10;
 
 fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
@@ -384,8 +392,9 @@ fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
         });
     let above_floor = old.unit != "latency_p50_ms"
         || (new.value - old.value).abs() >= thresholds.latency_floor_ms;
-    // A median of a handful of measurements (the hot seat's one winner) is evidence of
-    // nothing: ten unchanged hot-seat runs moved it by up to 460%.
+    // A median of a handful of measurements, or a rate of a handful of completions (the hot
+    // seat's one winner), is evidence of nothing: ten unchanged hot-seat runs moved the
+    // winner's time by up to 500% and its rate from 1 to 0 completions.
     let enough = [old.count, new.count]
         .iter()
         .all(|c| c.is_none_or(|c| c >= MIN_LATENCY_COUNT));
@@ -560,6 +569,37 @@ mod tests {
         .unwrap();
         assert_eq!(compared.regressed, 0, "{compared:?}");
         assert!(compared.metrics[0].change_pct > 300.0);
+        // One winner, then none (refused for want of points): a rate of nothing.
+        let hot = |succeeded: u64, rate: f64| {
+            json!({"schema_version": 1, "command": "reserve", "results": [{"strategy": "conditional",
+                   "succeeded": succeeded, "seconds": 0.2, "throughput_per_second": rate}]})
+        };
+        let compared = compare(
+            &hot(1, 5.0),
+            &hot(0, 0.0),
+            ("a", "b"),
+            Thresholds::RESERVE,
+            vec![],
+            false,
+        )
+        .unwrap();
+        assert_eq!(compared.regressed, 0, "{compared:?}");
+        // A 100-row table loaded in 50 ms, then (slowed) in 200 ms: listed on both sides,
+        // judged on neither.
+        let table = |seconds: f64| {
+            json!({"schema_version": 1, "command": "seed", "tables": [{"table": "performance",
+                   "seconds": seconds, "rows_per_second": 100.0 / seconds}]})
+        };
+        let compared = compare(
+            &table(0.05),
+            &table(0.2),
+            ("a", "b"),
+            Thresholds::DEFAULT,
+            vec![],
+            false,
+        )
+        .unwrap();
+        assert_eq!((compared.metrics.len(), compared.regressed), (1, 0));
     }
 
     #[test]

@@ -623,6 +623,10 @@ fn padded(values: &[f64], log: bool, from_zero: bool, headroom: bool) -> [f64; 2
 /// A tick label: few significant digits, no trailing zeros, large numbers as 25k or 1.5M.
 fn number(v: f64) -> String {
     let a = v.abs();
+    if a >= 1e9 {
+        // Past millions a tick reads best as a power of ten (1e9, 2.5e12).
+        return format!("{v:.1e}").replace(".0e", "e");
+    }
     if a >= 1e6 {
         return format!("{}M", number(v / 1e6));
     }
@@ -643,7 +647,6 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Writes every figure into `dir` (created if missing) and returns the files written.
 /// Text as XML character data.
 fn xml_text(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -651,6 +654,7 @@ fn xml_text(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Writes every figure into `dir` (created if missing) and returns the files written.
 pub fn write_all(figures: &[Figure], dir: &Path, caption: &str) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the plot directory {}", dir.display()))?;
@@ -745,5 +749,7 @@ mod tests {
         assert_eq!(number(150.0), "150");
         assert_eq!(number(25_000.0), "25k");
         assert_eq!(number(1_500_000.0), "1.5M");
+        assert_eq!(number(1e10), "1e10");
+        assert_eq!(number(2.5e12), "2.5e12");
     }
 }

@@ -196,13 +196,17 @@ impl CommandReport for QueueSimReport {
 
 fn figures(report: &QueueSimReport) -> Vec<Figure> {
     let seconds = |ms: i64| ms as f64 / 1000.0;
+    // The queue's clock starts at the wall clock's epoch time: plot from each run's start.
+    let since_start = |r: &BackendResult, t: &TickSample| {
+        seconds(t.at_ms - r.timeline.first().map_or(t.at_ms, |first| first.at_ms))
+    };
     let over_time = |name: &'static str, value: fn(&TickSample) -> u64| {
         report.results.iter().map(move |r| Series {
             name: format!("{} {name}", r.backend),
             points: r
                 .timeline
                 .iter()
-                .map(|t| (seconds(t.at_ms), Estimate::exact(value(t) as f64)))
+                .map(|t| (since_start(r, t), Estimate::exact(value(t) as f64)))
                 .collect(),
         })
     };
@@ -246,7 +250,7 @@ fn figures(report: &QueueSimReport) -> Vec<Figure> {
                             .map(|w| {
                                 let span = seconds(w[1].at_ms - w[0].at_ms).max(1e-3);
                                 (
-                                    seconds(w[1].at_ms),
+                                    since_start(r, &w[1]),
                                     Estimate::exact(w[1].admitted as f64 / span),
                                 )
                             })
@@ -282,11 +286,17 @@ fn figures(report: &QueueSimReport) -> Vec<Figure> {
             levels: Vec::new(),
         },
     ];
-    let longest = report
-        .results
-        .iter()
-        .flat_map(|r| r.estimates.iter().map(|&(e, a)| e.max(a)))
-        .fold(0.0, f64::max);
+    // Log axes: estimates can be off by orders of magnitude, and a zero cannot be drawn.
+    let drawable = |r: &BackendResult| {
+        r.estimates
+            .iter()
+            .filter(|&&(estimate, actual)| estimate > 0.0 && actual > 0.0)
+            .map(|&(estimate, actual)| (actual / 1000.0, estimate / 1000.0))
+            .collect::<Vec<_>>()
+    };
+    let all: Vec<(f64, f64)> = report.results.iter().flat_map(drawable).collect();
+    let shortest = all.iter().map(|&(a, e)| a.min(e)).fold(f64::MAX, f64::min);
+    let longest = all.iter().map(|&(a, e)| a.max(e)).fold(0.0, f64::max);
     if longest > 0.0 {
         let mut series: Vec<Series<(f64, f64)>> = report
             .results
@@ -297,11 +307,7 @@ fn figures(report: &QueueSimReport) -> Vec<Figure> {
                     r.backend,
                     r.eta_error_pct.map_or("-".into(), |e| format!("{e:.0}%"))
                 ),
-                points: r
-                    .estimates
-                    .iter()
-                    .map(|&(estimate, actual)| (actual / 1000.0, estimate / 1000.0))
-                    .collect(),
+                points: drawable(r),
             })
             .collect();
         // The diagonal a perfect estimate would sit on.
@@ -309,7 +315,7 @@ fn figures(report: &QueueSimReport) -> Vec<Figure> {
             name: "estimate = actual".into(),
             points: (0..=50)
                 .map(|i| {
-                    let s = longest / 1000.0 * f64::from(i) / 50.0;
+                    let s = shortest * (longest / shortest).powf(f64::from(i) / 50.0);
                     (s, s)
                 })
                 .collect(),
@@ -317,8 +323,8 @@ fn figures(report: &QueueSimReport) -> Vec<Figure> {
         figures.push(Figure {
             name: "queue-sim-estimates".into(),
             title: "First wait estimate against the actual wait, per user".into(),
-            x: Axis::linear("actual wait from the estimate to admission (simulated s)"),
-            y: Axis::linear("estimated wait (simulated s)"),
+            x: Axis::log("actual wait from the estimate to admission (simulated s, log scale)"),
+            y: Axis::log("estimated wait (simulated s, log scale)"),
             marks: Marks::Scatter(series),
             levels: Vec::new(),
         });

@@ -242,6 +242,15 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
     let run_id = format!("{:08x}", fake::rand::random::<u32>());
     let prefix = KeyPrefix::parse(&format!("{}report-{run_id}:", ctx.key_prefix.as_str()))?;
 
+    let stage_ctx = |database: &str| -> Result<Context> {
+        let mut child = ctx.clone();
+        child.connect.database_url = url.with_database(database)?;
+        child.connect.key_prefix = prefix.as_str().to_string();
+        child.key_prefix = prefix.clone();
+        child.quiet = true;
+        Ok(child)
+    };
+    let (main, large) = (stage_ctx(&main_name)?, stage_ctx(&large_name)?);
     let mut scratch = Vec::new();
     for name in [&main_name, &large_name] {
         match ScratchDatabase::create(&url, name, "report").await {
@@ -252,15 +261,6 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
             }
         }
     }
-    let stage_ctx = |database: &str| -> Result<Context> {
-        let mut child = ctx.clone();
-        child.connect.database_url = url.with_database(database)?;
-        child.connect.key_prefix = prefix.as_str().to_string();
-        child.key_prefix = prefix.clone();
-        child.quiet = true;
-        Ok(child)
-    };
-    let (main, large) = (stage_ctx(&main_name)?, stage_ctx(&large_name)?);
     let plan = Plan::new(args.quick);
     let started = Instant::now();
     let measured = tokio::select! {
@@ -276,7 +276,7 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
     dropped?;
     cleared?;
 
-    let drawn = figures(&measured, &plan)?;
+    let drawn = figures(&measured, &plan);
     let document = ReportDocument::new(
         args,
         measured,
@@ -396,7 +396,7 @@ fn scale_point(
 }
 
 /// Every stage's figures with its command; the two reserve stages' names told apart.
-fn figures(measured: &Measured, plan: &Plan) -> Result<Vec<Drawn>> {
+fn figures(measured: &Measured, plan: &Plan) -> Vec<Drawn> {
     let mut drawn = Vec::new();
     let mut add = |figures: Vec<Figure>, made_by: String, rename: Option<&str>| {
         for mut figure in figures {
@@ -434,7 +434,7 @@ fn figures(measured: &Measured, plan: &Plan) -> Result<Vec<Drawn>> {
         plan.hot_seat.line(),
         Some("hot"),
     );
-    Ok(drawn)
+    drawn
 }
 
 /// index.html, report.json and one SVG file per figure.

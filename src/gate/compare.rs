@@ -276,32 +276,8 @@ pub fn compare(
     // Measured in one run and null in the other (no user reached confirmation, say): there
     // is nothing to compare, which is said, not refused as a different kind of run.
     let (old_nulls, new_nulls) = (old_walked.nulls, new_walked.nulls);
-    for m in old_walked
-        .metrics
-        .iter()
-        .filter(|m| new_nulls.contains(&m.name))
-    {
-        mismatches.push(format!(
-            "{}: measured in {} only, not compared",
-            m.name, names.0
-        ));
-    }
-    for m in new_walked
-        .metrics
-        .iter()
-        .filter(|m| old_nulls.contains(&m.name))
-    {
-        mismatches.push(format!(
-            "{}: measured in {} only, not compared",
-            m.name, names.1
-        ));
-    }
-    let old_metrics: Vec<Metric> = (old_walked.metrics.into_iter())
-        .filter(|m| !new_nulls.contains(&m.name))
-        .collect();
-    let new_metrics: Vec<Metric> = (new_walked.metrics.into_iter())
-        .filter(|m| !old_nulls.contains(&m.name))
-        .collect();
+    let old_metrics = comparable(old_walked.metrics, &new_nulls, names.0, &mut mismatches);
+    let new_metrics = comparable(new_walked.metrics, &old_nulls, names.1, &mut mismatches);
     let unpaired = |side: &[Metric], other: &[Metric]| {
         side.iter()
             .find(|m| !other.iter().any(|o| o.name == m.name))
@@ -344,6 +320,25 @@ pub fn compare(
         improved: count(Verdict::Improved),
         metrics,
     })
+}
+
+/// The metrics of one run that the other did not report as null; those it did are named in
+/// `mismatches` as measured in `run` only.
+fn comparable(
+    metrics: Vec<Metric>,
+    null_in_other: &[String],
+    run: &str,
+    mismatches: &mut Vec<String>,
+) -> Vec<Metric> {
+    let (one_sided, kept): (Vec<Metric>, Vec<Metric>) = metrics
+        .into_iter()
+        .partition(|m| null_in_other.contains(&m.name));
+    mismatches.extend(
+        one_sided
+            .iter()
+            .map(|m| format!("{}: measured in {run} only, not compared", m.name)),
+    );
+    kept
 }
 
 /// Criterion's rule: a verdict needs the change to be significant (its 95% interval

@@ -47,11 +47,18 @@ struct Stage {
 }
 
 impl Stage {
-    fn new(command: &'static str, flags: &[&'static str]) -> Self {
+    /// `flags` as typed, words separated by spaces.
+    fn new(command: &'static str, flags: &'static str) -> Self {
         Self {
             command,
-            flags: flags.to_vec(),
+            flags: flags.split_whitespace().collect(),
         }
+    }
+
+    /// The same stage with `first` put before its flags.
+    fn after(mut self, first: &[&'static str]) -> Self {
+        self.flags.splice(0..0, first.iter().copied());
+        self
     }
 
     fn line(&self) -> String {
@@ -93,114 +100,53 @@ struct Plan {
 
 impl Plan {
     fn new(quick: bool) -> Self {
-        let sweep: Vec<&'static str> = if quick {
-            [
-                &SWEEP_SCENARIOS[..],
-                &["--iterations", "5", "--warmup", "1", "--server-runs", "0"],
-            ]
-            .concat()
-        } else {
-            [
-                &SWEEP_SCENARIOS[..],
-                &["--iterations", "15", "--warmup", "3", "--server-runs", "0"],
-            ]
-            .concat()
-        };
-        if quick {
-            Self {
-                seed: Stage::new("seed", &[]),
-                large_seed: Stage::new("seed", &["--scale", "3"]),
-                query: Stage::new(
-                    "query",
-                    &["--iterations", "5", "--warmup", "1", "--server-runs", "2"],
+        // Each stage's flags: the full run's, or --quick's shorter runs (same data set).
+        let pick = |full: &'static str, short: &'static str| if quick { short } else { full };
+        let sweep = pick(
+            "--iterations 15 --warmup 3 --server-runs 0",
+            "--iterations 5 --warmup 1 --server-runs 0",
+        );
+        Self {
+            seed: Stage::new("seed", ""),
+            large_seed: Stage::new("seed", pick("--scale 10", "--scale 3")),
+            query: Stage::new(
+                "query",
+                pick("", "--iterations 5 --warmup 1 --server-runs 2"),
+            ),
+            sweep_query: Stage::new("query", sweep).after(&SWEEP_SCENARIOS),
+            explain: Stage::new(
+                "explain",
+                pick("--analyze", "--analyze --iterations 5 --warmup 1"),
+            ),
+            cache_bench: Stage::new(
+                "cache-bench",
+                pick(
+                    "--anchor",
+                    "--duration 1s --warmup 20 --stampede-clients 20 --anchor",
                 ),
-                sweep_query: Stage::new("query", &sweep),
-                explain: Stage::new(
-                    "explain",
-                    &["--analyze", "--iterations", "5", "--warmup", "1"],
+            ),
+            queue_sim: Stage::new(
+                "queue-sim",
+                pick(
+                    "--backend both --anchor",
+                    "--backend both --users 2000 --policy capacity:200 --speed 200",
                 ),
-                cache_bench: Stage::new(
-                    "cache-bench",
-                    &[
-                        "--duration",
-                        "1s",
-                        "--warmup",
-                        "20",
-                        "--stampede-clients",
-                        "20",
-                        "--anchor",
-                    ],
+            ),
+            hot_seat: Stage::new(
+                "reserve",
+                pick(
+                    "--load --seats hot --users 200 -c 32 --no-pay",
+                    "--load --seats hot --users 50 -c 16 --no-pay",
                 ),
-                queue_sim: Stage::new(
-                    "queue-sim",
-                    &[
-                        "--backend",
-                        "both",
-                        "--users",
-                        "2000",
-                        "--policy",
-                        "capacity:200",
-                        "--speed",
-                        "200",
-                    ],
+            ),
+            flows: Stage::new(
+                "reserve",
+                pick(
+                    "--load --flow both --strategy conditional --seats spread --users 1000 -c 32",
+                    "--load --flow both --strategy conditional --seats spread --users 300 -c 16",
                 ),
-                hot_seat: Stage::new(
-                    "reserve",
-                    &[
-                        "--load", "--seats", "hot", "--users", "50", "-c", "16", "--no-pay",
-                    ],
-                ),
-                flows: Stage::new(
-                    "reserve",
-                    &[
-                        "--load",
-                        "--flow",
-                        "both",
-                        "--strategy",
-                        "conditional",
-                        "--seats",
-                        "spread",
-                        "--users",
-                        "300",
-                        "-c",
-                        "16",
-                    ],
-                ),
-                large_scale: 3,
-            }
-        } else {
-            Self {
-                seed: Stage::new("seed", &[]),
-                large_seed: Stage::new("seed", &["--scale", "10"]),
-                query: Stage::new("query", &[]),
-                sweep_query: Stage::new("query", &sweep),
-                explain: Stage::new("explain", &["--analyze"]),
-                cache_bench: Stage::new("cache-bench", &["--anchor"]),
-                queue_sim: Stage::new("queue-sim", &["--backend", "both", "--anchor"]),
-                hot_seat: Stage::new(
-                    "reserve",
-                    &[
-                        "--load", "--seats", "hot", "--users", "200", "-c", "32", "--no-pay",
-                    ],
-                ),
-                flows: Stage::new(
-                    "reserve",
-                    &[
-                        "--load",
-                        "--flow",
-                        "both",
-                        "--strategy",
-                        "conditional",
-                        "--seats",
-                        "spread",
-                        "--users",
-                        "1000",
-                        "-c",
-                        "32",
-                    ],
-                ),
-                large_scale: 10,
-            }
+            ),
+            large_scale: if quick { 3 } else { 10 },
         }
     }
 
@@ -284,8 +230,9 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
         &drawn,
         started.elapsed().as_secs_f64(),
     );
-    write_files(&args.out, &document, &drawn)?;
-    Report::of(&document)
+    let report = Report::of(&document)?;
+    write_files(&args.out, &document, &report, &drawn)?;
+    Ok(report)
 }
 
 /// Runs every stage in order under one progress bar.
@@ -438,7 +385,12 @@ fn figures(measured: &Measured, plan: &Plan) -> Vec<Drawn> {
 }
 
 /// index.html, report.json and one SVG file per figure.
-fn write_files(dir: &Path, document: &ReportDocument, drawn: &[Drawn]) -> Result<()> {
+fn write_files(
+    dir: &Path,
+    document: &ReportDocument,
+    report: &Report,
+    drawn: &[Drawn],
+) -> Result<()> {
     let write = |name: &str, text: &str| {
         let path = dir.join(name);
         std::fs::write(&path, text)
@@ -450,7 +402,7 @@ fn write_files(dir: &Path, document: &ReportDocument, drawn: &[Drawn]) -> Result
         write(&format!("{}.svg", d.figure.name), &svg)?;
         svgs.push(svg);
     }
-    let mut json = Report::of(document)?.json;
+    let mut json = report.json.clone();
     crate::gate::strip_samples(&mut json);
     write("report.json", &serde_json::to_string_pretty(&json)?)?;
     write("index.html", &page::render(document, drawn, &svgs))?;

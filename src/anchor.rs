@@ -2,12 +2,11 @@
 //! same number of clients, in the same run, so the feature's throughput is read as a fraction
 //! of what this Redis can do at all (queue-sim: ZADD and ZRANK; cache-bench: GET).
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
 use tokio::process::Command;
-use url::Url;
 
-use crate::keyspace::KeyPrefix;
+use crate::keyspace::{KeyPrefix, RedisTarget};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AnchorRun {
@@ -26,14 +25,14 @@ pub async fn sorted_set(
     requests: u64,
     keyspace: u64,
 ) -> Result<Vec<AnchorRun>> {
-    let url = Url::parse(redis_url).context("--redis-url")?;
+    let target = RedisTarget::parse(redis_url)?;
     let key = format!("{}q:{{anchor}}:waiting", prefix.as_str());
     let mut runs = Vec::new();
     for (command, args) in [
         ("ZADD", vec!["ZADD", &key, "__rand_int__", "__rand_int__"]),
         ("ZRANK", vec!["ZRANK", &key, "__rand_int__"]),
     ] {
-        let ops_per_second = run(&url, clients, requests, keyspace, &args).await?;
+        let ops_per_second = run(&target, clients, requests, keyspace, &args).await?;
         runs.push(AnchorRun {
             command,
             clients,
@@ -41,7 +40,7 @@ pub async fn sorted_set(
             ops_per_second,
         });
     }
-    run(&url, 1, 1, 1, &["DEL", &key]).await?;
+    run(&target, 1, 1, 1, &["DEL", &key]).await?;
     Ok(runs)
 }
 
@@ -49,20 +48,20 @@ pub async fn sorted_set(
 /// afterwards) through `conn`, since a value that size does not fit on a command line.
 pub async fn get(
     redis_url: &str,
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &mut crate::keyspace::RedisConn,
     prefix: &KeyPrefix,
     clients: u32,
     requests: u64,
     value_bytes: usize,
 ) -> Result<AnchorRun> {
-    let url = Url::parse(redis_url).context("--redis-url")?;
+    let target = RedisTarget::parse(redis_url)?;
     let key = format!("{}cache:{{anchor}}", prefix.as_str());
     let _: () = redis::cmd("SET")
         .arg(&key)
         .arg(vec![b'x'; value_bytes.max(1)])
         .query_async(conn)
         .await?;
-    let measured = run(&url, clients, requests, 1, &["GET", &key]).await;
+    let measured = run(&target, clients, requests, 1, &["GET", &key]).await;
     let _: () = redis::cmd("DEL").arg(&key).query_async(conn).await?;
     Ok(AnchorRun {
         command: "GET",
@@ -72,8 +71,19 @@ pub async fn get(
     })
 }
 
-async fn run(url: &Url, clients: u32, requests: u64, keyspace: u64, args: &[&str]) -> Result<f64> {
+async fn run(
+    target: &RedisTarget,
+    clients: u32,
+    requests: u64,
+    keyspace: u64,
+    args: &[&str],
+) -> Result<f64> {
+    let url = target.first_node();
     let mut command = Command::new("redis-benchmark");
+    if target.is_cluster() {
+        // Each command goes to its key's master, as the tool's own commands do.
+        command.arg("--cluster");
+    }
     command
         .arg("-h")
         .arg(url.host_str().unwrap_or("127.0.0.1"))

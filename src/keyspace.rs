@@ -1,12 +1,16 @@
-//! Redis: connecting with one-line errors, and the tool's key namespace (`--key-prefix`).
+//! Redis: connecting to one server or a Redis Cluster with one-line errors, and the tool's key
+//! namespace (`--key-prefix`).
 //! Everything the tool stores in Redis lives under the prefix, so it can be found and removed
 //! with SCAN + UNLINK without touching anyone else's keys (never KEYS, never FLUSHDB).
 
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{IntoConnectionInfo, RedisFuture};
 use url::Url;
 
 use crate::db::mask;
@@ -16,6 +20,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnection attempts after a lost connection: enough to ride out a Redis restart of a few
 /// seconds, few enough that a dead Redis is reported instead of waited on.
 const RECONNECT_RETRIES: usize = 4;
+/// Retries of a cluster command whose slot has no reachable master.
+const CLUSTER_RETRIES: u32 = 10;
 const SCAN_BATCH: usize = 1_000;
 
 /// A validated `--key-prefix`.
@@ -31,6 +37,12 @@ impl KeyPrefix {
         }
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             bail!("--key-prefix {raw:?} must not contain spaces or control characters");
+        }
+        // On a cluster the first {...} in a key picks its slot: braces in the prefix would put
+        // every key in one slot, or split keys that must share one (the queue's, a cache
+        // value's and its version).
+        if raw.contains(['{', '}']) {
+            bail!("--key-prefix {raw:?} must not contain braces: they are Redis Cluster hash tags");
         }
         Ok(Self(raw.to_string()))
     }
@@ -53,85 +65,279 @@ impl KeyPrefix {
     }
 }
 
-/// Connects to Redis, or says in one line why not. The connection is multiplexed (one socket
-/// pipelines every caller's commands) and reconnects by itself after Redis restarts; commands
-/// sent while it is down fail, and callers count them.
-pub async fn connect(raw_url: &str) -> Result<ConnectionManager> {
-    let parsed = Url::parse(raw_url)
-        .map_err(|e| anyhow!("--redis-url is not a valid URL ({e}): expected redis://host:6379"))?;
-    if !matches!(parsed.scheme(), "redis" | "rediss") {
-        bail!(
-            "--redis-url must be a redis:// URL, not {}://",
-            parsed.scheme()
-        );
+/// Where Redis is: one server, or the seed nodes of a Redis Cluster. A cluster is named as
+/// `redis+cluster://[user:password@]host:port[,host:port...]`: every node listed is tried until
+/// one answers, and the client learns the rest of the cluster from it (redis-rs's
+/// `ClusterClient` takes the same list of nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    Single(Url),
+    Cluster(Vec<Url>),
+}
+
+impl RedisTarget {
+    pub fn parse(raw: &str) -> Result<Self> {
+        for (scheme, node_scheme) in [
+            ("redis+cluster://", "redis"),
+            ("rediss+cluster://", "rediss"),
+        ] {
+            if let Some(rest) = raw.strip_prefix(scheme) {
+                return Self::parse_cluster(rest, node_scheme);
+            }
+        }
+        let url = Url::parse(raw).map_err(|e| {
+            anyhow!("--redis-url is not a valid URL ({e}): expected redis://host:6379 or redis+cluster://host:7000,host:7001")
+        })?;
+        if !matches!(url.scheme(), "redis" | "rediss") {
+            bail!(
+                "--redis-url must be a redis:// or redis+cluster:// URL, not {}://",
+                url.scheme()
+            );
+        }
+        Ok(Self::Single(url))
     }
-    let at = format!(
-        "{}:{}",
-        parsed.host_str().unwrap_or("localhost"),
-        parsed.port().unwrap_or(6379)
-    );
+
+    fn parse_cluster(rest: &str, node_scheme: &str) -> Result<Self> {
+        // The credentials, if any, are written once before the first node and hold for all.
+        let (userinfo, hosts) = match rest.rsplit_once('@') {
+            Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
+            None => (String::new(), rest),
+        };
+        let hosts = hosts.trim_end_matches('/');
+        let mut nodes = Vec::new();
+        for host in hosts.split(',') {
+            if host.is_empty() || host.contains('/') {
+                bail!(
+                    "--redis-url lists a cluster node {host:?}: expected redis+cluster://host:7000,host:7001"
+                );
+            }
+            let node = Url::parse(&format!("{node_scheme}://{userinfo}{host}"))
+                .map_err(|e| anyhow!("--redis-url's cluster node {host:?} is not valid ({e})"))?;
+            nodes.push(node);
+        }
+        Ok(Self::Cluster(nodes))
+    }
+
+    /// The node redis-benchmark and messages name: the only one, or the first seed.
+    pub fn first_node(&self) -> &Url {
+        match self {
+            Self::Single(url) => url,
+            Self::Cluster(nodes) => &nodes[0],
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// `host:port` of every node named, for messages (never the password).
+    fn describe(&self) -> String {
+        let at = |url: &Url| {
+            format!(
+                "{}:{}",
+                url.host_str().unwrap_or("localhost"),
+                url.port().unwrap_or(6379)
+            )
+        };
+        match self {
+            Self::Single(url) => at(url),
+            Self::Cluster(nodes) => {
+                let nodes: Vec<String> = nodes.iter().map(at).collect();
+                format!("the Redis Cluster at {}", nodes.join(","))
+            }
+        }
+    }
+}
+
+/// One connection to Redis or to a Redis Cluster, behind the same commands. Both are
+/// multiplexed (one socket per server pipelines every caller's commands) and clone cheaply.
+/// The cluster client routes each command to the master of its key's slot and follows the
+/// cluster through failovers; the single one reconnects by itself after a restart. Commands
+/// sent while a server is down fail (after the retries below), and callers count them.
+#[derive(Clone)]
+pub enum RedisConn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// Connects to Redis or a Redis Cluster (see [`RedisTarget`]), or says in one line why not.
+pub async fn connect(raw_url: &str) -> Result<RedisConn> {
+    let target = RedisTarget::parse(raw_url)?;
+    let at = target.describe();
+    let unusable = |e: redis::RedisError| {
+        anyhow!(
+            "--redis-url {} is not usable: {e}",
+            mask(target.first_node())
+        )
+    };
     // TCP_NODELAY: a multiplexed connection writes many small commands back to back, and
     // Nagle's algorithm would hold each behind the previous one's acknowledgement.
-    let info = raw_url
-        .into_connection_info()
-        .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
-    let info = info.set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
-    let client = redis::Client::open(info)
-        .map_err(|e| anyhow!("--redis-url {} is not usable: {e}", mask(&parsed)))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        // redis-rs gives up on a reply after 500 ms by default, but the command may still run:
-        // a queue admission that timed out on a loaded machine had admitted users nobody
-        // recorded. A slow reply is waited for; a dead Redis still fails fast on reconnect.
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_number_of_retries(RECONNECT_RETRIES)
-        .set_max_delay(Duration::from_secs(1));
-    ConnectionManager::new_with_config(client, config)
-        .await
-        .map_err(|e| {
-            if e.kind() == redis::ErrorKind::AuthenticationFailed {
-                anyhow!("Redis at {at} refused the credentials: check the password in --redis-url")
-            } else if e.is_connection_refusal() {
-                anyhow!(
-                    "cannot reach Redis at {at} (connection refused): start it, or pass --redis-url"
-                )
-            } else if e.is_timeout() {
-                anyhow!(
-                    "cannot reach Redis at {at} (no answer within {}s): check --redis-url",
-                    CONNECT_TIMEOUT.as_secs()
-                )
-            } else {
-                anyhow!("cannot reach Redis at {at} ({e}): check --redis-url")
+    let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
+    let connected = match &target {
+        RedisTarget::Single(url) => {
+            let info = url.as_str().into_connection_info().map_err(unusable)?;
+            let client = redis::Client::open(info.set_tcp_settings(tcp)).map_err(unusable)?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                // redis-rs gives up on a reply after 500 ms by default, but the command may
+                // still run: a queue admission that timed out on a loaded machine had admitted
+                // users nobody recorded. A slow reply is waited for; a dead Redis still fails
+                // fast on reconnect.
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_number_of_retries(RECONNECT_RETRIES)
+                .set_max_delay(Duration::from_secs(1));
+            ConnectionManager::new_with_config(client, config)
+                .await
+                .map(RedisConn::Single)
+        }
+        RedisTarget::Cluster(nodes) => {
+            let client = ClusterClientBuilder::new(nodes.iter().map(|url| url.as_str()))
+                .connection_timeout(CONNECT_TIMEOUT)
+                .response_timeout(RESPONSE_TIMEOUT)
+                .tcp_settings(tcp)
+                // A killed master's slots answer again once its replica is promoted (about
+                // 2 s with a node timeout of 1 s); retries 0.1-1 s apart ride that out, and
+                // a cluster that stays down is reported after about 10 s.
+                .retries(CLUSTER_RETRIES)
+                .min_retry_wait(100)
+                .max_retry_wait(1_000)
+                .build()
+                .map_err(unusable)?;
+            client.get_async_connection().await.map(RedisConn::Cluster)
+        }
+    };
+    connected.map_err(|e| {
+        if e.kind() == redis::ErrorKind::AuthenticationFailed {
+            anyhow!("Redis at {at} refused the credentials: check the password in --redis-url")
+        } else if e.is_connection_refusal() {
+            anyhow!(
+                "cannot reach Redis at {at} (connection refused): start it, or pass --redis-url"
+            )
+        } else if e.is_timeout() {
+            anyhow!(
+                "cannot reach Redis at {at} (no answer within {}s): check --redis-url",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        } else {
+            anyhow!("cannot reach Redis at {at} ({e}): check --redis-url")
+        }
+    })
+}
+
+/// The masters' addresses: a single Redis is its own only master; a cluster's come from
+/// CLUSTER NODES (those not marked failed).
+pub async fn masters(conn: &mut RedisConn) -> redis::RedisResult<Vec<(String, u16)>> {
+    let RedisConn::Cluster(cluster) = conn else {
+        return Ok(vec![("single".to_string(), 0)]);
+    };
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(cluster)
+        .await?;
+    Ok(parse_masters(&nodes))
+}
+
+/// `host:port` of each master in CLUSTER NODES' text (`<id> <ip:port@cport> <flags> ...`).
+fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
+    let mut masters: Vec<(String, u16)> = nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let flags = fields.get(2)?;
+            let is_master = flags.split(',').any(|f| f == "master");
+            let failed = flags.split(',').any(|f| f == "fail" || f == "fail?");
+            if !is_master || failed {
+                return None;
             }
+            let address = fields.get(1)?.split('@').next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            Some((host.to_string(), port.parse().ok()?))
         })
+        .collect();
+    masters.sort();
+    masters
+}
+
+/// Every key under `prefix`, master by master. SCAN walks one server's keys, so a cluster's
+/// keys are found by scanning each master in turn.
+pub async fn keys_by_master(
+    conn: &mut RedisConn,
+    prefix: &KeyPrefix,
+) -> redis::RedisResult<Vec<((String, u16), Vec<Vec<u8>>)>> {
+    let mut found = Vec::new();
+    for master in masters(conn).await? {
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(prefix.pattern())
+                .arg("COUNT")
+                .arg(SCAN_BATCH);
+            let (next, batch): (u64, Vec<Vec<u8>>) = match conn {
+                RedisConn::Single(single) => scan.query_async(single).await?,
+                RedisConn::Cluster(cluster) => {
+                    let at = SingleNodeRoutingInfo::ByAddress {
+                        host: master.0.clone(),
+                        port: master.1,
+                    };
+                    let reply = cluster
+                        .route_command(scan, RoutingInfo::SingleNode(at))
+                        .await?;
+                    redis::from_redis_value(reply)?
+                }
+            };
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        found.push((master, keys));
+    }
+    Ok(found)
 }
 
 /// Removes every key under `prefix`; returns how many were removed.
-pub async fn clear(
-    conn: &mut (impl ConnectionLike + Send),
-    prefix: &KeyPrefix,
-) -> redis::RedisResult<u64> {
-    let pattern = prefix.pattern();
-    let mut cursor: u64 = 0;
+pub async fn clear(conn: &mut RedisConn, prefix: &KeyPrefix) -> redis::RedisResult<u64> {
     let mut removed = 0;
-    loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(SCAN_BATCH)
-            .query_async(conn)
-            .await?;
-        if !keys.is_empty() {
-            let unlinked: u64 = redis::cmd("UNLINK").arg(&keys).query_async(conn).await?;
+    for (_, keys) in keys_by_master(conn, prefix).await? {
+        // The cluster client splits a many-key UNLINK into one per slot.
+        for batch in keys.chunks(SCAN_BATCH) {
+            let unlinked: u64 = redis::cmd("UNLINK").arg(batch).query_async(conn).await?;
             removed += unlinked;
         }
-        if next == 0 {
-            return Ok(removed);
-        }
-        cursor = next;
     }
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct TestDb {
     pub url: String,
     pub pool: MySqlPool,
     pub prefix: String,
+    /// The test Redis or Redis Cluster (TEST_REDIS_URL).
+    pub redis_url: String,
 }
 
 impl TestDb {
@@ -78,12 +80,20 @@ impl TestDb {
             url,
             pool,
             prefix,
+            redis_url: redis_url(),
         }
     }
 
-    /// The global options that point the binary at this test's database and prefix.
-    pub fn cli(&self) -> [&str; 4] {
-        ["--database-url", &self.url, "--key-prefix", &self.prefix]
+    /// The global options that point the binary at this test's database, Redis and prefix.
+    pub fn cli(&self) -> [&str; 6] {
+        [
+            "--database-url",
+            &self.url,
+            "--redis-url",
+            &self.redis_url,
+            "--key-prefix",
+            &self.prefix,
+        ]
     }
 
     /// A fresh database with the tool's schema and no data.
@@ -118,17 +128,23 @@ impl TestDb {
         db
     }
 
-    /// Runs the tool against this database (and this test's key prefix, unless `args` names
-    /// one) and returns its stdout.
+    /// Runs the tool against this database (and this test's Redis and key prefix, unless
+    /// `args` names them) and returns its stdout.
     pub async fn run(&self, args: &[&str]) -> anyhow::Result<String> {
         let own_prefix: &[&str] = if args.contains(&"--key-prefix") {
             &[]
         } else {
             &["--key-prefix", &self.prefix]
         };
+        let own_redis: &[&str] = if args.contains(&"--redis-url") {
+            &[]
+        } else {
+            &["--redis-url", &self.redis_url]
+        };
         run_tool(
             &[
                 &["concert-bench", "--database-url", &self.url],
+                own_redis,
                 own_prefix,
                 args,
             ]
@@ -246,15 +262,20 @@ pub fn assert_matches_published_schema(doc: &serde_json::Value) {
     );
 }
 
-/// Redis the tests use; override with TEST_REDIS_URL.
+/// Redis the tests use; override with TEST_REDIS_URL (a `redis+cluster://` URL runs them on a
+/// Redis Cluster: scripts/redis-cluster.sh starts one).
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-pub async fn redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
+/// Whether the tests run on a Redis Cluster.
+pub fn on_cluster() -> bool {
+    redis_url().contains("+cluster://")
+}
+
+/// A connection to the test Redis, through the tool's own `connect`.
+pub async fn redis() -> concert_bench::keyspace::RedisConn {
+    concert_bench::keyspace::connect(&redis_url())
         .await
         .expect("the test Redis answers")
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -22,6 +21,7 @@ use crate::db::{Database, DatabaseUrl};
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, stream_key};
 use crate::domain::services::{Event, OUTCOMES};
 use crate::keyspace;
+use crate::keyspace::RedisConn;
 use crate::stats::{Latency, Samples};
 
 /// Which saga an outcome ends.
@@ -49,7 +49,7 @@ pub struct Outcomes {
 
 impl Outcomes {
     /// Starts listening at the stream's current end: only sagas started from now on.
-    pub async fn listen(mut redis: ConnectionManager, stream: String) -> Result<Self> {
+    pub async fn listen(mut redis: RedisConn, stream: String) -> Result<Self> {
         let last: StreamRangeReply = redis.xrevrange_count(&stream, "+", "-", 1).await?;
         let from = last.ids.first().map_or("0-0".to_string(), |e| e.id.clone());
         let board = Arc::new(Mutex::new(Board::default()));
@@ -87,7 +87,7 @@ impl Outcomes {
 }
 
 async fn read_outcomes(
-    mut redis: ConnectionManager,
+    mut redis: RedisConn,
     stream: String,
     mut from: String,
     board: Arc<Mutex<Board>>,

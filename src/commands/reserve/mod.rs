@@ -146,7 +146,7 @@ async fn by_hand(
     ctx: &Context,
     args: &ReserveArgs,
     booking: &Booking,
-    redis: Option<redis::aio::ConnectionManager>,
+    redis: Option<crate::keyspace::RedisConn>,
 ) -> Result<Outcome> {
     let Some(user) = args.user else {
         bail!(

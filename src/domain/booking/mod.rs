@@ -9,12 +9,12 @@
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use sqlx::{MySql, MySqlPool, Transaction};
 use thiserror::Error;
 
 use crate::keyspace::KeyPrefix;
+use crate::keyspace::RedisConn;
 
 /// The production default: a held seat must be paid for within five minutes.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(300);
@@ -136,12 +136,12 @@ return 0
 /// The booking service: the database, and Redis for the redis-lock strategy.
 pub struct Booking {
     pub pool: MySqlPool,
-    redis: Option<(ConnectionManager, String)>,
+    redis: Option<(RedisConn, String)>,
     pub hold_for: Duration,
 }
 
 impl Booking {
-    pub fn new(pool: MySqlPool, redis: Option<(ConnectionManager, &KeyPrefix)>) -> Self {
+    pub fn new(pool: MySqlPool, redis: Option<(RedisConn, &KeyPrefix)>) -> Self {
         Self {
             pool,
             redis: redis.map(|(conn, prefix)| (conn, format!("{}lock:seat:", prefix.as_str()))),

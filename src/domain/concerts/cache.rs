@@ -16,10 +16,9 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-
 use super::ServiceError;
 use crate::keyspace::KeyPrefix;
+use crate::keyspace::RedisConn;
 
 /// Where the service caches.
 #[derive(
@@ -64,7 +63,7 @@ const WAIT_POLL: Duration = Duration::from_millis(2);
 pub struct RedisCache {
     /// Several connections, used in turn: one multiplexed connection parses every reply on
     /// one task, which caps large cached values at one core.
-    conns: Vec<ConnectionManager>,
+    conns: Vec<RedisConn>,
     next: AtomicUsize,
     base: String,
     policy: CachePolicy,
@@ -73,7 +72,7 @@ pub struct RedisCache {
 
 impl RedisCache {
     pub fn new(
-        conns: Vec<ConnectionManager>,
+        conns: Vec<RedisConn>,
         prefix: &KeyPrefix,
         namespace: &str,
         policy: CachePolicy,
@@ -88,7 +87,7 @@ impl RedisCache {
         }
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> RedisConn {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
         self.conns[i].clone()
     }

@@ -237,7 +237,7 @@ pub struct ConcertService {
 impl ConcertService {
     pub fn new(
         repository: ConcertRepository,
-        redis: Vec<redis::aio::ConnectionManager>,
+        redis: Vec<crate::keyspace::RedisConn>,
         prefix: &KeyPrefix,
         namespace: &str,
         policy: CachePolicy,

@@ -8,7 +8,6 @@
 //! Every step that touches more than one key is a Lua script, so it is atomic without WATCH
 //! (which is unsafe on a shared multiplexed connection).
 
-use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::{
@@ -16,6 +15,7 @@ use super::{
     eta, expected_rate, new_token,
 };
 use crate::keyspace::KeyPrefix;
+use crate::keyspace::RedisConn;
 
 /// Batch size for ZMSCORE, to keep each reply small.
 const CHECK_BATCH: usize = 1_000;
@@ -145,7 +145,7 @@ impl Keys {
 }
 
 pub struct RedisQueue {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     config: QueueConfig,
     clock: Clock,
@@ -156,12 +156,7 @@ pub struct RedisQueue {
 }
 
 impl RedisQueue {
-    pub fn new(
-        conn: ConnectionManager,
-        prefix: &KeyPrefix,
-        config: QueueConfig,
-        clock: Clock,
-    ) -> Self {
+    pub fn new(conn: RedisConn, prefix: &KeyPrefix, config: QueueConfig, clock: Clock) -> Self {
         Self {
             conn,
             keys: Keys::new(prefix, config.concert),

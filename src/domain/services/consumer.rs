@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamMaxlen, StreamPendingCountReply,
     StreamReadOptions, StreamReadReply,
@@ -31,6 +30,7 @@ use tokio::sync::watch;
 
 use super::{Event, EventStats, Service, outbox};
 use crate::db::is_unavailable;
+use crate::keyspace::RedisConn;
 
 /// Entries read per round.
 const BATCH: usize = 64;
@@ -68,7 +68,7 @@ pub struct ConsumerConfig {
 pub struct Consumer {
     pub pool: MySqlPool,
     /// Its own connection: a blocking read holds the connection it is sent on.
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     pub service: Service,
     pub config: ConsumerConfig,
     pub stats: Arc<EventStats>,

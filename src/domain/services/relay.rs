@@ -7,16 +7,18 @@
 //! a Redis without persistence loses its stream when it restarts, events published longer
 //! than `republish_after` ago that some service has still not applied go out again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::streams::StreamMaxlen;
 use sqlx::pool::PoolConnection;
 use sqlx::{MySql, MySqlPool};
 use tokio::sync::watch;
 
 use super::{EventStats, Parked, topics, unapplied_events_sql};
+
+use crate::keyspace::RedisConn;
 
 /// Rows per publish round: one pipeline to Redis and one UPDATE.
 const BATCH: i64 = 256;
@@ -41,7 +43,7 @@ pub struct Relay {
     /// The relay's own connection, READ COMMITTED for its whole session (see
     /// `publish_batch`); dropped after an error and taken again.
     conn: Option<PoolConnection<MySql>>,
-    redis: ConnectionManager,
+    redis: RedisConn,
     config: RelayConfig,
     stats: Arc<EventStats>,
 }
@@ -49,7 +51,7 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         pool: MySqlPool,
-        redis: ConnectionManager,
+        redis: RedisConn,
         config: RelayConfig,
         stats: Arc<EventStats>,
     ) -> Self {
@@ -128,23 +130,30 @@ impl Relay {
             tx.rollback().await?;
             return Ok(Published::Nothing);
         }
-        let mut pipe = redis::pipe();
+        // One pipeline per stream: on a Redis Cluster each stream is its own slot (so the
+        // services' streams spread over the masters), and a pipeline goes to one slot.
+        let mut pipes: BTreeMap<&str, redis::Pipeline> = BTreeMap::new();
         for (id, kind, payload) in &rows {
             for topic in topics(kind) {
-                pipe.xadd_maxlen(
-                    format!("{}{topic}", self.config.stream_prefix),
-                    StreamMaxlen::Approx(STREAM_MAXLEN),
-                    "*",
-                    &[
-                        ("id", id.to_string()),
-                        ("type", kind.clone()),
-                        ("payload", payload.clone()),
-                    ],
-                )
-                .ignore();
+                pipes
+                    .entry(topic)
+                    .or_default()
+                    .xadd_maxlen(
+                        format!("{}{topic}", self.config.stream_prefix),
+                        StreamMaxlen::Approx(STREAM_MAXLEN),
+                        "*",
+                        &[
+                            ("id", id.to_string()),
+                            ("type", kind.clone()),
+                            ("payload", payload.clone()),
+                        ],
+                    )
+                    .ignore();
             }
         }
-        let () = pipe.query_async(&mut self.redis).await?;
+        for pipe in pipes.values() {
+            let () = pipe.query_async(&mut self.redis).await?;
+        }
         EventStats::add(&self.stats.published, rows.len() as u64);
         if self.config.die_after_publishing {
             // Dropped without commit: the rows stay unpublished in the outbox.

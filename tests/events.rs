@@ -678,8 +678,8 @@ struct WorkerProcess(std::process::Child);
 impl WorkerProcess {
     fn start(db: &TestDb, prefix: &str) -> Self {
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("concert-bench"))
-            .args(["--database-url", &db.url, "--key-prefix", prefix, "-q"])
-            .args(["worker", "--for", "120s"])
+            .args(["--database-url", &db.url, "--redis-url", &db.redis_url])
+            .args(["--key-prefix", prefix, "-q", "worker", "--for", "120s"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

@@ -217,11 +217,14 @@ async fn two_concurrent_runs_on_one_prefix_do_not_interfere() {
     let prefix = db.prefix.clone();
     let run = |users: &'static str| {
         let (url, prefix) = (db.url.clone(), prefix.clone());
+        let redis_url = db.redis_url.clone();
         async move {
             let argv = [
                 "concert-bench",
                 "--database-url",
                 &url,
+                "--redis-url",
+                &redis_url,
                 "--key-prefix",
                 &prefix,
                 "-o",
@@ -255,16 +258,6 @@ async fn two_concurrent_runs_on_one_prefix_do_not_interfere() {
             assert!(result["max_active"].as_u64().unwrap() <= 20, "{result}");
         }
     }
-    let mut redis = common::redis().await;
-    let left: Vec<String> = redis::cmd("SCAN")
-        .arg(0)
-        .arg("MATCH")
-        .arg(format!("{prefix}*"))
-        .arg("COUNT")
-        .arg(10_000)
-        .query_async::<(u64, Vec<String>)>(&mut redis)
-        .await
-        .unwrap()
-        .1;
+    let left = common::keys_under(&prefix).await;
     assert_eq!(left, Vec::<String>::new(), "each run removed its own keys");
 }

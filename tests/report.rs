@@ -91,12 +91,7 @@ async fn quick_report_renders_every_section_and_figure_and_leaves_nothing_behind
         0,
         "a scratch database was left behind"
     );
-    let mut redis = common::redis().await;
-    let left: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", db.prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let left = common::keys_under(&db.prefix).await;
     assert!(left.is_empty(), "Redis keys left behind: {left:?}");
 
     // The file is the same document as -o json.

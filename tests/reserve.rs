@@ -264,6 +264,8 @@ async fn refusals_by_hand_exit_with_their_own_codes() {
             .args([
                 "--database-url",
                 &db.url,
+                "--redis-url",
+                &db.redis_url,
                 "--key-prefix",
                 &prefix,
                 "reserve",

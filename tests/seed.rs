@@ -393,7 +393,7 @@ async fn reset_clears_cached_data_under_its_own_key_prefix_only() {
             "--key-prefix",
             prefix.as_str(),
             "--redis-url",
-            "redis://127.0.0.1:6379",
+            db.redis_url.as_str(),
             "-o",
             "json",
         ];

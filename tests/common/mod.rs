@@ -280,6 +280,19 @@ pub async fn redis() -> concert_bench::keyspace::RedisConn {
         .expect("the test Redis answers")
 }
 
+/// Every key under `prefix` on the test Redis, on every master of a cluster.
+pub async fn keys_under(prefix: &str) -> Vec<String> {
+    let prefix = concert_bench::keyspace::KeyPrefix::parse(prefix).unwrap();
+    let per_master = concert_bench::keyspace::keys_by_master(&mut redis().await, &prefix)
+        .await
+        .unwrap();
+    per_master
+        .into_iter()
+        .flat_map(|(_, keys)| keys)
+        .map(|key| String::from_utf8_lossy(&key).into_owned())
+        .collect()
+}
+
 /// A port nothing listens on (free when asked).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

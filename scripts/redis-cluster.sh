@@ -4,7 +4,9 @@
 # The tool reaches it as --redis-url redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
 #
 # cluster-node-timeout is 1 s (the default is 15 s) so that a killed master's replica takes
-# over within a few seconds: the failover tests wait for that.
+# over within a few seconds: the failover tests wait for that. cluster-replica-validity-factor 0
+# lets a replica take over however long ago it last heard from its master (with the default,
+# a replica of an idle master refuses: "disconnected from master for longer than allowed").
 #
 #   scripts/redis-cluster.sh          start (idempotent: a cluster that answers is reused)
 #   scripts/redis-cluster.sh stop     stop all six and remove their state
@@ -27,12 +29,24 @@ start_node() { # the node's config file (nodes-PORT.conf) keeps its identity acr
   mkdir -p "$dir/$port"
   redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir/$port" \
     --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 1000 \
+    --cluster-replica-validity-factor 0 \
     --save "" --appendonly no --logfile "$dir/$port/redis.log" --pidfile "$dir/$port/redis.pid" \
     >/dev/null || fail "redis-server on port $port did not start (see $dir/$port/redis.log)"
 }
 
+# Every replica in sync with its master too: a master killed before its replica's first full
+# sync takes its data with it.
+replicas_synced() {
+  local port role
+  for port in $ports; do
+    role=$(cli "$port" info replication 2>/dev/null | tr -d '\r')
+    grep -q '^role:slave' <<<"$role" || continue
+    grep -q '^master_link_status:up' <<<"$role" || return 1
+  done
+}
+
 wait_ok() {
-  for _ in $(seq 1 60); do state_ok && return 0; sleep 0.5; done
+  for _ in $(seq 1 60); do state_ok && replicas_synced && return 0; sleep 0.5; done
   fail "the cluster on 127.0.0.1:$base did not reach cluster_state:ok within 30 s"
 }
 

@@ -20,6 +20,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnection attempts after a lost connection: enough to ride out a Redis restart of a few
 /// seconds, few enough that a dead Redis is reported instead of waited on.
 const RECONNECT_RETRIES: usize = 4;
+/// Attempts to reconnect to a cluster node before it is dropped until the next slot lookup.
+const NODE_CONNECT_ATTEMPTS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(3).unwrap();
 /// Retries of a cluster command whose slot has no reachable master.
 const CLUSTER_RETRIES: u32 = 10;
 const SCAN_BATCH: usize = 1_000;
@@ -229,6 +231,10 @@ pub async fn connect(raw_url: &str) -> Result<RedisConn> {
                 .retries(CLUSTER_RETRIES)
                 .min_retry_wait(100)
                 .max_retry_wait(1_000)
+                // Without a limit the client redials a dead master forever and never asks
+                // the cluster who serves its slots now; dropped after a few attempts, the
+                // node's slots are looked up again and the promoted replica is found.
+                .max_connection_attempts(NODE_CONNECT_ATTEMPTS)
                 .build()
                 .map_err(unusable)?;
             client.get_async_connection().await.map(RedisConn::Cluster)

@@ -456,3 +456,139 @@ pub fn interrupt(child: &Child) {
         .unwrap();
     assert!(signalled.success());
 }
+
+/// A Redis Cluster of this test's own (scripts/redis-cluster.sh on six free ports), so a test
+/// can kill its masters without disturbing any other test; stopped when dropped.
+pub struct PrivateCluster {
+    pub base: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateCluster {
+    pub fn start() -> Self {
+        // Six node ports and their bus ports (+10000) must all be free.
+        let base = (0..200)
+            .map(|_| 20_000 + (fastrand_u16() % 9_000))
+            .find(|&base| {
+                (base..base + 6).all(|p| {
+                    std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+                        && std::net::TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok()
+                })
+            })
+            .expect("six free ports");
+        let dir = std::env::temp_dir().join(unique_name("cbt-cluster"));
+        let cluster = Self { base, dir };
+        let out = cluster.script("start");
+        assert!(out.status.success(), "the private cluster did not start: {out:?}");
+        cluster
+    }
+
+    fn script(&self, verb: &str) -> std::process::Output {
+        Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh"))
+            .arg(verb)
+            .env("CLUSTER_PORT", self.base.to_string())
+            .env("CLUSTER_DIR", &self.dir)
+            .output()
+            .expect("bash runs")
+    }
+
+    /// The tool's URL for it (three of the six nodes as seeds, as a user would give).
+    pub fn url(&self) -> String {
+        let b = self.base;
+        format!("redis+cluster://127.0.0.1:{b},127.0.0.1:{},127.0.0.1:{}", b + 1, b + 2)
+    }
+
+    fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Any node that still answers.
+    fn live_node(&self) -> u16 {
+        (self.base..self.base + 6)
+            .find(|&p| self.cli(p, &["ping"]).trim() == "PONG")
+            .expect("a node answers")
+    }
+
+    /// The port of the master serving `key`'s slot now (none while a failover is under way).
+    pub fn master_of(&self, key: &str) -> Option<u16> {
+        let node = self.live_node();
+        let slot: u16 = self.cli(node, &["cluster", "keyslot", key]).trim().parse().unwrap();
+        let nodes = self.cli(node, &["cluster", "nodes"]);
+        nodes
+            .lines()
+            .filter(|l| l.contains("master") && !l.contains("fail"))
+            .find(|l| {
+                l.split_whitespace().skip(8).any(|range| {
+                    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                    matches!((lo.parse::<u16>(), hi.parse::<u16>()), (Ok(lo), Ok(hi)) if (lo..=hi).contains(&slot))
+                })
+            })
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|addr| addr.split('@').next())
+            .and_then(|addr| addr.rsplit_once(':'))
+            .map(|(_, port)| port.parse().unwrap())
+    }
+
+    /// The ports of the current masters.
+    pub fn masters(&self) -> Vec<u16> {
+        let nodes = self.cli(self.live_node(), &["cluster", "nodes"]);
+        let mut ports: Vec<u16> = nodes
+            .lines()
+            .filter(|l| l.contains("master") && !l.contains("fail"))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter_map(|addr| addr.split('@').next()?.rsplit_once(':')?.1.parse().ok())
+            .collect();
+        ports.sort();
+        ports
+    }
+
+    /// Kills the node on `port` at once (SIGKILL: no goodbye to its replica).
+    pub fn kill(&self, port: u16) {
+        let pid = std::fs::read_to_string(self.dir.join(port.to_string()).join("redis.pid"))
+            .expect("the node's pid file");
+        let status = Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits until another node serves `key`'s slot (the replica was promoted); how long it took.
+    pub fn wait_for_failover(&self, key: &str, dead: u16) -> Duration {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if self.master_of(key).is_some_and(|port| port != dead) {
+                return started.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no replica took over from {dead} within 30 s");
+    }
+
+    /// Restarts killed nodes (they rejoin as replicas) and waits for cluster_state:ok.
+    pub fn heal(&self) {
+        let out = self.script("heal");
+        assert!(out.status.success(), "heal failed: {out:?}");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+/// A pseudo-random number from the clock and a counter: enough to spread parallel tests'
+/// port choices.
+fn fastrand_u16() -> u16 {
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    let n = nanos ^ CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(2_654_435_761) ^ std::process::id();
+    (n ^ (n >> 16)) as u16
+}

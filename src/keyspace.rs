@@ -3,11 +3,12 @@
 //! Everything the tool stores in Redis lives under the prefix, so it can be found and removed
 //! with SCAN + UNLINK without touching anyone else's keys (never KEYS, never FLUSHDB).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{IntoConnectionInfo, RedisFuture};
@@ -20,6 +21,10 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnection attempts after a lost connection: enough to ride out a Redis restart of a few
 /// seconds, few enough that a dead Redis is reported instead of waited on.
 const RECONNECT_RETRIES: usize = 4;
+/// A cluster reply waited for at most this long: shorter than a single server's, because a
+/// timeout is also how a stalled cluster connection shows (see [`ClusterConn`]), and each
+/// one costs the callers that long before the connection is renewed.
+const CLUSTER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Attempts to reconnect to a cluster node before it is dropped until the next slot lookup.
 const NODE_CONNECT_ATTEMPTS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(3).unwrap();
 /// Retries of a cluster command whose slot has no reachable master.
@@ -159,14 +164,19 @@ impl RedisTarget {
 #[derive(Clone)]
 pub enum RedisConn {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(ClusterConn),
 }
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         match self {
             Self::Single(conn) => conn.req_packed_command(cmd),
-            Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(cluster) => Box::pin(async move {
+                let (generation, mut conn) = cluster.current();
+                let reply = conn.req_packed_command(cmd).await;
+                cluster.renew_after_timeout(generation, &reply).await;
+                reply
+            }),
         }
     }
 
@@ -178,15 +188,80 @@ impl ConnectionLike for RedisConn {
     ) -> RedisFuture<'a, Vec<redis::Value>> {
         match self {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(cluster) => Box::pin(async move {
+                let (generation, mut conn) = cluster.current();
+                let replies = conn.req_packed_commands(pipeline, offset, count).await;
+                cluster.renew_after_timeout(generation, &replies).await;
+                replies
+            }),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(conn) => conn.get_db(),
-            Self::Cluster(conn) => conn.get_db(),
+            Self::Cluster(_) => 0,
         }
+    }
+}
+
+/// A cluster connection that replaces itself when a command times out.
+///
+/// Why: under concurrent load, redis-rs 1.8.1's async cluster client can stall for good after
+/// a master dies: its slot refresh waits for the connection map's lock behind a node repair
+/// that is never polled, and from then on every command times out (tests/cluster.rs kills a
+/// master under queue-sim's 50 clients and saw this in about one run in three). A fresh
+/// connection asks the cluster for its slots anew and finds the promoted replica.
+#[derive(Clone)]
+pub struct ClusterConn {
+    client: Arc<ClusterClient>,
+    /// The connection in use and its generation, so that a wave of timed-out commands from
+    /// one stalled connection renews it once.
+    current: Arc<Mutex<(u64, ClusterConnection)>>,
+    renewing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ClusterConn {
+    async fn new(client: ClusterClient) -> redis::RedisResult<Self> {
+        let conn = client.get_async_connection().await?;
+        Ok(Self {
+            client: Arc::new(client),
+            current: Arc::new(Mutex::new((0, conn))),
+            renewing: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    fn current(&self) -> (u64, ClusterConnection) {
+        self.current
+            .lock()
+            .expect("cluster connection lock")
+            .clone()
+    }
+
+    async fn renew_after_timeout<T>(&self, generation: u64, reply: &redis::RedisResult<T>) {
+        if !reply.as_ref().is_err_and(|e| e.is_timeout()) {
+            return;
+        }
+        let _one_at_a_time = self.renewing.lock().await;
+        if self.current().0 != generation {
+            return; // another caller renewed it already
+        }
+        // If the cluster cannot be reached now, the next timeout tries again.
+        if let Ok(fresh) = self.client.get_async_connection().await {
+            *self.current.lock().expect("cluster connection lock") = (generation + 1, fresh);
+        }
+    }
+
+    /// `cmd` on the node `routing` names (SCAN walks one node at a time).
+    async fn route_command(
+        &self,
+        cmd: redis::Cmd,
+        routing: RoutingInfo,
+    ) -> redis::RedisResult<redis::Value> {
+        let (generation, mut conn) = self.current();
+        let reply = conn.route_command(cmd, routing).await;
+        self.renew_after_timeout(generation, &reply).await;
+        reply
     }
 }
 
@@ -223,7 +298,7 @@ pub async fn connect(raw_url: &str) -> Result<RedisConn> {
         RedisTarget::Cluster(nodes) => {
             let client = ClusterClientBuilder::new(nodes.iter().map(|url| url.as_str()))
                 .connection_timeout(CONNECT_TIMEOUT)
-                .response_timeout(RESPONSE_TIMEOUT)
+                .response_timeout(CLUSTER_RESPONSE_TIMEOUT)
                 .tcp_settings(tcp)
                 // A killed master's slots answer again once its replica is promoted (about
                 // 2 s with a node timeout of 1 s); retries 0.1-1 s apart ride that out, and
@@ -237,7 +312,7 @@ pub async fn connect(raw_url: &str) -> Result<RedisConn> {
                 .max_connection_attempts(NODE_CONNECT_ATTEMPTS)
                 .build()
                 .map_err(unusable)?;
-            client.get_async_connection().await.map(RedisConn::Cluster)
+            ClusterConn::new(client).await.map(RedisConn::Cluster)
         }
     };
     connected.map_err(|e| {
@@ -261,13 +336,10 @@ pub async fn connect(raw_url: &str) -> Result<RedisConn> {
 /// The masters' addresses: a single Redis is its own only master; a cluster's come from
 /// CLUSTER NODES (those not marked failed).
 pub async fn masters(conn: &mut RedisConn) -> redis::RedisResult<Vec<(String, u16)>> {
-    let RedisConn::Cluster(cluster) = conn else {
+    if !matches!(conn, RedisConn::Cluster(_)) {
         return Ok(vec![("single".to_string(), 0)]);
-    };
-    let nodes: String = redis::cmd("CLUSTER")
-        .arg("NODES")
-        .query_async(cluster)
-        .await?;
+    }
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query_async(conn).await?;
     Ok(parse_masters(&nodes))
 }
 

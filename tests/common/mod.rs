@@ -115,14 +115,16 @@ impl TestDb {
     pub async fn seeded_with(sizes: &[&str]) -> Self {
         let db = Self::new().await;
         let small = [
-            "--open-concerts",
-            "2",
-            "--reserved-per-open-concert",
-            "5",
-            "--users",
-            "20",
+            ("--open-concerts", "2"),
+            ("--reserved-per-open-concert", "5"),
+            ("--users", "20"),
         ];
-        db.run(&[&["-q", "seed"], &small[..], sizes].concat())
+        let defaults: Vec<&str> = small
+            .iter()
+            .filter(|(flag, _)| !sizes.contains(flag))
+            .flat_map(|&(flag, value)| [flag, value])
+            .collect();
+        db.run(&[&["-q", "seed"], &defaults[..], sizes].concat())
             .await
             .expect("seed the test data set");
         db
@@ -479,13 +481,19 @@ impl PrivateCluster {
         let dir = std::env::temp_dir().join(unique_name("cbt-cluster"));
         let cluster = Self { base, dir };
         let out = cluster.script("start");
-        assert!(out.status.success(), "the private cluster did not start: {out:?}");
+        assert!(
+            out.status.success(),
+            "the private cluster did not start: {out:?}"
+        );
         cluster
     }
 
     fn script(&self, verb: &str) -> std::process::Output {
         Command::new("bash")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/redis-cluster.sh"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/redis-cluster.sh"
+            ))
             .arg(verb)
             .env("CLUSTER_PORT", self.base.to_string())
             .env("CLUSTER_DIR", &self.dir)
@@ -496,7 +504,11 @@ impl PrivateCluster {
     /// The tool's URL for it (three of the six nodes as seeds, as a user would give).
     pub fn url(&self) -> String {
         let b = self.base;
-        format!("redis+cluster://127.0.0.1:{b},127.0.0.1:{},127.0.0.1:{}", b + 1, b + 2)
+        format!(
+            "redis+cluster://127.0.0.1:{b},127.0.0.1:{},127.0.0.1:{}",
+            b + 1,
+            b + 2
+        )
     }
 
     fn cli(&self, port: u16, args: &[&str]) -> String {
@@ -518,7 +530,11 @@ impl PrivateCluster {
     /// The port of the master serving `key`'s slot now (none while a failover is under way).
     pub fn master_of(&self, key: &str) -> Option<u16> {
         let node = self.live_node();
-        let slot: u16 = self.cli(node, &["cluster", "keyslot", key]).trim().parse().unwrap();
+        let slot: u16 = self
+            .cli(node, &["cluster", "keyslot", key])
+            .trim()
+            .parse()
+            .unwrap();
         let nodes = self.cli(node, &["cluster", "nodes"]);
         nodes
             .lines()
@@ -588,7 +604,14 @@ impl Drop for PrivateCluster {
 /// port choices.
 fn fastrand_u16() -> u16 {
     static CALLS: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    let n = nanos ^ CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(2_654_435_761) ^ std::process::id();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = nanos
+        ^ CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(2_654_435_761)
+        ^ std::process::id();
     (n ^ (n >> 16)) as u16
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{PrivateCluster, TestDb};
 use serde_json::Value;

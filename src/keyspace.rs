@@ -343,6 +343,51 @@ pub async fn masters(conn: &mut RedisConn) -> redis::RedisResult<Vec<(String, u1
     Ok(parse_masters(&nodes))
 }
 
+/// How many of `keys` each master (`host:port`) serves; on one Redis, `single` serves them
+/// all. On a cluster: each key's slot (CLUSTER KEYSLOT, the server's own hash) against the
+/// slot ranges of CLUSTER SLOTS.
+pub async fn keys_per_master(
+    conn: &mut RedisConn,
+    keys: &[String],
+) -> redis::RedisResult<Vec<(String, u64)>> {
+    if !matches!(conn, RedisConn::Cluster(_)) {
+        return Ok(vec![("single".to_string(), keys.len() as u64)]);
+    }
+    // Each entry: start, end, then the master as [host, port, id, ...], then its replicas.
+    let ranges: Vec<(u16, u16, String)> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async::<Vec<redis::Value>>(conn)
+        .await?
+        .into_iter()
+        .filter_map(|range| {
+            let fields: Vec<redis::Value> = redis::from_redis_value(range).ok()?;
+            let [start, end, master, ..] = &fields[..] else {
+                return None;
+            };
+            let master: Vec<redis::Value> = redis::from_redis_value(master.clone()).ok()?;
+            let host: String = redis::from_redis_value(master.first()?.clone()).ok()?;
+            let port: u16 = redis::from_redis_value(master.get(1)?.clone()).ok()?;
+            let start: u16 = redis::from_redis_value(start.clone()).ok()?;
+            let end: u16 = redis::from_redis_value(end.clone()).ok()?;
+            Some((start, end, format!("{host}:{port}")))
+        })
+        .collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for key in keys {
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(conn)
+            .await?;
+        let master = ranges
+            .iter()
+            .find(|(start, end, _)| (*start..=*end).contains(&slot))
+            .map_or_else(|| "unassigned".to_string(), |(_, _, m)| m.clone());
+        *counts.entry(master).or_insert(0) += 1;
+    }
+    Ok(counts.into_iter().collect())
+}
+
 /// `host:port` of each master in CLUSTER NODES' text (`<id> <ip:port@cport> <flags> ...`).
 fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
     let mut masters: Vec<(String, u16)> = nodes

@@ -144,6 +144,7 @@ fn nonsense_settings_are_refused_in_one_line() {
             (&["--ttl", "-5s"], "at least 1ms"),
             (&["--arrival", "sometimes"], "expected all"),
             (&["-c", "0"], "0 is not in 1..=10000"),
+            (&["--concerts", "0"], "0 is not in 1..=1000"),
         ],
     );
 }
@@ -260,4 +261,77 @@ async fn two_concurrent_runs_on_one_prefix_do_not_interfere() {
     }
     let left = common::keys_under(&prefix).await;
     assert_eq!(left, Vec::<String>::new(), "each run removed its own keys");
+}
+
+/// `--concerts 30`: thirty queues at once on both backends, every promise kept across them,
+/// each backend's tables and keys cleaned, and (on a cluster) the queues' hash tags spread
+/// over every master. 30 queues leave a master empty once in ~70,000 prefixes.
+#[tokio::test]
+async fn many_concerts_run_at_once_and_spread_over_the_masters() {
+    let db = TestDb::seeded_small().await;
+    let argv = [
+        "concert-bench",
+        "--database-url",
+        &db.url,
+        "--redis-url",
+        &db.redis_url,
+        "--key-prefix",
+        &db.prefix,
+        "-o",
+        "json",
+        "-q",
+        "queue-sim",
+        "--backend",
+        "both",
+        "--concert",
+        "10",
+        "--concerts",
+        "30",
+        "--users",
+        "600",
+        "--policy",
+        "capacity:5",
+        "--speed",
+        "200",
+        "--service",
+        "1s..3s",
+        "--probe-size",
+        "300",
+        "--probe-lookups",
+        "300",
+    ];
+    let out = common::run_tool(&argv).await.expect("queue-sim runs");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["settings"]["concerts"], 30);
+    for r in doc["results"].as_array().unwrap() {
+        assert_invariants(r, 600);
+        assert_eq!(r["probe"]["size"], 300, "the probe's users summed: {r}");
+        // The cap is per queue: 20 users each against 5 places fill every queue's.
+        assert_eq!(r["max_active"], 5, "{r}");
+    }
+    let masters = doc["redis_masters"].as_array().unwrap();
+    let queues: u64 = masters.iter().map(|m| m["queues"].as_u64().unwrap()).sum();
+    assert_eq!(queues, 30, "{masters:?}");
+    let expected = if common::on_cluster() { 3 } else { 1 };
+    assert_eq!(masters.len(), expected, "{masters:?}");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM queue_entry WHERE concert_id BETWEEN 10 AND 39")
+            .await,
+        0
+    );
+    assert_eq!(common::keys_under(&db.prefix).await, Vec::<String>::new());
+}
+
+#[test]
+fn more_concerts_than_users_is_refused_in_one_line() {
+    let out = cargo_bin_cmd!("concert-bench")
+        .args(["queue-sim", "--concerts", "6", "--users", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: --concerts 6 needs at least as many --users (got 5)"
+    );
 }

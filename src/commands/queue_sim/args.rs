@@ -25,6 +25,7 @@ Examples:
   concert-bench queue-sim --backend both --users 2000
   concert-bench queue-sim --policy rate:200/1s --arrival rate:500/1s --users 20000
   concert-bench queue-sim --users 1000000 --policy rate:20000/1s --speed 20 --probe-size 0
+  concert-bench --redis-url redis+cluster://127.0.0.1:7000,127.0.0.1:7001 queue-sim --concerts 30
   concert-bench -o json queue-sim --anchor | jq '.results[0].wait_ms'";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,6 +80,12 @@ pub struct QueueSimArgs {
     /// Queue id to simulate on; 0 is no real concert, so a live queue is never touched.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_ID))]
     pub concert: u64,
+
+    /// Queues simulated at once, one per concert (ids --concert upwards); users, clients and
+    /// the probe are split evenly between them, and the policy applies to each queue. On a
+    /// Redis Cluster the queues' hash tags spread them over the masters.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub concerts: u64,
 
     /// Users the throughput probe enters (0 skips the probe; default: --users, at most 100,000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]

@@ -9,11 +9,14 @@ pub use args::{QueueBackendArg, QueueSimArgs};
 mod report;
 mod simulation;
 
-pub use report::{BackendResult, ProbeResult, QueueSimReport, Settings, SimulationOps};
+pub use report::{
+    BackendResult, MasterQueues, ProbeResult, QueueSimReport, Settings, SimulationOps,
+};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::anchor::{self, AnchorRun};
+use crate::commands::flags::MAX_ID;
 use crate::context::Context;
 use crate::domain::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
 use crate::keyspace::KeyPrefix;
@@ -39,6 +42,24 @@ pub async fn run(ctx: &Context, args: &QueueSimArgs) -> Result<Report> {
 
 /// Each backend's simulation (and probe, and anchors), as the typed report.
 pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimReport> {
+    if args.users < args.concerts {
+        bail!(
+            "--concerts {} needs at least as many --users (got {})",
+            args.concerts,
+            args.users
+        );
+    }
+    if args
+        .concert
+        .checked_add(args.concerts - 1)
+        .is_none_or(|last| last > MAX_ID)
+    {
+        bail!(
+            "--concert {} plus --concerts {} passes the largest id",
+            args.concert,
+            args.concerts
+        );
+    }
     let backends: &[QueueBackendArg] = match args.backend {
         QueueBackendArg::Both => &[QueueBackendArg::Redis, QueueBackendArg::Database],
         ref one => std::slice::from_ref(one),
@@ -61,7 +82,17 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
         .probe_size
         .unwrap_or(args.users.min(DEFAULT_PROBE_SIZE));
     let multi = progress::multi(ctx.progress_visible());
+    // One queue per concert: the configs differ only in the queue id.
+    let concert_configs = |base: &QueueConfig| -> Vec<QueueConfig> {
+        (0..args.concerts)
+            .map(|i| QueueConfig {
+                concert: base.concert + i,
+                ..base.clone()
+            })
+            .collect()
+    };
     let mut runs = Vec::new();
+    let mut redis_masters = Vec::new();
     for backend in backends {
         let clock = Clock::compressed(args.speed);
         let run = match backend {
@@ -71,14 +102,26 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
                     args.clients.min(MAX_DB_CONNECTIONS),
                 )
                 .await?;
-                let queue =
-                    DatabaseQueue::new(db.pool.clone(), database_config.clone(), clock.clone());
-                run_backend(queue, clock, args, probe_size, &multi).await?
+                let queues = concert_configs(&database_config)
+                    .into_iter()
+                    .map(|c| DatabaseQueue::new(db.pool.clone(), c, clock.clone()))
+                    .collect();
+                run_backend(queues, clock, args, probe_size, &multi).await?
             }
             _ => {
-                let conn = keyspace::connect(&ctx.connect.redis_url).await?;
-                let queue = RedisQueue::new(conn, &redis_prefix, config.clone(), clock.clone());
-                run_backend(queue, clock, args, probe_size, &multi).await?
+                let mut conn = keyspace::connect(&ctx.connect.redis_url).await?;
+                let queues: Vec<RedisQueue> = concert_configs(&config)
+                    .into_iter()
+                    .map(|c| RedisQueue::new(conn.clone(), &redis_prefix, c, clock.clone()))
+                    .collect();
+                let slot_keys: Vec<String> =
+                    queues.iter().map(|q| q.slot_key().to_string()).collect();
+                redis_masters = keyspace::keys_per_master(&mut conn, &slot_keys)
+                    .await?
+                    .into_iter()
+                    .map(|(master, queues)| MasterQueues { master, queues })
+                    .collect();
+                run_backend(queues, clock, args, probe_size, &multi).await?
             }
         };
         runs.push(run);
@@ -95,44 +138,69 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
     } else {
         Vec::new()
     };
-    Ok(report(args, &runs, anchors))
+    Ok(report(args, &runs, anchors, redis_masters))
 }
 
+/// The probe and the simulation on every queue at once (each with its share of the users,
+/// clients and probe), merged into one run.
 async fn run_backend<Q: WaitingQueue>(
-    queue: Q,
+    queues: Vec<Q>,
     clock: Clock,
     args: &QueueSimArgs,
     probe_size: u64,
     multi: &indicatif::MultiProgress,
 ) -> Result<BackendRun> {
+    let backend = queues[0].backend();
+    let n = queues.len() as u64;
+    let share = |total: u64, i: u64| total / n + u64::from(i < total % n);
+    // At least one client per queue, so more queues than --clients means more clients.
+    let clients = |i: u64| share(u64::from(args.clients), i).max(1) as usize;
     let probe = if probe_size > 0 {
-        let bar = progress::rows_bar(multi, &format!("{} probe", queue.backend()), 0);
-        let measured = probe(
-            &queue,
-            args.clients as usize,
-            probe_size,
-            args.probe_lookups,
-            args.rng_seed,
-            &bar,
-        )
-        .await?;
+        let bar = progress::rows_bar(multi, &format!("{backend} probe"), 0);
+        let probes = queues.iter().enumerate().map(|(i, queue)| {
+            let i = i as u64;
+            // Only the first queue's probe drives the bar: n bars would drown the terminal.
+            let bar = if i == 0 {
+                bar.clone()
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            async move {
+                let (size, lookups) = (
+                    share(probe_size, i).max(1),
+                    share(args.probe_lookups, i).max(1),
+                );
+                probe(queue, clients(i), size, lookups, args.rng_seed ^ i, &bar).await
+            }
+        });
+        let measured = futures::future::try_join_all(probes).await?;
         bar.finish_and_clear();
-        Some(measured)
+        Some(Probe::merge(measured))
     } else {
         None
     };
-    let bar = progress::users_bar(multi, queue.backend(), args.users);
-    let params = SimParams {
-        users: args.users,
-        clients: args.clients as usize,
-        arrival: args.arrival,
-        policy: args.policy,
-        tick: args.tick,
-        service: args.service,
-        abandon: args.abandon,
-        rng_seed: args.rng_seed,
-    };
-    let sim = simulate(queue, clock, params, &bar).await?;
+    let bar = progress::users_bar(multi, backend, share(args.users, 0));
+    let sims = queues.into_iter().enumerate().map(|(i, queue)| {
+        let i = i as u64;
+        let params = SimParams {
+            users: share(args.users, i),
+            clients: clients(i),
+            arrival: args.arrival,
+            policy: args.policy,
+            tick: args.tick,
+            service: args.service,
+            abandon: args.abandon,
+            rng_seed: args.rng_seed ^ i,
+        };
+        let bar = if i == 0 {
+            bar.clone()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let clock = clock.clone();
+        async move { simulate(queue, clock, params, &bar).await }
+    });
+    let sim = SimOutcome::merge(futures::future::try_join_all(sims).await?);
     bar.finish_and_clear();
     Ok(BackendRun { probe, sim })
 }
@@ -183,7 +251,12 @@ fn probe_result(probe: &Probe) -> ProbeResult {
     }
 }
 
-fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: Vec<AnchorRun>) -> QueueSimReport {
+fn report(
+    args: &QueueSimArgs,
+    runs: &[BackendRun],
+    anchors: Vec<AnchorRun>,
+    redis_masters: Vec<MasterQueues>,
+) -> QueueSimReport {
     let active_cap = match args.policy {
         Policy::Capacity { active } => Some(active),
         Policy::Rate { .. } => None,
@@ -255,7 +328,9 @@ fn report(args: &QueueSimArgs, runs: &[BackendRun], anchors: Vec<AnchorRun>) -> 
             speed: args.speed,
             tick_ms: args.tick.as_millis() as u64,
             clients: args.clients,
+            concerts: args.concerts,
         },
+        redis_masters,
         comparisons: comparisons(runs, &anchors),
         results,
         anchors,

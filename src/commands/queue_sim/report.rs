@@ -17,6 +17,8 @@ pub struct QueueSimReport {
     /// `redis-benchmark` ZADD and ZRANK with the same clients (with `--anchor`).
     pub anchors: Vec<AnchorRun>,
     pub comparisons: Vec<Ratio>,
+    /// How the Redis queues spread over the masters (one entry, "single", on one Redis).
+    pub redis_masters: Vec<MasterQueues>,
     /// Broken promises (FIFO, cap, rate, admitted users left waiting): the run exits with 3.
     pub violations: Vec<String>,
 }
@@ -33,6 +35,17 @@ pub struct Settings {
     pub speed: f64,
     pub tick_ms: u64,
     pub clients: u32,
+    /// Queues simulated at once (one per concert); users, clients and the probe are split
+    /// between them, and the counts and latencies below are over all of them.
+    pub concerts: u64,
+}
+
+/// Queues whose keys one master serves.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MasterQueues {
+    /// `host:port`, or `single` on one Redis.
+    pub master: String,
+    pub queues: u64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -185,6 +198,20 @@ impl CommandReport for QueueSimReport {
             s.speed,
             s.tick_ms
         )];
+        if s.concerts > 1 {
+            notes.push(format!(
+                "{} queues at once: counts summed, latencies over all of them",
+                s.concerts
+            ));
+        }
+        if !self.redis_masters.is_empty() {
+            let spread: Vec<String> = self
+                .redis_masters
+                .iter()
+                .map(|m| format!("{} {}", m.master, m.queues))
+                .collect();
+            notes.push(format!("Redis queues per master: {}", spread.join(" · ")));
+        }
         notes.extend(self.violations.iter().map(|v| format!("VIOLATION {v}")));
         notes
     }

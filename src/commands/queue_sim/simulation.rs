@@ -303,6 +303,53 @@ pub struct SimOutcome {
     pub estimates: Vec<(f64, f64)>,
 }
 
+impl SimOutcome {
+    /// One outcome for several queues run at once: counts summed, latencies merged, the
+    /// per-queue limits (active, per period) as their largest, the timeline of the first
+    /// queue (the others' look alike) and the ETA error weighted by each queue's admissions.
+    pub fn merge(outcomes: Vec<SimOutcome>) -> SimOutcome {
+        let mut outcomes = outcomes.into_iter();
+        let mut merged = outcomes.next().expect("at least one queue");
+        let mut eta_weighted = merged
+            .eta_error_pct
+            .map(|e| (e * merged.admitted as f64, merged.admitted as f64));
+        for o in outcomes {
+            merged.wall = merged.wall.max(o.wall);
+            merged.enter.merge(&o.enter);
+            merged.position.merge(&o.position);
+            merged.wait.merge(&o.wait);
+            if let Some(e) = o.eta_error_pct {
+                let (sum, weight) = eta_weighted.unwrap_or((0.0, 0.0));
+                eta_weighted = Some((sum + e * o.admitted as f64, weight + o.admitted as f64));
+            }
+            merged.admitted += o.admitted;
+            merged.admissions += o.admissions;
+            merged.max_active = merged.max_active.max(o.max_active);
+            merged.max_admitted_per_period = merged
+                .max_admitted_per_period
+                .max(o.max_admitted_per_period);
+            merged.fifo_violations += o.fifo_violations;
+            merged.admitted_still_waiting += o.admitted_still_waiting;
+            merged.foreign_admissions += o.foreign_admissions;
+            merged.arrivals_delayed += o.arrivals_delayed;
+            merged.tokens_expired += o.tokens_expired;
+            merged.expired_unnoticed += o.expired_unnoticed;
+            merged.reentered += o.reentered;
+            merged.errors += o.errors;
+            merged.peak_memory_bytes = match (merged.peak_memory_bytes, o.peak_memory_bytes) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+            merged.estimates.extend(o.estimates);
+        }
+        let stride = merged.estimates.len().div_ceil(ESTIMATES_KEPT).max(1);
+        merged.estimates = merged.estimates.into_iter().step_by(stride).collect();
+        merged.eta_error_pct =
+            eta_weighted.and_then(|(sum, weight)| (weight > 0.0).then(|| sum / weight));
+        merged
+    }
+}
+
 pub async fn simulate<Q: WaitingQueue>(
     queue: Q,
     clock: Clock,
@@ -535,6 +582,23 @@ pub struct Probe {
     pub enter_per_second: f64,
     pub position: Samples,
     pub position_per_second: f64,
+}
+
+impl Probe {
+    /// Probes run at once on several queues: latencies merged, throughputs summed (they ran
+    /// side by side, so the sum is what the store served).
+    pub fn merge(probes: Vec<Probe>) -> Probe {
+        let mut probes = probes.into_iter();
+        let mut merged = probes.next().expect("at least one queue");
+        for p in probes {
+            merged.size += p.size;
+            merged.enter.merge(&p.enter);
+            merged.enter_per_second += p.enter_per_second;
+            merged.position.merge(&p.position);
+            merged.position_per_second += p.position_per_second;
+        }
+        merged
+    }
 }
 
 pub async fn probe<Q: WaitingQueue>(

@@ -169,6 +169,11 @@ impl RedisQueue {
         }
     }
 
+    /// One of the queue's keys: all of them share its hash tag, so its slot is the queue's.
+    pub fn slot_key(&self) -> &str {
+        &self.keys.waiting
+    }
+
     fn waiting_position(&self, rank: u64, rate: Option<f64>) -> Position {
         let position = rank + 1;
         Position::Waiting {

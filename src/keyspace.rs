@@ -343,15 +343,43 @@ pub async fn masters(conn: &mut RedisConn) -> redis::RedisResult<Vec<(String, u1
     Ok(parse_masters(&nodes))
 }
 
-/// How many of `keys` each master (`host:port`) serves; on one Redis, `single` serves them
-/// all. On a cluster: each key's slot (CLUSTER KEYSLOT, the server's own hash) against the
-/// slot ranges of CLUSTER SLOTS.
+/// How many of a run's keys (or queues) one master holds: how hash tags spread a run over
+/// a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct MasterShare {
+    /// `host:port`, or `single` on one Redis.
+    pub master: String,
+    pub count: u64,
+}
+
+/// `127.0.0.1:7000 12 · 127.0.0.1:7001 9`, for a report's notes.
+pub fn describe_spread(spread: &[MasterShare]) -> String {
+    let parts: Vec<String> = spread
+        .iter()
+        .map(|m| format!("{} {}", m.master, m.count))
+        .collect();
+    parts.join(" · ")
+}
+
+fn label((host, port): &(String, u16)) -> String {
+    if matches!(host.as_str(), "single") {
+        host.clone()
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// How many of `keys` each master serves (one Redis serves them all). On a cluster: each
+/// key's slot (CLUSTER KEYSLOT, the server's own hash) against CLUSTER SLOTS' ranges, so a
+/// key need not exist to be placed.
 pub async fn keys_per_master(
     conn: &mut RedisConn,
     keys: &[String],
-) -> redis::RedisResult<Vec<(String, u64)>> {
+) -> redis::RedisResult<Vec<MasterShare>> {
     if !matches!(conn, RedisConn::Cluster(_)) {
-        return Ok(vec![("single".to_string(), keys.len() as u64)]);
+        let master = label(&masters(conn).await?[0]);
+        let count = keys.len() as u64;
+        return Ok(vec![MasterShare { master, count }]);
     }
     // Each entry: start, end, then the master as [host, port, id, ...], then its replicas.
     let ranges: Vec<(u16, u16, String)> = redis::cmd("CLUSTER")
@@ -369,7 +397,7 @@ pub async fn keys_per_master(
             let port: u16 = redis::from_redis_value(master.get(1)?.clone()).ok()?;
             let start: u16 = redis::from_redis_value(start.clone()).ok()?;
             let end: u16 = redis::from_redis_value(end.clone()).ok()?;
-            Some((start, end, format!("{host}:{port}")))
+            Some((start, end, label(&(host, port))))
         })
         .collect();
     let mut counts = std::collections::BTreeMap::new();
@@ -385,7 +413,25 @@ pub async fn keys_per_master(
             .map_or_else(|| "unassigned".to_string(), |(_, _, m)| m.clone());
         *counts.entry(master).or_insert(0) += 1;
     }
-    Ok(counts.into_iter().collect())
+    Ok(counts
+        .into_iter()
+        .map(|(master, count)| MasterShare { master, count })
+        .collect())
+}
+
+/// How many keys under `prefix` each master holds now.
+pub async fn spread_under(
+    conn: &mut RedisConn,
+    prefix: &KeyPrefix,
+) -> redis::RedisResult<Vec<MasterShare>> {
+    Ok(keys_by_master(conn, prefix)
+        .await?
+        .iter()
+        .map(|(master, keys)| MasterShare {
+            master: label(master),
+            count: keys.len() as u64,
+        })
+        .collect())
 }
 
 /// `host:port` of each master in CLUSTER NODES' text (`<id> <ip:port@cport> <flags> ...`).

@@ -270,6 +270,12 @@ async fn cache_bench_reports_every_cell_and_restores_the_seats() {
         ttl_stale > 0,
         "TTL-only caching served no stale read after writes"
     );
+    // Each concert's keys share a hash tag: on a cluster the concerts spread over masters.
+    let masters = doc["redis_masters"].as_array().unwrap();
+    let cached: u64 = masters.iter().map(|m| m["count"].as_u64().unwrap()).sum();
+    assert!(cached > 0, "{masters:?}");
+    let expected = if common::on_cluster() { 3 } else { 1 };
+    assert_eq!(masters.len(), expected, "{masters:?}");
     let stampede = doc["stampede"].as_array().unwrap();
     assert_eq!(stampede[1]["protection"], "single-flight");
     assert_eq!(stampede[1]["db_queries"], 1);

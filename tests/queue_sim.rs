@@ -310,7 +310,7 @@ async fn many_concerts_run_at_once_and_spread_over_the_masters() {
         assert_eq!(r["max_active"], 5, "{r}");
     }
     let masters = doc["redis_masters"].as_array().unwrap();
-    let queues: u64 = masters.iter().map(|m| m["queues"].as_u64().unwrap()).sum();
+    let queues: u64 = masters.iter().map(|m| m["count"].as_u64().unwrap()).sum();
     assert_eq!(queues, 30, "{masters:?}");
     let expected = if common::on_cluster() { 3 } else { 1 };
     assert_eq!(masters.len(), expected, "{masters:?}");

@@ -201,14 +201,20 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
     } else {
         None
     };
-    // Best effort: a Redis that went away mid-run must not turn the results into an error.
+    // Best effort, both: a Redis that went away mid-run must not turn the results into an error.
+    let redis_masters = keyspace::spread_under(&mut redis.clone(), &namespace)
+        .await
+        .unwrap_or_else(|err| {
+            ctx.warn(format!("cached keys per master not counted: {err}"));
+            Vec::new()
+        });
     if let Err(err) = keyspace::clear(&mut redis.clone(), &namespace).await {
         ctx.warn(format!(
             "cached values under {:?} were not removed: {err}",
             namespace.as_str()
         ));
     }
-    Ok(report(args, &outcomes, &stampede, anchor))
+    Ok(report(args, &outcomes, &stampede, anchor, redis_masters))
 }
 
 fn report(
@@ -216,6 +222,7 @@ fn report(
     outcomes: &[(Cell, CellOutcome)],
     stampede: &[(bool, u64)],
     anchor: Option<anchor::AnchorRun>,
+    redis_masters: Vec<keyspace::MasterShare>,
 ) -> CacheBenchReport {
     let results = outcomes
         .iter()
@@ -266,6 +273,7 @@ fn report(
         stampede,
         comparisons: comparisons(outcomes, anchor.as_ref()),
         anchor,
+        redis_masters,
     }
 }
 

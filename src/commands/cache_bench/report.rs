@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::anchor::AnchorRun;
 use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
+use crate::keyspace::{MasterShare, describe_spread};
 use crate::output::{CommandReport, Ratio, Table, thousands};
 use crate::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 use crate::stats::Latency;
@@ -19,6 +20,9 @@ pub struct CacheBenchReport {
     /// `redis-benchmark GET` of a value the cached list's size (with `--anchor`).
     pub anchor: Option<AnchorRun>,
     pub comparisons: Vec<Ratio>,
+    /// The run's cached keys per master at its end, before they are removed (one entry,
+    /// `single`, on one Redis): each concert's keys share a hash tag, so concerts spread.
+    pub redis_masters: Vec<MasterShare>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -217,9 +221,14 @@ impl CommandReport for CacheBenchReport {
     }
 
     fn notes(&self) -> Vec<String> {
-        vec![
+        let mut notes = vec![
             "stale read: a \"get one concert\" answer older than a seat write that had returned before the read began (a version stamp in the answer says which)".into(),
             "mixed: reads of one open concert, with --write-ratio of operations holding or releasing one of its seats".into(),
-        ]
+        ];
+        if !self.redis_masters.is_empty() {
+            let spread = describe_spread(&self.redis_masters);
+            notes.push(format!("cached keys per master: {spread}"));
+        }
+        notes
     }
 }

@@ -9,9 +9,7 @@ pub use args::{QueueBackendArg, QueueSimArgs};
 mod report;
 mod simulation;
 
-pub use report::{
-    BackendResult, MasterQueues, ProbeResult, QueueSimReport, Settings, SimulationOps,
-};
+pub use report::{BackendResult, ProbeResult, QueueSimReport, Settings, SimulationOps};
 
 use anyhow::{Result, bail};
 
@@ -116,11 +114,7 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
                     .collect();
                 let slot_keys: Vec<String> =
                     queues.iter().map(|q| q.slot_key().to_string()).collect();
-                redis_masters = keyspace::keys_per_master(&mut conn, &slot_keys)
-                    .await?
-                    .into_iter()
-                    .map(|(master, queues)| MasterQueues { master, queues })
-                    .collect();
+                redis_masters = keyspace::keys_per_master(&mut conn, &slot_keys).await?;
                 run_backend(queues, clock, args, probe_size, &multi).await?
             }
         };
@@ -255,7 +249,7 @@ fn report(
     args: &QueueSimArgs,
     runs: &[BackendRun],
     anchors: Vec<AnchorRun>,
-    redis_masters: Vec<MasterQueues>,
+    redis_masters: Vec<keyspace::MasterShare>,
 ) -> QueueSimReport {
     let active_cap = match args.policy {
         Policy::Capacity { active } => Some(active),

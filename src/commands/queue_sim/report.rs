@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::simulation::TickSample;
 use crate::anchor::AnchorRun;
+use crate::keyspace::{MasterShare, describe_spread};
 use crate::output::{CommandReport, Ratio, Table, thousands};
 use crate::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 use crate::stats::Latency;
@@ -17,8 +18,8 @@ pub struct QueueSimReport {
     /// `redis-benchmark` ZADD and ZRANK with the same clients (with `--anchor`).
     pub anchors: Vec<AnchorRun>,
     pub comparisons: Vec<Ratio>,
-    /// How the Redis queues spread over the masters (one entry, "single", on one Redis).
-    pub redis_masters: Vec<MasterQueues>,
+    /// Redis queues per master (one entry, `single`, on one Redis); empty without Redis.
+    pub redis_masters: Vec<MasterShare>,
     /// Broken promises (FIFO, cap, rate, admitted users left waiting): the run exits with 3.
     pub violations: Vec<String>,
 }
@@ -38,14 +39,6 @@ pub struct Settings {
     /// Queues simulated at once (one per concert); users, clients and the probe are split
     /// between them, and the counts and latencies below are over all of them.
     pub concerts: u64,
-}
-
-/// Queues whose keys one master serves.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MasterQueues {
-    /// `host:port`, or `single` on one Redis.
-    pub master: String,
-    pub queues: u64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -205,12 +198,8 @@ impl CommandReport for QueueSimReport {
             ));
         }
         if !self.redis_masters.is_empty() {
-            let spread: Vec<String> = self
-                .redis_masters
-                .iter()
-                .map(|m| format!("{} {}", m.master, m.queues))
-                .collect();
-            notes.push(format!("Redis queues per master: {}", spread.join(" · ")));
+            let spread = describe_spread(&self.redis_masters);
+            notes.push(format!("Redis queues per master: {spread}"));
         }
         notes.extend(self.violations.iter().map(|v| format!("VIOLATION {v}")));
         notes

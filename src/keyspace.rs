@@ -376,16 +376,39 @@ pub async fn keys_per_master(
     conn: &mut RedisConn,
     keys: &[String],
 ) -> redis::RedisResult<Vec<MasterShare>> {
-    if !matches!(conn, RedisConn::Cluster(_)) {
-        let master = label(&masters(conn).await?[0]);
-        let count = keys.len() as u64;
-        return Ok(vec![MasterShare { master, count }]);
+    let mut counts = std::collections::BTreeMap::new();
+    if matches!(conn, RedisConn::Cluster(_)) {
+        let ranges = slot_ranges(conn).await?;
+        for key in keys {
+            let master = master_in(conn, &ranges, key).await?;
+            *counts.entry(label(&master)).or_insert(0) += 1;
+        }
+    } else {
+        counts.insert(label(&masters(conn).await?[0]), keys.len() as u64);
     }
-    // Each entry: start, end, then the master as [host, port, id, ...], then its replicas.
-    let ranges: Vec<(u16, u16, String)> = redis::cmd("CLUSTER")
-        .arg("SLOTS")
-        .query_async::<Vec<redis::Value>>(conn)
-        .await?
+    Ok(counts
+        .into_iter()
+        .map(|(master, count)| MasterShare { master, count })
+        .collect())
+}
+
+/// The master that serves `key`, or None on a single Redis (which serves every key).
+pub async fn master_of(
+    conn: &mut RedisConn,
+    key: &str,
+) -> redis::RedisResult<Option<(String, u16)>> {
+    if !matches!(conn, RedisConn::Cluster(_)) {
+        return Ok(None);
+    }
+    let ranges = slot_ranges(conn).await?;
+    master_in(conn, &ranges, key).await.map(Some)
+}
+
+/// CLUSTER SLOTS as (first slot, last slot, master): each entry is start, end, then the
+/// master as [host, port, id, ...], then its replicas.
+async fn slot_ranges(conn: &mut RedisConn) -> redis::RedisResult<Vec<(u16, u16, (String, u16))>> {
+    let entries: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
+    Ok(entries
         .into_iter()
         .filter_map(|range| {
             let fields: Vec<redis::Value> = redis::from_redis_value(range).ok()?;
@@ -397,26 +420,32 @@ pub async fn keys_per_master(
             let port: u16 = redis::from_redis_value(master.get(1)?.clone()).ok()?;
             let start: u16 = redis::from_redis_value(start.clone()).ok()?;
             let end: u16 = redis::from_redis_value(end.clone()).ok()?;
-            Some((start, end, label(&(host, port))))
+            Some((start, end, (host, port)))
         })
-        .collect();
-    let mut counts = std::collections::BTreeMap::new();
-    for key in keys {
-        let slot: u16 = redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(key)
-            .query_async(conn)
-            .await?;
-        let master = ranges
-            .iter()
-            .find(|(start, end, _)| (*start..=*end).contains(&slot))
-            .map_or_else(|| "unassigned".to_string(), |(_, _, m)| m.clone());
-        *counts.entry(master).or_insert(0) += 1;
-    }
-    Ok(counts
-        .into_iter()
-        .map(|(master, count)| MasterShare { master, count })
         .collect())
+}
+
+async fn master_in(
+    conn: &mut RedisConn,
+    ranges: &[(u16, u16, (String, u16))],
+    key: &str,
+) -> redis::RedisResult<(String, u16)> {
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query_async(conn)
+        .await?;
+    ranges
+        .iter()
+        .find(|(start, end, _)| (*start..=*end).contains(&slot))
+        .map(|(_, _, master)| master.clone())
+        .ok_or_else(|| {
+            redis::RedisError::from((
+                redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown),
+                "no master serves the slot",
+                format!("slot {slot} of {key}"),
+            ))
+        })
 }
 
 /// How many keys under `prefix` each master holds now.

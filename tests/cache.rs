@@ -287,6 +287,52 @@ async fn cache_bench_reports_every_cell_and_restores_the_seats() {
     );
 }
 
+/// `--anchor`: redis-benchmark GET of the cached list's bytes on the Redis under test (on a
+/// cluster, on the master holding the value), and the value removed afterwards.
+#[tokio::test]
+async fn the_get_anchor_measures_the_same_redis_and_leaves_no_key() {
+    let f = Fixture::new().await;
+    let out =
+        f.db.run(&[
+            "--key-prefix",
+            f.prefix.as_str(),
+            "-o",
+            "json",
+            "-q",
+            "cache-bench",
+            "--workload",
+            "concert_list",
+            "--strategy",
+            "response",
+            "--invalidation",
+            "ttl",
+            "--requests",
+            "200",
+            "--stampede-clients",
+            "0",
+            "--anchor",
+        ])
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["anchor"]["command"], "GET");
+    assert!(doc["anchor"]["ops_per_second"].as_f64().unwrap() > 0.0);
+    let whats: Vec<&str> = doc["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        whats.iter().any(|w| w.contains("redis-benchmark")),
+        "{whats:?}"
+    );
+    assert_eq!(
+        common::keys_under(f.prefix.as_str()).await,
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn cache_bench_refuses_nonsense_in_one_line() {
     common::assert_usage_errors(

@@ -335,3 +335,55 @@ fn more_concerts_than_users_is_refused_in_one_line() {
         "error: --concerts 6 needs at least as many --users (got 5)"
     );
 }
+
+/// `--anchor` runs redis-benchmark on the Redis under test (on a cluster, `--cluster` with a
+/// key on every master) and removes what it wrote.
+#[tokio::test]
+async fn the_anchor_measures_the_same_redis_and_leaves_no_key() {
+    let prefix = common::unique_name("cbt:qa");
+    let redis_url = common::redis_url();
+    let argv = [
+        "concert-bench",
+        "--redis-url",
+        &redis_url,
+        "--key-prefix",
+        &prefix,
+        "-o",
+        "json",
+        "-q",
+        "queue-sim",
+        "--users",
+        "30",
+        "--concerts",
+        "3",
+        "--speed",
+        "200",
+        "--service",
+        "1s..2s",
+        "--probe-size",
+        "3000",
+        "--probe-lookups",
+        "3000",
+        "--anchor",
+    ];
+    let out = common::run_tool(&argv).await.expect("queue-sim runs");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let anchors = doc["anchors"].as_array().unwrap();
+    let commands: Vec<&str> = anchors
+        .iter()
+        .map(|a| a["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["ZADD", "ZRANK"]);
+    for a in anchors {
+        assert!(a["ops_per_second"].as_f64().unwrap() > 0.0, "{a}");
+    }
+    let ratios = doc["comparisons"].as_array().unwrap();
+    assert!(
+        ratios
+            .iter()
+            .any(|r| r["what"] == "redis enter / redis-benchmark ZADD"
+                && r["ratio"].as_f64().unwrap() > 0.0),
+        "{ratios:?}"
+    );
+    assert_eq!(common::keys_under(&prefix).await, Vec::<String>::new());
+}

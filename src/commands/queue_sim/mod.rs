@@ -123,6 +123,7 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
     let anchors = if args.anchor {
         anchor::sorted_set(
             &ctx.connect.redis_url,
+            &mut keyspace::connect(&ctx.connect.redis_url).await?,
             &redis_prefix,
             args.clients,
             probe_size.max(args.probe_lookups),

@@ -22,8 +22,8 @@
 //!   the audit, the week-8 scenarios.
 //! - The shared infrastructure, at the top of `src/`: [`context`] (the connection options
 //!   and what every command runs with), [`db`] and [`schema`] (connections with
-//!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis and the key
-//!   prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
+//!   one-line errors, the embedded migrations, ownership), [`keyspace`] (Redis, one server or a
+//!   Cluster, and the key prefix), [`stats`] (HDR histograms, bootstrap ratios), [`anchor`] (`redis-benchmark`
 //!   anchors), [`output`] (table/JSON/CSV/Markdown exporters), [`plot`] (figures and their
 //!   SVG renderer), [`progress`] (bars on stderr), [`scratch_db`] (databases a run creates
 //!   and drops),

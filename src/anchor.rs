@@ -39,12 +39,12 @@ pub async fn sorted_set(
     let key = format!("{}q{tag}", scratch.as_str());
     let bench = Bench::spread(&target);
     let mut runs = Vec::new();
+    let mut measured = Ok(());
     for (command, args) in [
         ("ZADD", vec!["ZADD", &key, "__rand_int__", "__rand_int__"]),
         ("ZRANK", vec!["ZRANK", &key, "__rand_int__"]),
     ] {
-        let measured = bench.run(clients, requests, keyspace, &args).await;
-        match measured {
+        match bench.run(clients, requests, keyspace, &args).await {
             Ok(ops_per_second) => runs.push(AnchorRun {
                 command,
                 clients,
@@ -52,13 +52,14 @@ pub async fn sorted_set(
                 ops_per_second,
             }),
             Err(err) => {
-                keyspace::clear(conn, &scratch).await?;
-                return Err(err);
+                measured = Err(err);
+                break;
             }
         }
     }
+    // Removed whether or not redis-benchmark succeeded.
     keyspace::clear(conn, &scratch).await?;
-    Ok(runs)
+    measured.map(|()| runs)
 }
 
 /// The cache's anchor: GET of one value of `value_bytes` bytes, written (and removed

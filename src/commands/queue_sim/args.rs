@@ -28,6 +28,9 @@ Examples:
   concert-bench --redis-url redis+cluster://127.0.0.1:7000,127.0.0.1:7001 queue-sim --concerts 30
   concert-bench -o json queue-sim --anchor | jq '.results[0].wait_ms'";
 
+/// The most queues one run simulates at once (`--concerts`).
+pub const MAX_CONCERTS: u64 = 1_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum QueueBackendArg {
     Redis,
@@ -84,7 +87,7 @@ pub struct QueueSimArgs {
     /// Queues simulated at once, one per concert (ids --concert upwards); users, clients and
     /// the probe are split evenly between them, and the policy applies to each queue. On a
     /// Redis Cluster the queues' hash tags spread them over the masters.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_CONCERTS))]
     pub concerts: u64,
 
     /// Users the throughput probe enters (0 skips the probe; default: --users, at most 100,000).

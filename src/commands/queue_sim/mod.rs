@@ -4,6 +4,7 @@
 
 mod args;
 pub(crate) use args::EXAMPLES;
+use args::MAX_CONCERTS;
 pub use args::{QueueBackendArg, QueueSimArgs};
 
 mod report;
@@ -64,7 +65,7 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
     };
     // Each run has a queue of its own, so two runs on one prefix (or a live queue of the
     // same concert) never meet: Redis keys under `<prefix>sim:<run>:`, and in the database
-    // a queue id no concert has.
+    // a queue id no concert has (a block of MAX_CONCERTS ids per run, one per --concerts).
     let run = crate::domain::queue::new_token()[..8].to_string();
     let redis_prefix = KeyPrefix::parse(&format!("{}sim:{run}:", ctx.key_prefix.as_str()))?;
     let config = QueueConfig {
@@ -73,7 +74,7 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
         ttl: args.ttl,
     };
     let database_config = QueueConfig {
-        concert: SIMULATION_QUEUES + u64::from(fake::rand::random::<u32>()),
+        concert: SIMULATION_QUEUES + u64::from(fake::rand::random::<u32>()) * MAX_CONCERTS,
         ..config.clone()
     };
     let probe_size = args

@@ -380,3 +380,52 @@ async fn the_anchor_measures_the_same_redis_and_leaves_no_key() {
     );
     assert_eq!(common::keys_under(&prefix).await, Vec::<String>::new());
 }
+
+/// A clock so fast that any store lags it: the lag is reported in queue time and the note
+/// says how slow a clock would keep up.
+#[tokio::test]
+async fn a_store_slower_than_the_clock_is_reported() {
+    let doc = queue_sim(
+        &common::redis_url(),
+        None,
+        &[
+            "--users",
+            "200",
+            "--policy",
+            "capacity:20",
+            "--speed",
+            "100000",
+            "--service",
+            "10s..20s",
+            "--ttl",
+            "60s",
+            "--probe-size",
+            "0",
+        ],
+    )
+    .await;
+    let r = &doc["results"][0];
+    let tick_ms = doc["settings"]["tick_ms"].as_f64().unwrap();
+    // Even a 0.1 ms reply is 10 s of queue time at 100,000x.
+    assert!(r["store_lag_p99_ms"].as_f64().unwrap() > tick_ms, "{r}");
+    let out = common::run_tool(&[
+        "concert-bench",
+        "--redis-url",
+        &common::redis_url(),
+        "--key-prefix",
+        &common::unique_name("cbt:ql"),
+        "-q",
+        "queue-sim",
+        "--users",
+        "50",
+        "--speed",
+        "100000",
+        "--service",
+        "10s..20s",
+        "--probe-size",
+        "0",
+    ])
+    .await
+    .expect("queue-sim runs");
+    assert!(out.contains("past the 1000 ms tick"), "{out}");
+}

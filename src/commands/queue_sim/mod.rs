@@ -261,6 +261,13 @@ fn report(
     let mut violations_found = Vec::new();
     for BackendRun { probe, sim } in runs {
         let wall = sim.wall.as_secs_f64();
+        let ops = SimulationOps {
+            wall_seconds: wall,
+            enter_ops: sim.enter.len(),
+            position_ops: sim.position.len(),
+            enter: sim.enter.summary(),
+            position: sim.position.summary(),
+        };
         // Without a probe, the rates are what the simulation itself achieved.
         let (enter_rate, position_rate) = match probe {
             Some(p) => (p.enter_per_second, p.position_per_second),
@@ -294,18 +301,13 @@ fn report(
             },
             wait: sim.wait.summary(),
             eta_error_pct: sim.eta_error_pct,
+            store_lag_p99_ms: ops.enter.p99_ms.max(ops.position.p99_ms) * args.speed,
             tokens_expired: sim.tokens_expired,
             expired_before_noticed: sim.expired_unnoticed,
             reentered: sim.reentered,
             errors: sim.errors,
             memory_bytes: sim.peak_memory_bytes,
-            simulation: SimulationOps {
-                wall_seconds: wall,
-                enter_ops: sim.enter.len(),
-                position_ops: sim.position.len(),
-                enter: sim.enter.summary(),
-                position: sim.position.summary(),
-            },
+            simulation: ops,
             probe: probe.as_ref().map(probe_result),
             timeline: sim.timeline.clone(),
             estimates: sim.estimates.clone(),

@@ -65,6 +65,10 @@ pub struct BackendResult {
     /// Time in the queue, in simulated milliseconds.
     pub wait: Latency,
     pub eta_error_pct: Option<f64>,
+    /// The slower of the simulation's enter and position p99, in queue time (real latency
+    /// x --speed). Past a --tick the store is slower than the compressed clock, and the waits
+    /// and `eta_error_pct` measure that lag as much as the queue.
+    pub store_lag_p99_ms: f64,
     pub tokens_expired: u64,
     pub expired_before_noticed: u64,
     pub reentered: u64,
@@ -197,9 +201,25 @@ impl CommandReport for QueueSimReport {
                 s.concerts
             ));
         }
-        if !self.redis_masters.is_empty() {
+        // One queue on one Redis says nothing about spread.
+        let spread_says_something =
+            s.concerts > 1 || self.redis_masters.iter().any(|m| m.master != "single");
+        if spread_says_something {
             let spread = describe_spread(&self.redis_masters);
             notes.push(format!("Redis queues per master: {spread}"));
+        }
+        for r in &self.results {
+            if r.store_lag_p99_ms > s.tick_ms as f64 {
+                let real_ms = r.store_lag_p99_ms / s.speed;
+                notes.push(format!(
+                    "{}: a p99 store operation ({real_ms:.0} ms) is {:.1} s of queue time at --speed {}, past the {} ms tick: its waits and ETA error include the store's lag; --speed {:.0} or lower keeps up",
+                    r.backend,
+                    r.store_lag_p99_ms / 1e3,
+                    s.speed,
+                    s.tick_ms,
+                    (s.tick_ms as f64 / real_ms).floor().max(1.0)
+                ));
+            }
         }
         notes.extend(self.violations.iter().map(|v| format!("VIOLATION {v}")));
         notes

@@ -31,7 +31,8 @@ pub struct ConnectOpts {
     )]
     pub database_url: String,
 
-    /// Redis URL.
+    /// Redis URL: one server (redis://host:6379), or a Redis Cluster named by one or more of
+    /// its nodes (redis+cluster://host:7000,host:7001).
     #[arg(
         long,
         env = "REDIS_URL",

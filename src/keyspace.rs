@@ -92,6 +92,11 @@ impl RedisTarget {
                 return Self::parse_cluster(rest, node_scheme);
             }
         }
+        if !raw.contains("://") {
+            bail!(
+                "--redis-url has no scheme: expected redis://host:6379 or redis+cluster://host:7000,host:7001"
+            );
+        }
         let url = Url::parse(raw).map_err(|e| {
             anyhow!("--redis-url is not a valid URL ({e}): expected redis://host:6379 or redis+cluster://host:7000,host:7001")
         })?;
@@ -138,7 +143,7 @@ impl RedisTarget {
     }
 
     /// `host:port` of every node named, for messages (never the password).
-    fn describe(&self) -> String {
+    fn addresses(&self) -> String {
         let at = |url: &Url| {
             format!(
                 "{}:{}",
@@ -148,10 +153,15 @@ impl RedisTarget {
         };
         match self {
             Self::Single(url) => at(url),
-            Self::Cluster(nodes) => {
-                let nodes: Vec<String> = nodes.iter().map(at).collect();
-                format!("the Redis Cluster at {}", nodes.join(","))
-            }
+            Self::Cluster(nodes) => nodes.iter().map(at).collect::<Vec<_>>().join(","),
+        }
+    }
+
+    /// "Redis at host:port" or "the Redis Cluster at host:port,...", for messages.
+    fn describe(&self) -> String {
+        match self {
+            Self::Single(_) => format!("Redis at {}", self.addresses()),
+            Self::Cluster(_) => format!("the Redis Cluster at {}", self.addresses()),
         }
     }
 }
@@ -268,7 +278,6 @@ impl ClusterConn {
 /// Connects to Redis or a Redis Cluster (see [`RedisTarget`]), or says in one line why not.
 pub async fn connect(raw_url: &str) -> Result<RedisConn> {
     let target = RedisTarget::parse(raw_url)?;
-    let at = target.describe();
     let unusable = |e: redis::RedisError| {
         anyhow!(
             "--redis-url {} is not usable: {e}",
@@ -315,22 +324,49 @@ pub async fn connect(raw_url: &str) -> Result<RedisConn> {
             ClusterConn::new(client).await.map(RedisConn::Cluster)
         }
     };
-    connected.map_err(|e| {
-        if e.kind() == redis::ErrorKind::AuthenticationFailed {
-            anyhow!("Redis at {at} refused the credentials: check the password in --redis-url")
-        } else if e.is_connection_refusal() {
-            anyhow!(
-                "cannot reach Redis at {at} (connection refused): start it, or pass --redis-url"
-            )
-        } else if e.is_timeout() {
-            anyhow!(
-                "cannot reach Redis at {at} (no answer within {}s): check --redis-url",
-                CONNECT_TIMEOUT.as_secs()
-            )
-        } else {
-            anyhow!("cannot reach Redis at {at} ({e}): check --redis-url")
+    let mut conn = connected.map_err(|e| anyhow!(unreachable(&target, &e)))?;
+    if let RedisConn::Single(single) = &mut conn {
+        // A cluster node answers a plain client only for its own slots: the run would fail
+        // later on its first key elsewhere ("MOVED"), so it is refused before any work.
+        let info: String = redis::cmd("INFO")
+            .arg("cluster")
+            .query_async(single)
+            .await
+            .unwrap_or_default();
+        if info.lines().any(|line| line.trim() == "cluster_enabled:1") {
+            let at = target.addresses();
+            bail!(
+                "Redis at {at} is a Redis Cluster node: name the cluster as --redis-url redis+cluster://{at}"
+            );
         }
-    })
+    }
+    Ok(conn)
+}
+
+/// Why a connection could not be made, in one line that says what to do. The cluster client
+/// folds its nodes' errors into text ("Failed to create initial connections - Io: ..."), so
+/// its causes are told apart by their words.
+fn unreachable(target: &RedisTarget, e: &redis::RedisError) -> String {
+    let who = target.describe();
+    let text = e.to_string();
+    if e.kind() == redis::ErrorKind::AuthenticationFailed || text.contains("AuthenticationFailed") {
+        format!("{who} refused the credentials: check the password in --redis-url")
+    } else if text.contains("cluster support disabled") {
+        let at = target.addresses();
+        let first = at.split(',').next().unwrap_or(&at);
+        format!(
+            "Redis at {at} is not a Redis Cluster (cluster support disabled): name it as --redis-url redis://{first}"
+        )
+    } else if e.is_connection_refusal() || text.contains("Connection refused") {
+        format!("cannot reach {who} (connection refused): start it, or pass --redis-url")
+    } else if e.is_timeout() {
+        format!(
+            "cannot reach {who} (no answer within {}s): check --redis-url",
+            CONNECT_TIMEOUT.as_secs()
+        )
+    } else {
+        format!("cannot reach {who} ({e}): check --redis-url")
+    }
 }
 
 /// The masters' addresses: a single Redis is its own only master; a cluster's come from
@@ -560,5 +596,97 @@ mod tests {
                 .contains("every key")
         );
         assert!(KeyPrefix::parse("a b").is_err());
+    }
+
+    #[test]
+    fn cluster_urls_name_every_node_with_the_same_credentials() {
+        let target =
+            RedisTarget::parse("redis+cluster://u:secret@127.0.0.1:7000,127.0.0.1:7001/").unwrap();
+        let RedisTarget::Cluster(nodes) = &target else {
+            panic!("{target:?}");
+        };
+        let nodes: Vec<&str> = nodes.iter().map(Url::as_str).collect();
+        assert_eq!(
+            nodes,
+            [
+                "redis://u:secret@127.0.0.1:7000",
+                "redis://u:secret@127.0.0.1:7001"
+            ]
+        );
+        assert_eq!(
+            target.describe(),
+            "the Redis Cluster at 127.0.0.1:7000,127.0.0.1:7001"
+        );
+        let tls = RedisTarget::parse("rediss+cluster://h:7000").unwrap();
+        assert_eq!(tls.first_node().scheme(), "rediss");
+        assert!(!RedisTarget::parse("redis://h:6379").unwrap().is_cluster());
+    }
+
+    #[test]
+    fn malformed_redis_urls_are_refused_in_one_line() {
+        for (raw, says) in [
+            ("redis+cluster://", "cluster node \"\""),
+            ("redis+cluster://h:7000,,h:7001", "cluster node \"\""),
+            ("redis+cluster://h:7000/3", "cluster node \"h:7000/3\""),
+            ("redis+cluster://h:port", "invalid port"),
+            ("http://h:6379", "not http://"),
+            ("u:secret@h:6379", "no scheme: expected redis://host:6379"),
+        ] {
+            let err = RedisTarget::parse(raw).unwrap_err().to_string();
+            assert!(err.contains(says), "{raw}: {err}");
+            assert!(
+                !err.contains('\n') && !err.contains("secret"),
+                "{raw}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_connection_failures_say_what_to_do_without_the_password() {
+        let cluster = RedisTarget::parse("redis+cluster://u:secret@127.0.0.1:7000").unwrap();
+        let folded = |cause: &str| {
+            redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Failed to create initial connections",
+                cause.to_string(),
+            ))
+        };
+        for (cause, says) in [
+            (
+                "Io: Connection refused (os error 111)",
+                "cannot reach the Redis Cluster at 127.0.0.1:7000 (connection refused)",
+            ),
+            (
+                "Io: Password authentication failed - AuthenticationFailed",
+                "refused the credentials",
+            ),
+            (
+                "ResponseError: This instance has cluster support disabled",
+                "is not a Redis Cluster (cluster support disabled): name it as --redis-url redis://127.0.0.1:7000",
+            ),
+        ] {
+            let message = unreachable(&cluster, &folded(cause));
+            assert!(message.contains(says), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+        }
+    }
+
+    #[test]
+    fn masters_are_read_from_cluster_nodes_without_failed_ones() {
+        let nodes = "\
+a1 127.0.0.1:7001@17001 master - 0 1 2 connected 5461-10922
+a0 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+a2 127.0.0.1:7002@17002 master,fail - 0 1 3 connected
+a3 127.0.0.1:7003@17003 slave a0 0 1 1 connected
+a5 127.0.0.1:7005@17005 master - 0 1 7 connected 10923-16383
+";
+        assert_eq!(
+            parse_masters(nodes),
+            [
+                ("127.0.0.1".to_string(), 7000),
+                ("127.0.0.1".to_string(), 7001),
+                ("127.0.0.1".to_string(), 7005)
+            ]
+        );
     }
 }

@@ -49,6 +49,47 @@ fn unreachable_or_wrong_servers_get_a_clear_line() {
     }
 }
 
+/// A Redis URL that is malformed, unreachable, or names a single server as a cluster: one
+/// line that says what to write instead. (A plain URL at a cluster node: tests/cluster.rs.)
+#[test]
+fn wrong_redis_urls_get_a_clear_line() {
+    // queue-sim's Redis back end needs no database: port 1 would say so if it were reached.
+    let cases = [
+        (
+            "localhost:6379",
+            "has no scheme: expected redis://host:6379",
+        ),
+        ("redis+cluster://", "lists a cluster node \"\""),
+        (
+            "redis+cluster://127.0.0.1:1",
+            "cannot reach the Redis Cluster at 127.0.0.1:1 (connection refused)",
+        ),
+        (
+            "redis+cluster://127.0.0.1:6379",
+            "is not a Redis Cluster (cluster support disabled): name it as --redis-url redis://127.0.0.1:6379",
+        ),
+        (
+            "redis+cluster://u:hunter2@127.0.0.1:6379",
+            "refused the credentials",
+        ),
+    ];
+    for (url, expected) in cases {
+        let (code, line) = fails(&[
+            "--database-url",
+            "mysql://root@127.0.0.1:1/x",
+            "--redis-url",
+            url,
+            "queue-sim",
+            "--backend",
+            "redis",
+            "--users",
+            "10",
+        ]);
+        assert_eq!(code, 1, "{url}");
+        assert!(line.contains(expected), "{url}: {line}");
+    }
+}
+
 #[test]
 fn nonsense_sizes_are_refused_before_connecting() {
     // Port 1 refuses connections: reaching it would print a different error.

@@ -530,3 +530,44 @@ async fn no_command_the_tool_sends_crosses_slots() {
         "{refused}"
     );
 }
+
+/// A plain `redis://` URL at one node of a cluster would serve only that node's slots and fail
+/// mid-run on "MOVED": it is refused before any work, naming the URL to use, and nothing is
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_url_at_a_cluster_node_is_refused_before_any_work() {
+    let cluster = PrivateCluster::start();
+    let node = format!("127.0.0.1:{}", cluster.base);
+    let prefix = format!("{}:", common::unique_name("cbt:plain"));
+    let out = Command::new(env!("CARGO_BIN_EXE_concert-bench"))
+        .args(["--redis-url", &format!("redis://{node}")])
+        .args(["--key-prefix", &prefix, "queue-sim", "--backend", "redis"])
+        .args([
+            "--users",
+            "10",
+            "--probe-size",
+            "10",
+            "--probe-lookups",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: Redis at {node} is a Redis Cluster node: name the cluster as --redis-url redis+cluster://{node}"
+        )
+    );
+    let keys = concert_bench::keyspace::keys_by_master(
+        &mut concert_bench::keyspace::connect(&cluster.url())
+            .await
+            .unwrap(),
+        &concert_bench::keyspace::KeyPrefix::parse(&prefix).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(keys.len(), 3, "every master scanned");
+    assert!(keys.iter().all(|(_, keys)| keys.is_empty()), "{keys:?}");
+}

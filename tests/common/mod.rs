@@ -564,15 +564,50 @@ impl PrivateCluster {
         ports
     }
 
-    /// Kills the node on `port` at once (SIGKILL: no goodbye to its replica).
-    pub fn kill(&self, port: u16) {
+    /// The port of the replica of the master on `port`.
+    pub fn replica_of(&self, port: u16) -> u16 {
+        let nodes = self.cli(self.live_node(), &["cluster", "nodes"]);
+        let master_id = nodes
+            .lines()
+            .find(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| a.starts_with(&format!("127.0.0.1:{port}@")))
+            })
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the master is listed");
+        nodes
+            .lines()
+            .filter(|l| l.split_whitespace().nth(3) == Some(master_id))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter_map(|addr| addr.split('@').next()?.rsplit_once(':')?.1.parse().ok())
+            .next()
+            .expect("the master has a replica")
+    }
+
+    /// Sends `signal` (KILL, STOP, CONT) to the node on `port`.
+    fn signal(&self, port: u16, signal: &str) {
         let pid = std::fs::read_to_string(self.dir.join(port.to_string()).join("redis.pid"))
             .expect("the node's pid file");
         let status = Command::new("kill")
-            .args(["-9", pid.trim()])
+            .args([&format!("-{signal}"), pid.trim()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Kills the node on `port` at once (SIGKILL: no goodbye to its replica).
+    pub fn kill(&self, port: u16) {
+        self.signal(port, "KILL");
+    }
+
+    /// Freezes the node on `port` (SIGSTOP): it reads nothing, so a replica falls behind.
+    pub fn pause(&self, port: u16) {
+        self.signal(port, "STOP");
+    }
+
+    pub fn resume(&self, port: u16) {
+        self.signal(port, "CONT");
     }
 
     /// Waits until another node serves `key`'s slot (the replica was promoted); how long it took.

@@ -211,6 +211,12 @@ fn violations(policy: Policy, sim: &SimOutcome) -> Vec<String> {
             sim.fifo_violations
         ));
     }
+    if sim.lost_admissions > 0 {
+        found.push(format!(
+            "{backend}: {} admissions lost by the store and made again: those users were told they were in, then their tokens were gone (acknowledged writes lost, as Redis Cluster's asynchronous replication allows)",
+            sim.lost_admissions
+        ));
+    }
     if sim.foreign_admissions > 0 {
         found.push(format!(
             "{backend}: {} admitted users this run never entered (another run shares its queue)",
@@ -287,6 +293,7 @@ fn report(
             max_active: sim.max_active,
             max_admitted_per_period: sim.max_admitted_per_period,
             fifo_violations: sim.fifo_violations,
+            lost_admissions: sim.lost_admissions,
             admitted_still_waiting: sim.admitted_still_waiting,
             foreign_admissions: sim.foreign_admissions,
             arrivals_delayed: sim.arrivals_delayed,

@@ -53,6 +53,9 @@ pub struct BackendResult {
     pub max_active: u64,
     pub max_admitted_per_period: u64,
     pub fifo_violations: u64,
+    /// Admissions the store made twice (same user, same arrival) because it lost the first
+    /// one: a failover that dropped acknowledged writes. 0 unless Redis lost data.
+    pub lost_admissions: u64,
     pub admitted_still_waiting: u64,
     pub foreign_admissions: u64,
     pub arrivals_delayed: u64,

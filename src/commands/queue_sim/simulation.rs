@@ -288,6 +288,9 @@ pub struct SimOutcome {
     pub max_active: u64,
     pub max_admitted_per_period: u64,
     pub fifo_violations: u64,
+    /// Admissions the store made a second time (same user, same arrival) after losing the
+    /// first: acknowledged writes lost.
+    pub lost_admissions: u64,
     pub admitted_still_waiting: u64,
     pub foreign_admissions: u64,
     /// Users whose arrival waited for a free slot in the live-user budget.
@@ -329,6 +332,7 @@ impl SimOutcome {
                 .max_admitted_per_period
                 .max(o.max_admitted_per_period);
             merged.fifo_violations += o.fifo_violations;
+            merged.lost_admissions += o.lost_admissions;
             merged.admitted_still_waiting += o.admitted_still_waiting;
             merged.foreign_admissions += o.foreign_admissions;
             merged.arrivals_delayed += o.arrivals_delayed;
@@ -498,10 +502,19 @@ fn outcome<Q: WaitingQueue>(
     wall: Duration,
     admitted_still_waiting: u64,
 ) -> SimOutcome {
-    // FIFO: each admission must come after every earlier admission's arrival.
+    // FIFO: each admission must come after every earlier admission's arrival. A user admitted
+    // again with the same arrival is the store admitting once more what it already admitted
+    // and then forgot (a failover that lost acknowledged writes): counted apart, as a loss,
+    // not as disorder. (A user who re-entered has a new arrival.)
     let mut highest = 0;
     let mut fifo_violations = 0;
-    for &(_, arrival) in &log.admissions {
+    let mut lost_admissions = 0;
+    let mut admitted_once = std::collections::HashSet::with_capacity(log.admissions.len());
+    for &(user, arrival) in &log.admissions {
+        if !admitted_once.insert((user, arrival)) {
+            lost_admissions += 1;
+            continue;
+        }
         if arrival < highest {
             fifo_violations += 1;
         }
@@ -559,6 +572,7 @@ fn outcome<Q: WaitingQueue>(
         max_active: log.max_active,
         max_admitted_per_period: log.max_per_period,
         fifo_violations,
+        lost_admissions,
         admitted_still_waiting,
         foreign_admissions: log.foreign_admissions,
         arrivals_delayed: shared.arrivals_delayed.load(Ordering::Relaxed),

@@ -211,7 +211,9 @@ fn queue_defects(m: &Measured) -> Claim {
         .queue_sim
         .results
         .iter()
-        .map(|r| r.fifo_violations + r.admitted_still_waiting + r.foreign_admissions)
+        .map(|r| {
+            r.fifo_violations + r.lost_admissions + r.admitted_still_waiting + r.foreign_admissions
+        })
         .sum();
     let over_cap = m
         .queue_sim

@@ -40,13 +40,18 @@ done
 # 3. Server CPU per queue operation: a probe alone (60,000 enters, 120,000 lookups over 30
 #    queues, no simulation to speak of), with every server's used_cpu_user+sys read before and
 #    after (masters and replicas: a replica replays every write).
+role_ports() { redis-cli -p 7000 cluster nodes | awk -v role="$1" '$3 ~ role && $3 !~ /fail/ {
+  split($2, a, "@"); n = split(a[1], hp, ":"); printf "%s ", hp[n] }'; }
 cpu() { for port in "$@"; do redis-cli -p "$port" info cpu; done \
   | awk -F: '/^used_cpu_(user|sys):/ {sum += $2} END {printf "%.3f", sum}'; }
 for round in $(seq "$rounds"); do
   for target in "$single" "$cluster"; do
     name=single masters=6379 replicas=""
     if [[ $target == *cluster* ]]; then
-      name=cluster masters="7000 7001 7002" replicas="7003 7004 7005"
+      # Roles from the cluster itself: a failover (a test's, or a node restarted by `heal`)
+      # leaves masters on other ports than the ones created as masters.
+      name=cluster
+      masters=$(role_ports master) replicas=$(role_ports slave)
     fi
     # shellcheck disable=SC2086
     m0=$(cpu $masters) r0=$(cpu $replicas)

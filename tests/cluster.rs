@@ -69,6 +69,48 @@ impl AckedCounter {
     }
 }
 
+/// queue-sim on the cluster in the background (cap 30 at 20x speed, nobody abandons, no probe),
+/// plus `extra` flags. A run that ends on broken invariants (exit 3) returns its report too.
+fn spawn_queue_sim(
+    url: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> tokio::task::JoinHandle<anyhow::Result<String>> {
+    let argv: Vec<String> = [
+        "concert-bench",
+        "--redis-url",
+        url,
+        "--key-prefix",
+        prefix,
+        "-o",
+        "json",
+        "-q",
+        "queue-sim",
+        "--policy",
+        "capacity:30",
+        "--speed",
+        "20",
+        "--service",
+        "1s..4s",
+        "--abandon",
+        "0",
+        "--probe-size",
+        "0",
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .map(String::from)
+    .collect();
+    tokio::spawn(async move {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        common::run_tool(&argv).await.or_else(|e| {
+            concert_bench::failed_output(&e)
+                .map(str::to_string)
+                .ok_or(e)
+        })
+    })
+}
+
 /// The queue's master is killed mid-simulation: its replica takes over, the run goes on,
 /// and FIFO, the cap and "no admitted user left waiting" hold. A lost entry shows as a user
 /// re-entering (the simulated client enters again when the queue no longer knows it).
@@ -77,35 +119,7 @@ async fn queue_sim_survives_its_master_being_killed() {
     let cluster = PrivateCluster::start();
     let url = cluster.url();
     let prefix = format!("{}:", common::unique_name("cbt:qsf"));
-    let sim = tokio::spawn({
-        let (url, prefix) = (url.clone(), prefix.clone());
-        async move {
-            common::run_tool(&[
-                "concert-bench",
-                "--redis-url",
-                &url,
-                "--key-prefix",
-                &prefix,
-                "-o",
-                "json",
-                "-q",
-                "queue-sim",
-                "--users",
-                "400",
-                "--policy",
-                "capacity:30",
-                "--speed",
-                "20",
-                "--service",
-                "1s..4s",
-                "--abandon",
-                "0",
-                "--probe-size",
-                "0",
-            ])
-            .await
-        }
-    });
+    let sim = spawn_queue_sim(&url, &prefix, &["--users", "400"]);
     // The side counter shares the queue's slot, so the kill takes both down at once.
     let counter = AckedCounter::start(&cluster, format!("{prefix}acked:{{c0}}")).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -573,7 +587,7 @@ async fn a_plain_url_at_a_cluster_node_is_refused_before_any_work() {
 }
 
 /// Asynchronous replication made visible. The queue's replica is frozen while its master
-/// takes 40 MB of filler (more than loopback's socket buffers hold) and then goes on
+/// takes more filler than loopback's socket buffers hold, and then goes on
 /// acknowledging the run's writes, which now wait in the master's memory for a replica that
 /// reads nothing. The master is killed and the stale replica promoted: those acknowledged
 /// writes are gone. The side counter counts them, and queue-sim says what the lost entries did
@@ -583,45 +597,9 @@ async fn acknowledged_writes_a_lagging_replica_never_had_are_lost_and_counted() 
     let cluster = PrivateCluster::start();
     let url = cluster.url();
     let prefix = format!("{}:", common::unique_name("cbt:lag"));
-    let sim = tokio::spawn({
-        let (url, prefix) = (url.clone(), prefix.clone());
-        async move {
-            let out = common::run_tool(&[
-                "concert-bench",
-                "--redis-url",
-                &url,
-                "--key-prefix",
-                &prefix,
-                "-o",
-                "json",
-                "-q",
-                "queue-sim",
-                "--users",
-                "1000",
-                "--policy",
-                "capacity:30",
-                "--speed",
-                "20",
-                "--service",
-                "1s..4s",
-                // Tokens the store lost hold their places until they expire: a short TTL
-                // keeps the run short (30 s of queue time is 1.5 s here).
-                "--ttl",
-                "30s",
-                "--abandon",
-                "0",
-                "--probe-size",
-                "0",
-            ])
-            .await;
-            // Broken invariants are a report too (exit 3): keep it to look at.
-            out.or_else(|e| {
-                concert_bench::failed_output(&e)
-                    .map(str::to_string)
-                    .ok_or(e)
-            })
-        }
-    });
+    // Tokens the store lost hold their places until they expire: a short TTL keeps the run
+    // short (30 s of queue time is 1.5 s here).
+    let sim = spawn_queue_sim(&url, &prefix, &["--users", "1000", "--ttl", "30s"]);
     let counter = AckedCounter::start(&cluster, format!("{prefix}acked:{{c0}}")).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let victim = cluster.master_of("{c0}").unwrap();

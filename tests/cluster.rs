@@ -586,6 +586,34 @@ async fn a_plain_url_at_a_cluster_node_is_refused_before_any_work() {
     assert!(keys.iter().all(|(_, keys)| keys.is_empty()), "{keys:?}");
 }
 
+/// Writes filler under `tag`'s slot until what its master sends a frozen replica is more than
+/// the replica's socket can buffer (its receive buffer and the master's send buffer at their
+/// largest): every write after this waits in the master's memory, and dies with it. The server
+/// makes the filler itself (a client sending it would take seconds); a script's SET is
+/// replicated as its effect, the whole value.
+async fn outrun_frozen_replica(url: &str, prefix: &str, tag: &str) {
+    let most = |path: &str| -> u64 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.split_whitespace()
+            .last()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(8 << 20)
+    };
+    const PART: u64 = 16 << 20;
+    let buffered = most("/proc/sys/net/ipv4/tcp_rmem") + most("/proc/sys/net/ipv4/tcp_wmem");
+    let mut conn = concert_bench::keyspace::connect(url).await.unwrap();
+    for part in 0..buffered.div_ceil(PART) + 1 {
+        redis::cmd("EVAL")
+            .arg("redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))")
+            .arg(1)
+            .arg(format!("{prefix}filler:{tag}:{part}"))
+            .arg(PART)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 /// Asynchronous replication made visible. The queue's replica is frozen while its master
 /// takes more filler than loopback's socket buffers hold, and then goes on
 /// acknowledging the run's writes, which now wait in the master's memory for a replica that
@@ -605,29 +633,7 @@ async fn acknowledged_writes_a_lagging_replica_never_had_are_lost_and_counted() 
     let victim = cluster.master_of("{c0}").unwrap();
     let replica = cluster.replica_of(victim);
     cluster.pause(replica);
-    // More than the frozen replica's socket can buffer (its receive buffer and the master's
-    // send buffer at their largest), made by the server itself: a client sending it would take
-    // seconds. A script's SET is replicated as its effect, the whole value.
-    let most = |path: &str| -> u64 {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        text.split_whitespace()
-            .last()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(8 << 20)
-    };
-    const PART: u64 = 16 << 20;
-    let buffered = most("/proc/sys/net/ipv4/tcp_rmem") + most("/proc/sys/net/ipv4/tcp_wmem");
-    let mut conn = concert_bench::keyspace::connect(&url).await.unwrap();
-    for part in 0..buffered.div_ceil(PART) + 1 {
-        redis::cmd("EVAL")
-            .arg("redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))")
-            .arg(1)
-            .arg(format!("{prefix}filler:{{c0}}:{part}"))
-            .arg(PART)
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
+    outrun_frozen_replica(&url, &prefix, "{c0}").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     cluster.kill(victim);
     cluster.resume(replica);
@@ -662,4 +668,177 @@ async fn acknowledged_writes_a_lagging_replica_never_had_are_lost_and_counted() 
     assert_eq!(r["fifo_violations"], 0, "{r}");
     assert!(r["max_active"].as_u64().unwrap() <= 30, "{r}");
     assert_eq!(r["admitted_still_waiting"], 0, "{r}");
+}
+
+/// On-write invalidation when a master dies with a version bump its replica never had: the
+/// promoted replica still holds the old version and the value stamped with it, so readers get
+/// the concert from before the write (the stale read cache-bench reports as a violation) until
+/// the next write moves the version on. The replica is frozen first, so the loss is certain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_bump_lost_with_its_master_serves_the_old_value_until_the_next_write() {
+    use concert_bench::domain::concerts::{
+        CacheLevel, CachePolicy, ConcertDetail, ConcertRepository, ConcertService, Invalidation,
+    };
+    let db = TestDb::seeded_small().await;
+    let cluster = PrivateCluster::start();
+    let url = cluster.url();
+    let (concert, seat): (i64, i64) = sqlx::query_as(
+        "SELECT p.concert_id, s.id FROM seat s JOIN performance p ON p.id = s.performance_id
+         JOIN concert c ON c.id = p.concert_id
+         WHERE c.status = 'OPEN' AND s.status = 'AVAILABLE' ORDER BY s.id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let prefix =
+        concert_bench::keyspace::KeyPrefix::parse(&common::unique_name("cbt:bump")).unwrap();
+    let service = ConcertService::new(
+        ConcertRepository::new(db.pool.clone()),
+        vec![concert_bench::keyspace::connect(&url).await.unwrap()],
+        &prefix,
+        "t",
+        CachePolicy {
+            level: CacheLevel::Response,
+            invalidation: Invalidation::OnWrite,
+            ttl: Duration::from_secs(600),
+            single_flight: false,
+            fail_open: false,
+        },
+    );
+    let version = |body: &[u8]| {
+        serde_json::from_slice::<ConcertDetail>(body)
+            .unwrap()
+            .version
+    };
+    let before = version(&service.get_concert(concert).await.unwrap().body);
+    assert!(service.get_concert(concert).await.unwrap().cache_hit);
+
+    let tag = format!("{{concert:{concert}}}");
+    let victim = cluster.master_of(&tag).unwrap();
+    let replica = cluster.replica_of(victim);
+    tokio::task::block_in_place(|| cluster.wait_for_sync(victim));
+    cluster.pause(replica);
+    outrun_frozen_replica(&url, prefix.as_str(), &tag).await;
+    // Acknowledged by the master alone: the write's version bump, and the fresh value a
+    // reader stores after it.
+    assert!(service.toggle_seat(seat, 0).await.unwrap());
+    let fresh = service.get_concert(concert).await.unwrap();
+    let written = version(&fresh.body);
+    assert!(
+        !fresh.cache_hit && written > before,
+        "{before} -> {written}"
+    );
+    cluster.kill(victim);
+    cluster.resume(replica);
+    let took = tokio::task::block_in_place(|| cluster.wait_for_failover(&tag, victim));
+
+    let served = service
+        .get_concert(concert)
+        .await
+        .expect("served after the failover");
+    let served_version = version(&served.body);
+    eprintln!(
+        "lost version bump: promoted after {took:?}; served version {served_version} (hit: {}), database at {written}, before the write {before}",
+        served.cache_hit
+    );
+    assert!(
+        served.cache_hit && served_version == before,
+        "expected the value from before the write ({before}) as a hit; served {served_version} (hit: {}), the write made {written}",
+        served.cache_hit
+    );
+    // The next write moves the version past everything the promoted replica holds.
+    assert!(service.toggle_seat(seat, 0).await.unwrap());
+    let after = service.get_concert(concert).await.unwrap();
+    assert!(
+        !after.cache_hit && version(&after.body) > written,
+        "after the next write: hit {}, version {}",
+        after.cache_hit,
+        version(&after.body)
+    );
+}
+
+/// The same loss under load: cache-bench's mixed workload (on-write invalidation, 2% writes)
+/// while the replica of the concert's master is frozen, the master outrun and killed. The side
+/// counter on the concert's slot proves writes were lost; whatever stale reads follow (until
+/// the next write moves the version on) are counted, and the run ends as a violation (exit 3)
+/// exactly when there were any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_bench_behind_a_lagging_replica_reports_its_stale_reads() {
+    let db = TestDb::seeded_small().await;
+    let cluster = PrivateCluster::start();
+    let url = cluster.url();
+    let prefix = format!("{}:", common::unique_name("cbt:cbl"));
+    let args = [
+        "--redis-url",
+        &url,
+        "--key-prefix",
+        &prefix,
+        "-o",
+        "json",
+        "-q",
+        "cache-bench",
+        "--workload",
+        "mixed",
+        "--strategy",
+        "response",
+        "--invalidation",
+        "on-write",
+        "--write-ratio",
+        "0.02",
+        "--duration",
+        "8s",
+        "--warmup",
+        "20",
+        "-c",
+        "4",
+        "--stampede-clients",
+        "0",
+    ];
+    let run = db.run(&args);
+    let fault = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let victim = busiest_master(&cluster, &prefix).await;
+        let tag = {
+            let mut conn = concert_bench::keyspace::connect(&url).await.unwrap();
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let key = keys
+                .iter()
+                .find(|k| k.contains("{concert:"))
+                .unwrap()
+                .clone();
+            key[key.find('{').unwrap()..=key.find('}').unwrap()].to_string()
+        };
+        let counter = AckedCounter::start(&cluster, format!("{prefix}acked:{tag}")).await;
+        let replica = cluster.replica_of(victim);
+        cluster.pause(replica);
+        outrun_frozen_replica(&url, &prefix, &tag).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        cluster.kill(victim);
+        cluster.resume(replica);
+        let took = tokio::task::block_in_place(|| cluster.wait_for_failover(&tag, victim));
+        (took, counter)
+    };
+    let (out, (took, counter)) = tokio::join!(run, fault);
+    let (acknowledged, lost) = counter.finish(&cluster).await;
+    let violation = out.as_ref().err().map(|e| format!("{e:#}"));
+    let doc = json(match &out {
+        Ok(out) => out,
+        Err(e) => concert_bench::failed_output(e).expect("a report, with its violations"),
+    });
+    let r = &doc["results"][0];
+    let stale = r["stale_reads"].as_u64().unwrap();
+    eprintln!(
+        "cache-bench behind a lagging replica: promoted after {took:?}; side counter {lost} of {acknowledged} acknowledged writes lost; {} writes, stale reads {stale} (up to {} ms behind), errors {} of {} requests",
+        r["writes"], r["max_stale_ms"], r["errors"], r["requests"]
+    );
+    assert!(lost > 0, "no write was lost: {lost} of {acknowledged}");
+    assert!(r["writes"].as_u64().unwrap() > 0, "{r}");
+    match violation {
+        Some(v) => assert!(stale > 0 && v.contains("stale reads"), "{v}"),
+        None => assert_eq!(stale, 0, "stale reads without a violation: {r}"),
+    }
 }

@@ -585,6 +585,23 @@ impl PrivateCluster {
             .expect("the master has a replica")
     }
 
+    /// Waits until the replica of the master on `port` has acknowledged everything the master
+    /// has written (its offset in `INFO replication` equals the master's).
+    pub fn wait_for_sync(&self, port: u16) {
+        let replica = self.replica_of(port);
+        wait_for("the replica to catch up", Duration::from_secs(10), || {
+            let info = self.cli(port, &["info", "replication"]);
+            let master_offset = info
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("master_repl_offset:"));
+            let replica_offset = info
+                .lines()
+                .filter(|l| l.contains(&format!("port={replica},")))
+                .find_map(|l| l.split(',').find_map(|f| f.strip_prefix("offset=")));
+            master_offset.is_some() && master_offset == replica_offset
+        });
+    }
+
     /// Sends `signal` (KILL, STOP, CONT) to the node on `port`.
     fn signal(&self, port: u16, signal: &str) {
         let pid = std::fs::read_to_string(self.dir.join(port.to_string()).join("redis.pid"))

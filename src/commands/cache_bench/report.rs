@@ -220,6 +220,24 @@ impl CommandReport for CacheBenchReport {
             .collect()
     }
 
+    /// On-write invalidation promises no stale read; TTL invalidation allows them by design.
+    /// A version bump that failed or was lost (a Redis failover can lose acknowledged writes)
+    /// breaks the promise, and the run says so instead of only counting.
+    fn violations(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter(|r| r.invalidation == Some(Invalidation::OnWrite) && r.stale_reads > 0)
+            .map(|r| {
+                format!(
+                    "{}: {} stale reads (up to {:.0} ms behind a write that had returned) under on-write invalidation: a version bump failed or was lost",
+                    r.label(),
+                    thousands(r.stale_reads as f64),
+                    r.max_stale_ms
+                )
+            })
+            .collect()
+    }
+
     fn notes(&self) -> Vec<String> {
         let mut notes = vec![
             "stale read: a \"get one concert\" answer older than a seat write that had returned before the read began (a version stamp in the answer says which)".into(),
@@ -229,6 +247,83 @@ impl CommandReport for CacheBenchReport {
             let spread = describe_spread(&self.redis_masters);
             notes.push(format!("cached keys per master: {spread}"));
         }
+        notes.extend(
+            self.violations()
+                .into_iter()
+                .map(|v| format!("VIOLATION {v}")),
+        );
         notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(invalidation: Invalidation, stale_reads: u64) -> CellResult {
+        CellResult {
+            workload: Workload::Mixed,
+            strategy: CacheLevel::Response,
+            invalidation: Some(invalidation),
+            clients: 4,
+            requests: 1_000,
+            seconds: 1.0,
+            throughput_rps: 1_000.0,
+            latency: Latency::default(),
+            hit_ratio: Some(0.9),
+            db_queries: 100,
+            value_bytes: 10_000,
+            writes: 50,
+            stale_reads,
+            max_stale_ms: 12.4,
+            errors: 0,
+            fell_back: 0,
+        }
+    }
+
+    fn report(results: Vec<CellResult>) -> CacheBenchReport {
+        CacheBenchReport {
+            settings: Settings {
+                clients: 4,
+                duration_ms: 1_000,
+                requests: None,
+                rate: None,
+                warmup: 0,
+                write_ratio: 0.05,
+                ttl_ms: 60_000,
+                single_flight: false,
+                fail_open: false,
+            },
+            results,
+            stampede: Vec::new(),
+            anchor: None,
+            comparisons: Vec::new(),
+            redis_masters: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stale_read_breaks_on_write_invalidation_only() {
+        let clean = report(vec![
+            cell(Invalidation::Ttl, 37),
+            cell(Invalidation::OnWrite, 0),
+        ]);
+        assert!(clean.violations().is_empty());
+        let broken = report(vec![
+            cell(Invalidation::Ttl, 37),
+            cell(Invalidation::OnWrite, 3),
+        ]);
+        assert_eq!(
+            broken.violations(),
+            [
+                "mixed response/on-write: 3 stale reads (up to 12 ms behind a write that had returned) under on-write invalidation: a version bump failed or was lost"
+            ]
+        );
+        assert!(
+            broken
+                .notes()
+                .iter()
+                .any(|n| n.starts_with("VIOLATION mixed response/on-write"))
+        );
     }
 }

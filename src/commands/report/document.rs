@@ -126,6 +126,7 @@ impl CommandReport for ReportDocument {
             .into_iter()
             .flat_map(|r| r.violations.iter().cloned())
             .chain(self.queue_sim.violations.iter().cloned())
+            .chain(self.cache_bench.violations())
             .collect()
     }
 }

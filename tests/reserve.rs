@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -22,7 +23,10 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let db = TestDb::seeded_small().await;
+        Self::on(TestDb::seeded_small().await).await
+    }
+
+    async fn on(db: TestDb) -> Self {
         let pool = MySqlPoolOptions::new()
             .max_connections(32)
             .connect(&db.url)
@@ -300,26 +304,37 @@ async fn refusals_by_hand_exit_with_their_own_codes() {
 /// mid-run. Afterwards nothing is double-sold or half-paid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_connections_leave_a_clean_audit() {
-    let f = Fixture::new().await;
-    let load = f.db.run(&[
-        "-o",
-        "json",
-        "-q",
-        "reserve",
-        "--load",
-        "--seats",
-        "spread",
-        "--users",
-        "20",
-        "-c",
-        "8",
-        "--strategy",
-        "pessimistic",
-    ]);
+    // 200 users rather than the usual 20: a run of 20 reservations is over in a few
+    // transactions, too few for the killer to find one in flight every time.
+    let f = Fixture::on(TestDb::seeded_with(&["--concerts", "8", "--users", "200"]).await).await;
+    // The killer keeps at it until the run ends, not for a fixed number of rounds: the run's
+    // setup (a cluster's slot map, say) can outlast any fixed window, and then nothing is killed.
+    let load_done = AtomicBool::new(false);
+    let load = async {
+        let out =
+            f.db.run(&[
+                "-o",
+                "json",
+                "-q",
+                "reserve",
+                "--load",
+                "--seats",
+                "spread",
+                "--users",
+                "200",
+                "-c",
+                "8",
+                "--strategy",
+                "pessimistic",
+            ])
+            .await;
+        load_done.store(true, Ordering::SeqCst);
+        out
+    };
     let killer = async {
         let admin = common::admin_pool().await;
         let mut killed = 0;
-        for _ in 0..40 {
+        while !load_done.load(Ordering::SeqCst) && killed < 40 {
             // MySQL builds its processlist by converting every running statement's text to
             // utf8mb3, and fails the whole query when one holds binary parameters: skip a round.
             let ids: Vec<i64> = sqlx::query_scalar(

@@ -20,16 +20,21 @@ datadir=/var/lib/mysql-cb # inside the chroot
 say() { printf 'mysql.sh: %s\n' "$*" >&2; }
 fail() { say "$*"; exit 1; }
 
-answers() { mariadb -h 127.0.0.1 -P "$port" -u root -N -e 'SELECT VERSION()' >/dev/null 2>&1; }
+# The version over TCP; a timeout because something that is not a MySQL server may hold the port.
+version() { mariadb -h 127.0.0.1 -P "$port" -u root --connect-timeout=5 -N -e 'SELECT VERSION()' 2>/dev/null; }
+# A MariaDB on the port is not the MySQL lane.
+answers() { local v; v=$(version) && [ -n "$v" ] && [[ $v != *MariaDB* ]]; }
+# Our mysqld, found by its command line (its pid file may be stale, and pids are reused).
+ours() { { pgrep -f "^/usr/sbin/mysqld --user=root --datadir=$datadir --port=$port " || true; } | head -1; }
 
 if [ "${1:-}" = stop ]; then
-  pid=$(cat "$root$datadir/mysqld.pid" 2>/dev/null || true)
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && say "stopped mysqld ($pid)"
+  pid=$(ours)
+  [ -n "$pid" ] && kill "$pid" && say "stopped mysqld ($pid)"
   exit 0
 fi
 
 if answers; then
-  say "MySQL already answers on 127.0.0.1:$port: $(mariadb -h 127.0.0.1 -P "$port" -u root -N -e 'SELECT VERSION()')"
+  say "MySQL already answers on 127.0.0.1:$port: $(version)"
   exit 0
 fi
 
@@ -64,21 +69,44 @@ if [ ! -d "$root$datadir/mysql" ]; then
     fail "mysqld --initialize-insecure failed (see /tmp/cb-mysql-init.log)"
 fi
 
-say "starting mysqld on 127.0.0.1:$port"
-mkdir -p "$root/run/mysqld"
-# The default secure-file-priv directory does not exist in the chroot, and mysqld aborts.
-chroot "$root" /usr/sbin/mysqld --user=root --datadir="$datadir" --port="$port" \
-  --bind-address=127.0.0.1 --mysqlx=OFF --secure-file-priv= --socket=/run/mysqld/mysqld.sock \
-  --pid-file="$datadir/mysqld.pid" --log-error="$datadir/error.log" \
-  --max-connections=500 --local-infile=ON >/dev/null 2>&1 &
-for _ in $(seq 1 120); do
-  chroot "$root" mysql -u root -S /run/mysqld/mysqld.sock -e 'SELECT 1' >/dev/null 2>&1 && break
+socket_answers() { chroot "$root" mysql -u root -S /run/mysqld/mysqld.sock -e 'SELECT 1' >/dev/null 2>&1; }
+# Why it did not come up, from its own log, so CI's output names the cause.
+log_tail() { grep -E '\[(ERROR|Warning)\]' "$root$datadir/error.log" 2>/dev/null | tail -4 >&2 || true; }
+
+case $(version) in
+  *MariaDB*) fail "127.0.0.1:$port is a MariaDB, not MySQL: choose another MYSQL_PORT" ;;
+esac
+other=$({ pgrep -af "^/usr/sbin/mysqld --user=root --datadir=$datadir " || true; } | { grep -v -- "--port=$port " || true; } | head -1)
+[ -z "$other" ] || fail "this chroot's mysqld already runs with another port (${other%% --bind*}): stop it with scripts/mysql.sh stop"
+pid=$(ours)
+if [ -z "$pid" ]; then
+  # A mysqld that died uncleanly (or a machine restored from a snapshot) leaves its socket,
+  # socket lock and pid file behind. The lock names a pid that may now be another process,
+  # and then mysqld refuses to start ("Another process with pid N is using unix socket file").
+  rm -f "$root/run/mysqld/mysqld.sock" "$root/run/mysqld/mysqld.sock.lock" "$root$datadir/mysqld.pid"
+  say "starting mysqld on 127.0.0.1:$port"
+  mkdir -p "$root/run/mysqld"
+  [ -f "$root$datadir/error.log" ] && mv "$root$datadir/error.log" "$root$datadir/error.log.1"
+  # The default secure-file-priv directory does not exist in the chroot, and mysqld aborts.
+  chroot "$root" /usr/sbin/mysqld --user=root --datadir="$datadir" --port="$port" \
+    --bind-address=127.0.0.1 --mysqlx=OFF --secure-file-priv= --socket=/run/mysqld/mysqld.sock \
+    --pid-file="$datadir/mysqld.pid" --log-error="$datadir/error.log" \
+    --max-connections=500 --local-infile=ON >/dev/null 2>&1 &
+  pid=$!
+else
+  say "mysqld ($pid) is running but does not answer yet (crash recovery?): waiting for it"
+fi
+# Crash recovery after an unclean stop can take minutes on a busy 2-core machine.
+for _ in $(seq 1 360); do
+  socket_answers && break
+  kill -0 "$pid" 2>/dev/null || { log_tail; fail "mysqld exited while starting (see $root$datadir/error.log)"; }
   sleep 0.5
 done
+socket_answers || { log_tail; fail "mysqld did not answer within 180 s (see $root$datadir/error.log)"; }
 # The initial root is socket-only; the tool and the tests use TCP.
 chroot "$root" mysql -u root -S /run/mysqld/mysqld.sock -e "
   CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
   GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" ||
-  fail "mysqld did not come up (see $root$datadir/error.log)"
+  fail "cannot let root in over TCP (see $root$datadir/error.log)"
 answers || fail "MySQL does not answer on 127.0.0.1:$port (see $root$datadir/error.log)"
-say "MySQL answers on 127.0.0.1:$port: $(mariadb -h 127.0.0.1 -P "$port" -u root -N -e 'SELECT VERSION()')"
+say "MySQL answers on 127.0.0.1:$port: $(version)"

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked -q
-for command in seed query explain cache-bench queue-sim reserve worker compare report; do
+for command in $(./target/debug/concert-bench schema --list); do
   ./target/debug/concert-bench schema "$command" > "schemas/$command.schema.json"
 done
 echo "schemas/ regenerated"

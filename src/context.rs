@@ -1,14 +1,15 @@
 //! What every command runs with: the connection options (`--database-url`, `--redis-url`,
-//! `--key-prefix`, flattened into the command line), the output settings, and the failures a
-//! caller acts on by exit code. Below the commands, so each can take a [`Context`] without
-//! depending on the command line that made it.
+//! `--key-prefix`, flattened into the command line) parsed once into a [`Context`], the output
+//! settings, and the failures a caller acts on by exit code. Below the commands, so each can
+//! take a [`Context`] without depending on the command line that made it.
 
 use clap::Args;
 use thiserror::Error;
 
-use crate::keyspace::KeyPrefix;
-use crate::output::OutputFormat;
-use crate::progress;
+use crate::keyspace::{KeyPrefix, RedisTarget};
+use crate::render::output::OutputFormat;
+use crate::render::progress;
+use crate::storage::db::DatabaseUrl;
 
 pub const DEFAULT_DATABASE_URL: &str = "mysql://root@127.0.0.1:3306/concert_bench";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -47,16 +48,40 @@ pub struct ConnectOpts {
     pub key_prefix: String,
 }
 
-/// What every command may read from the global options.
+/// What every command may read from the global options, each parsed once: a child (a scale's
+/// scratch database, a report stage's key prefix) is made by a method on its type, never by
+/// formatting or cutting a URL.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub connect: ConnectOpts,
+    pub database: DatabaseUrl,
+    pub redis: RedisTarget,
     pub key_prefix: KeyPrefix,
     pub output: OutputFormat,
     pub quiet: bool,
 }
 
 impl Context {
+    /// Parses the connection options; a malformed one is a one-line error before any work.
+    pub fn new(connect: &ConnectOpts, output: OutputFormat, quiet: bool) -> anyhow::Result<Self> {
+        Ok(Self {
+            database: DatabaseUrl::parse(&connect.database_url)?,
+            redis: RedisTarget::parse(&connect.redis_url)?,
+            key_prefix: KeyPrefix::parse(&connect.key_prefix)?,
+            output,
+            quiet,
+        })
+    }
+
+    /// The same servers, another database of the tool's own and a key prefix below this one
+    /// (`query --scales`, `report`'s stages).
+    pub fn child(&self, database: &str, prefix: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            database: self.database.with_database(database)?,
+            key_prefix: self.key_prefix.child(prefix)?,
+            ..self.clone()
+        })
+    }
+
     pub fn progress_visible(&self) -> bool {
         progress::visible(self.quiet, self.output)
     }

@@ -65,7 +65,11 @@ impl Fixture {
             .connect(&self.db.url)
             .await
             .unwrap();
-        let redis = keyspace::connect(&common::redis_url()).await.unwrap();
+        let redis = keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+        )
+        .await
+        .unwrap();
         ConcertService::new(
             ConcertRepository::new(pool),
             vec![redis],
@@ -81,7 +85,11 @@ impl Drop for Fixture {
         let prefix = self.prefix.clone();
         std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+                let mut conn = keyspace::connect(
+                    &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+                )
+                .await
+                .unwrap();
                 keyspace::clear(&mut conn, &prefix).await.unwrap();
             })
         })
@@ -124,7 +132,11 @@ async fn a_hit_returns_exactly_what_the_database_would() {
                 "{level:?}/{invalidation:?}"
             );
             // The next combination starts cold.
-            let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+            let mut conn = keyspace::connect(
+                &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+            )
+            .await
+            .unwrap();
             keyspace::clear(&mut conn, &f.prefix).await.unwrap();
         }
     }
@@ -160,7 +172,11 @@ async fn on_write_invalidation_leaves_no_stale_read_and_ttl_does() {
         }
         // Put the seat back for the next round.
         assert!(service.toggle_seat(f.seat, 0).await.unwrap());
-        let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+        let mut conn = keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+        )
+        .await
+        .unwrap();
         keyspace::clear(&mut conn, &f.prefix).await.unwrap();
     }
 }
@@ -198,7 +214,11 @@ async fn single_flight_sends_one_query_for_a_stampede() {
                 "without protection the stampede reached the database {queries} times"
             ),
         }
-        let mut conn = keyspace::connect(&common::redis_url()).await.unwrap();
+        let mut conn = keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+        )
+        .await
+        .unwrap();
         keyspace::clear(&mut conn, &f.prefix).await.unwrap();
     }
 }

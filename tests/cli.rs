@@ -200,3 +200,16 @@ fn help_lists_global_options_apart_from_the_commands_own() {
         }
     }
 }
+
+/// clap names a subcommand after its variant; the registry after its document. They must
+/// agree, or `schema` and the gate would name another command than the one typed.
+#[test]
+fn the_typed_names_are_the_documents_names() {
+    use clap::CommandFactory;
+    let typed: Vec<String> = concert_bench::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .filter(|name| name != "help")
+        .collect();
+    assert_eq!(typed, concert_bench::commands::NAMES);
+}

@@ -28,9 +28,11 @@ struct AckedCounter {
 
 impl AckedCounter {
     async fn start(cluster: &PrivateCluster, key: String) -> Self {
-        let mut conn = concert_bench::keyspace::connect(&cluster.url())
-            .await
-            .unwrap();
+        let mut conn = concert_bench::keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&cluster.url()).unwrap(),
+        )
+        .await
+        .unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let task = tokio::spawn({
             let (key, stop) = (key.clone(), stop.clone());
@@ -56,9 +58,11 @@ impl AckedCounter {
     async fn finish(self, cluster: &PrivateCluster) -> (u64, u64) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let acknowledged = self.task.await.unwrap();
-        let mut conn = concert_bench::keyspace::connect(&cluster.url())
-            .await
-            .unwrap();
+        let mut conn = concert_bench::keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&cluster.url()).unwrap(),
+        )
+        .await
+        .unwrap();
         let value: u64 = redis::cmd("GET")
             .arg(&self.key)
             .query_async(&mut conn)
@@ -151,9 +155,11 @@ async fn queue_sim_survives_its_master_being_killed() {
 
 /// The master holding most of the keys under `prefix` now: the one whose death hurts most.
 async fn busiest_master(cluster: &PrivateCluster, prefix: &str) -> u16 {
-    let mut conn = concert_bench::keyspace::connect(&cluster.url())
-        .await
-        .unwrap();
+    let mut conn = concert_bench::keyspace::connect(
+        &concert_bench::keyspace::RedisTarget::parse(&cluster.url()).unwrap(),
+    )
+    .await
+    .unwrap();
     let prefix = concert_bench::keyspace::KeyPrefix::parse(prefix).unwrap();
     let per_master = concert_bench::keyspace::keys_by_master(&mut conn, &prefix)
         .await
@@ -530,7 +536,11 @@ async fn no_command_the_tool_sends_crosses_slots() {
     let (caught, _) = cross_slot_commands(&mut node, forged).await;
     assert_eq!(caught.len(), 1);
     // ... and the cluster itself refuses a script whose keys are in two slots.
-    let mut conn = concert_bench::keyspace::connect(&url).await.unwrap();
+    let mut conn = concert_bench::keyspace::connect(
+        &concert_bench::keyspace::RedisTarget::parse(&url).unwrap(),
+    )
+    .await
+    .unwrap();
     let refused = redis::cmd("EVAL")
         .arg("return 1")
         .arg(2)
@@ -575,9 +585,11 @@ async fn a_plain_url_at_a_cluster_node_is_refused_before_any_work() {
         )
     );
     let keys = concert_bench::keyspace::keys_by_master(
-        &mut concert_bench::keyspace::connect(&cluster.url())
-            .await
-            .unwrap(),
+        &mut concert_bench::keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&cluster.url()).unwrap(),
+        )
+        .await
+        .unwrap(),
         &concert_bench::keyspace::KeyPrefix::parse(&prefix).unwrap(),
     )
     .await
@@ -601,7 +613,11 @@ async fn outrun_frozen_replica(url: &str, prefix: &str, tag: &str) {
     };
     const PART: u64 = 16 << 20;
     let buffered = most("/proc/sys/net/ipv4/tcp_rmem") + most("/proc/sys/net/ipv4/tcp_wmem");
-    let mut conn = concert_bench::keyspace::connect(url).await.unwrap();
+    let mut conn = concert_bench::keyspace::connect(
+        &concert_bench::keyspace::RedisTarget::parse(url).unwrap(),
+    )
+    .await
+    .unwrap();
     for part in 0..buffered.div_ceil(PART) + 1 {
         redis::cmd("EVAL")
             .arg("redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))")
@@ -694,7 +710,13 @@ async fn a_version_bump_lost_with_its_master_serves_the_old_value_until_the_next
         concert_bench::keyspace::KeyPrefix::parse(&common::unique_name("cbt:bump")).unwrap();
     let service = ConcertService::new(
         ConcertRepository::new(db.pool.clone()),
-        vec![concert_bench::keyspace::connect(&url).await.unwrap()],
+        vec![
+            concert_bench::keyspace::connect(
+                &concert_bench::keyspace::RedisTarget::parse(&url).unwrap(),
+            )
+            .await
+            .unwrap(),
+        ],
         &prefix,
         "t",
         CachePolicy {
@@ -799,7 +821,11 @@ async fn cache_bench_behind_a_lagging_replica_reports_its_stale_reads() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let victim = busiest_master(&cluster, &prefix).await;
         let tag = {
-            let mut conn = concert_bench::keyspace::connect(&url).await.unwrap();
+            let mut conn = concert_bench::keyspace::connect(
+                &concert_bench::keyspace::RedisTarget::parse(&url).unwrap(),
+            )
+            .await
+            .unwrap();
             let keys: Vec<String> = redis::cmd("KEYS")
                 .arg(format!("{prefix}*"))
                 .query_async(&mut conn)

@@ -46,9 +46,14 @@ impl Rig {
     }
 
     async fn workers_on(&self, redis: &str, config: WorkerConfig) -> Workers {
-        Workers::start(&self.pool, redis, &self.prefix, &config)
-            .await
-            .unwrap()
+        Workers::start(
+            &self.pool,
+            &concert_bench::keyspace::RedisTarget::parse(redis).unwrap(),
+            &self.prefix,
+            &config,
+        )
+        .await
+        .unwrap()
     }
 
     /// Available seats in concerts open for booking.
@@ -576,9 +581,14 @@ async fn thirty_seconds_without_the_database_parks_nothing() {
         pending_timeout: Duration::from_secs(120),
         ..config(&Service::ALL)
     };
-    let workers = Workers::start(&through_proxy, &redis_url(), &rig.prefix, &patient)
-        .await
-        .unwrap();
+    let workers = Workers::start(
+        &through_proxy,
+        &concert_bench::keyspace::RedisTarget::parse(&redis_url()).unwrap(),
+        &rig.prefix,
+        &patient,
+    )
+    .await
+    .unwrap();
     let seats = rig.seats(30).await;
     let mut reservations = rig.request(1, &seats[..10]).await;
     proxy.cut();

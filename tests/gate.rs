@@ -111,8 +111,14 @@ async fn a_baseline_keeps_the_distributions_and_a_regression_exits_with_4() {
         "distributions stay out of stdout"
     );
     let saved = read(&base);
-    assert_eq!(saved["baseline_version"], 1);
+    assert_eq!(saved["baseline_version"], 2);
     assert_eq!(saved["fingerprint"]["command"], "query");
+    let settings = &saved["fingerprint"]["settings"];
+    assert_eq!(settings["iterations"], 20, "the flags as data: {settings}");
+    assert!(
+        settings.get("gate").is_none() && settings.get("plot").is_none(),
+        "the gate's and --plot's flags never make two runs differ: {settings}"
+    );
     assert_eq!(saved["fingerprint"]["data"]["rng_seed"], 42);
     assert!(saved["machine"]["cores"].as_u64().unwrap() >= 1);
     let samples = saved["document"]["results"][0]["client"]["sample_ms"]
@@ -222,6 +228,10 @@ async fn unusable_baselines_are_refused_in_one_line() {
     missing["document"]["results"][0]["variant"] = json!("gone");
     let missing = write("missing.json", &missing.to_string());
     let absent = dir.file("absent.json");
+    let mut older = saved.clone();
+    older["baseline_version"] = json!(1);
+    older["fingerprint"]["settings"] = json!("QueryArgs { iterations: 20 }");
+    let older = write("older.json", &older.to_string());
 
     let cases = [
         (&not_json, "not a concert-bench baseline"),
@@ -230,6 +240,7 @@ async fn unusable_baselines_are_refused_in_one_line() {
         (&other, "is of `seed`, not `query`"),
         (&missing, "has no metric"),
         (&absent, "cannot read the baseline"),
+        (&older, "baseline_version 1, older"),
     ];
     for (path, expected) in cases {
         let (code, out, err) = binary(&["compare", path, &base]);

@@ -29,7 +29,11 @@ macro_rules! on_both_backends {
             async fn redis() {
                 let clock = Clock::manual(T0);
                 let prefix = KeyPrefix::parse(&common::unique_name("cbt:q")).unwrap();
-                let conn = keyspace::connect(&common::redis_url()).await.unwrap();
+                let conn = keyspace::connect(
+                    &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+                )
+                .await
+                .unwrap();
                 let queue = RedisQueue::new(conn, &prefix, config($policy), clock.clone());
                 super::$check(&queue, &clock).await;
                 queue.clear().await.unwrap();

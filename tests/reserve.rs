@@ -32,7 +32,11 @@ impl Fixture {
             .connect(&db.url)
             .await
             .unwrap();
-        let redis = keyspace::connect(&common::redis_url()).await.unwrap();
+        let redis = keyspace::connect(
+            &concert_bench::keyspace::RedisTarget::parse(&common::redis_url()).unwrap(),
+        )
+        .await
+        .unwrap();
         let prefix = KeyPrefix::parse(&common::unique_name("cbt:r")).unwrap();
         let booking = Arc::new(Booking::new(pool, Some((redis, &prefix))));
         Self { db, booking }
@@ -401,9 +405,12 @@ async fn redis_down_during_the_redis_lock_strategy_changes_nothing() {
     let f = Fixture::new().await;
     let seat = f.free_seats(1).await[0];
     let redis = common::PrivateRedis::start(common::free_port());
-    let conn = keyspace::connect(&format!("redis://127.0.0.1:{}", redis.port))
-        .await
-        .unwrap();
+    let conn = keyspace::connect(
+        &concert_bench::keyspace::RedisTarget::parse(&format!("redis://127.0.0.1:{}", redis.port))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     let prefix = KeyPrefix::parse("cbt:rl:").unwrap();
     let booking = Booking::new(f.booking.pool.clone(), Some((conn, &prefix)));
     redis.stop();

@@ -4,17 +4,16 @@
 
 mod common;
 
-use concert_bench::commands::schema::Documented;
-use concert_bench::output::SCHEMA_VERSION;
+use concert_bench::commands::schema::documented;
+use concert_bench::commands::schema_of;
+use concert_bench::render::output::SCHEMA_VERSION;
 
 #[test]
 fn the_published_schemas_are_the_generated_ones() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    for command in Documented::ALL {
-        let name = clap::ValueEnum::to_possible_value(&command)
-            .unwrap()
-            .get_name()
-            .to_string();
+    let names = documented();
+    assert_eq!(names.len(), 9, "{names:?}");
+    for name in names {
         let path = dir.join(format!("{name}.schema.json"));
         let published: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -22,11 +21,11 @@ fn the_published_schemas_are_the_generated_ones() {
         .unwrap();
         assert_eq!(
             published,
-            command.schema(),
+            schema_of(name).unwrap(),
             "{} is stale: run scripts/schemas.sh",
             path.display()
         );
-        assert_eq!(published["properties"]["command"]["const"], name.as_str());
+        assert_eq!(published["properties"]["command"]["const"], name);
         assert_eq!(
             published["properties"]["schema_version"]["const"],
             SCHEMA_VERSION
@@ -42,7 +41,7 @@ fn a_document_of_another_command_or_version_does_not_validate() {
                    "redelivered": 0, "duplicates": 0, "handler_errors": 0, "parked": 0},
         "backlog": {"unpublished": 0, "unapplied": 0, "pending_reservations": 0, "pending_payments": 0}});
     common::assert_matches_published_schema(&doc);
-    let schema = Documented::Worker.schema();
+    let schema = schema_of("worker").unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut newer = doc.clone();
     newer["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1);
@@ -50,7 +49,7 @@ fn a_document_of_another_command_or_version_does_not_validate() {
     let mut missing = doc.clone();
     missing["events"].as_object_mut().unwrap().remove("parked");
     assert!(!validator.is_valid(&missing));
-    let seed = jsonschema::validator_for(&Documented::Seed.schema()).unwrap();
+    let seed = jsonschema::validator_for(&schema_of("seed").unwrap()).unwrap();
     assert!(
         !seed.is_valid(&doc),
         "a worker document is not a seed document"
@@ -63,5 +62,13 @@ async fn the_schema_command_prints_the_schema() {
         .await
         .unwrap();
     let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(printed, Documented::QueueSim.schema());
+    assert_eq!(printed, schema_of("queue-sim").unwrap());
+}
+
+#[tokio::test]
+async fn the_schema_list_is_every_documented_command() {
+    let out = common::run_tool(&["concert-bench", "schema", "--list"])
+        .await
+        .unwrap();
+    assert_eq!(out.lines().collect::<Vec<_>>(), documented());
 }

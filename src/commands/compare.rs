@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use crate::context::Context;
 use crate::gate::{self, Baseline, CompareReport};
-use crate::output::Report;
+use crate::render::output::Report;
 
 pub(crate) const EXAMPLES: &str = "\
 A latency is judged on its median, with the change's bootstrap 95% interval; a rate (one number
@@ -20,7 +21,7 @@ Examples:
   concert-bench query --baseline main.json              # compare as it runs
   concert-bench compare main.json branch.json -o markdown   # a table for a pull request";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize)]
 pub struct CompareArgs {
     /// The earlier run (the baseline).
     pub old: PathBuf,
@@ -38,7 +39,21 @@ pub struct CompareArgs {
     pub allow_mismatch: bool,
 }
 
-pub fn run(args: &CompareArgs) -> Result<(Report, CompareReport)> {
+impl crate::commands::Subcommand for CompareArgs {
+    const NAME: &'static str = <CompareReport as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str = "nothing was written";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<CompareReport>())
+    }
+
+    async fn run(&self, _: &Context) -> Result<Report> {
+        run(self)
+    }
+}
+
+/// The comparison's report; its regressions make the run exit with 4.
+pub fn run(args: &CompareArgs) -> Result<Report> {
     let (old, new) = (Baseline::load(&args.old)?, Baseline::load(&args.new)?);
     let (old_name, new_name) = (
         args.old.display().to_string(),
@@ -50,5 +65,7 @@ pub fn run(args: &CompareArgs) -> Result<(Report, CompareReport)> {
         args.noise_threshold,
         args.allow_mismatch,
     )?;
-    Ok((Report::of(&compared)?, compared))
+    let mut report = Report::of(&compared)?;
+    report.regressions = compared.regressions();
+    Ok(report)
 }

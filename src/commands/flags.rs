@@ -38,3 +38,11 @@ pub fn parse_fraction(raw: &str) -> Result<f64, String> {
         _ => Err(format!("{raw:?} must be a fraction between 0 and 1")),
     }
 }
+
+/// Serializes a flag's value as it is typed (its `Display`), for the baseline's settings.
+pub fn as_typed<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}

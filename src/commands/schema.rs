@@ -2,71 +2,59 @@
 //! generated from the same types the command serializes (`schemas/` holds a copy of each, and
 //! the tests validate every document they read against it).
 
-use clap::{Args, ValueEnum};
-use serde_json::Value;
+use anyhow::Result;
+use clap::Args;
+use clap::builder::PossibleValuesParser;
 
-use crate::output::schema_of;
+use crate::commands::{NAMES, Subcommand, schema_of};
+use crate::context::Context;
+use crate::render::output::Report;
 
 pub(crate) const EXAMPLES: &str = "\
 Every document carries \"schema_version\" (now 1): it changes only when a field is renamed or
-removed, never when one is added.
+removed, never when one is added. `--list` names the commands that have a document.
 
 Examples:
   concert-bench schema query > query.schema.json
-  concert-bench schema reserve | jq '.properties | keys'";
+  concert-bench schema reserve | jq '.properties | keys'
+  concert-bench schema --list";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize)]
 pub struct SchemaArgs {
     /// The command whose document to describe.
-    #[arg(value_enum)]
-    pub command: Documented,
+    #[arg(value_parser = PossibleValuesParser::new(documented()), required_unless_present = "list")]
+    pub command: Option<String>,
+
+    /// Name every command that has a document, one a line (what `scripts/schemas.sh` reads).
+    #[arg(long, conflicts_with = "command")]
+    pub list: bool,
 }
 
-/// The commands with a JSON document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Documented {
-    Seed,
-    Query,
-    Explain,
-    CacheBench,
-    QueueSim,
-    Reserve,
-    Worker,
-    Compare,
-    Report,
+/// The commands with a JSON document: every command but this one.
+pub fn documented() -> Vec<&'static str> {
+    NAMES
+        .iter()
+        .copied()
+        .filter(|name| *name != SchemaArgs::NAME)
+        .collect()
 }
 
-impl Documented {
-    pub const ALL: [Documented; 9] = [
-        Documented::Seed,
-        Documented::Query,
-        Documented::Explain,
-        Documented::CacheBench,
-        Documented::QueueSim,
-        Documented::Reserve,
-        Documented::Worker,
-        Documented::Compare,
-        Documented::Report,
-    ];
+impl Subcommand for SchemaArgs {
+    const NAME: &'static str = "schema";
+    const INTERRUPTED: &'static str = "nothing was written";
 
-    /// The schema of this command's document.
-    pub fn schema(self) -> Value {
-        use super::*;
-        match self {
-            Documented::Seed => schema_of::<seed::SeedDocument>(),
-            Documented::Query => schema_of::<query::QueryDocument>(),
-            Documented::Explain => schema_of::<explain::ExplainReport>(),
-            Documented::CacheBench => schema_of::<cache_bench::CacheBenchReport>(),
-            Documented::QueueSim => schema_of::<queue_sim::QueueSimReport>(),
-            Documented::Reserve => schema_of::<reserve::ReserveReport>(),
-            Documented::Worker => schema_of::<worker::WorkerReport>(),
-            Documented::Compare => schema_of::<crate::gate::CompareReport>(),
-            Documented::Report => schema_of::<report::ReportDocument>(),
-        }
+    fn document_schema() -> Option<serde_json::Value> {
+        None
     }
-}
 
-/// The schema as the command prints it.
-pub fn run(args: &SchemaArgs) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(&args.command.schema())? + "\n")
+    async fn run(&self, _: &Context) -> Result<Report> {
+        let text = match &self.command {
+            Some(name) => {
+                let schema = schema_of(name).expect("clap accepts documented commands only");
+                serde_json::to_string_pretty(&schema)? + "\n"
+            }
+            None => documented().join("\n") + "\n",
+        };
+        Ok(Report::verbatim(text))
+    }
 }

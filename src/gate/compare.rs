@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::BaselineError;
-use crate::output::{CommandReport, Table};
-use crate::stats::{Samples, speedup};
+use crate::measure::stats::{Samples, speedup};
+use crate::render::output::{CommandReport, Table};
 
 /// Fields that name an element of a results array.
 const IDENTITY: [&str; 9] = [

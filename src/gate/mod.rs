@@ -3,7 +3,7 @@
 //! with a verdict a CI job can fail on (exit code 4).
 //!
 //! - A baseline file is the run's JSON document with the distributions it measured (up to
-//!   1,000 samples per latency, see [`crate::stats::SAMPLE_KEPT`]), plus what a fair
+//!   1,000 samples per latency, see [`crate::measure::stats::SAMPLE_KEPT`]), plus what a fair
 //!   comparison needs: the settings, the data set, the server, the tool's version, the
 //!   machine ([`Baseline`]).
 //! - [`compare`]: the metrics of two documents, each with old, new, change and, for a latency
@@ -23,8 +23,9 @@ use thiserror::Error;
 pub use compare::{CompareReport, MetricChange, Thresholds, Verdict, compare};
 
 /// The version of the baseline file's own fields (the document inside has its
-/// `schema_version`).
-pub const BASELINE_VERSION: u32 = 1;
+/// `schema_version`). 2: the settings are the flags serialized as a JSON object (1 kept them
+/// as Rust's `Debug` text, which changed with any rename of a type).
+pub const BASELINE_VERSION: u32 = 2;
 
 /// The gate's flags, on every command that measures (seed, query, cache-bench, queue-sim,
 /// reserve).
@@ -63,8 +64,8 @@ pub fn parse_threshold(raw: &str) -> Result<f64, String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Fingerprint {
     pub command: String,
-    /// The command's own flags, as parsed (the gate's flags left out).
-    pub settings: String,
+    /// The command's own flags, as parsed and serialized (the gate's and `--plot` left out).
+    pub settings: Value,
     /// The data set: the seed's rng seed and sizes, read from the database (null when the
     /// run has none, or it could not be read).
     pub data: Option<Value>,
@@ -119,6 +120,10 @@ pub enum BaselineError {
     )]
     NewerFile { path: String, found: u64 },
     #[error(
+        "the baseline {path} has baseline_version {found}, older than this tool's {BASELINE_VERSION} (its settings cannot be compared): save it again with this concert-bench"
+    )]
+    OlderFile { path: String, found: u64 },
+    #[error(
         "the baseline {path} holds a document of schema_version {found}, newer than this tool's {supported}: compare with a newer concert-bench"
     )]
     NewerSchema {
@@ -168,13 +173,18 @@ impl Baseline {
         {
             return Err(BaselineError::NewerFile { path: shown, found });
         }
+        if let Some(found) = raw["baseline_version"].as_u64()
+            && found < u64::from(BASELINE_VERSION)
+        {
+            return Err(BaselineError::OlderFile { path: shown, found });
+        }
         let baseline: Baseline =
             serde_json::from_value(raw).map_err(|e| BaselineError::NotJson {
                 path: shown.clone(),
                 reason: e.to_string(),
             })?;
         let found = baseline.document["schema_version"].as_u64().unwrap_or(0);
-        let supported = crate::output::SCHEMA_VERSION;
+        let supported = crate::render::output::SCHEMA_VERSION;
         if found > u64::from(supported) {
             return Err(BaselineError::NewerSchema {
                 path: shown,
@@ -263,11 +273,8 @@ impl Baseline {
 
 /// The data set and server a run used, for its fingerprint: the last `seed_run` row (rng
 /// seed and sizes) and `VERSION()`. `None` for what cannot be read (no database, no seed).
-pub async fn data_set(database_url: &str) -> (Option<Value>, Option<String>) {
-    let Ok(url) = crate::db::DatabaseUrl::parse(database_url) else {
-        return (None, None);
-    };
-    let Ok(db) = crate::db::Database::connect(&url, 1).await else {
+pub async fn data_set(url: &crate::storage::db::DatabaseUrl) -> (Option<Value>, Option<String>) {
+    let Ok(db) = crate::storage::db::Database::connect(url, 1).await else {
         return (None, None);
     };
     let server = Some(format!("{} {}", db.server.flavor, db.server.version));
@@ -289,19 +296,25 @@ fn show(value: &Option<Value>) -> String {
     value.as_ref().map_or("-".into(), Value::to_string)
 }
 
-/// The `name: value` fields of two Debug renderings that differ.
-fn settings_diff(old: &str, new: &str) -> String {
-    let fields = |s: &str| -> Vec<String> {
-        let inner = s.split_once("{ ").map_or(s, |(_, rest)| rest);
-        inner
-            .split(", ")
-            .map(|f| f.trim_matches(|c| c == '{' || c == '}').trim().to_string())
-            .collect()
-    };
+/// The flags whose values differ between two runs' settings, as `name: new (was old)`.
+fn settings_diff(old: &Value, new: &Value) -> String {
+    let empty = serde_json::Map::new();
+    let fields = |v: &Value| v.as_object().cloned().unwrap_or_else(|| empty.clone());
     let (old, new) = (fields(old), fields(new));
-    let changed: Vec<String> = new.iter().filter(|f| !old.contains(f)).cloned().collect();
-    let was: Vec<String> = old.iter().filter(|f| !new.contains(f)).cloned().collect();
-    format!("{} (was {})", changed.join(", "), was.join(", "))
+    let names: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| old.get(*name) != new.get(*name))
+        .map(|name| {
+            let shown = |v: Option<&Value>| v.map_or("-".to_string(), Value::to_string);
+            format!(
+                "{name}: {} (was {})",
+                shown(new.get(name)),
+                shown(old.get(name))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Removes the distributions from a document before it is printed: they belong in baseline
@@ -323,11 +336,11 @@ mod tests {
 
     #[test]
     fn settings_diff_names_the_fields_that_changed() {
-        let old = "QueryArgs { iterations: 30, warmup: 5 }";
-        let new = "QueryArgs { iterations: 10, warmup: 5 }";
+        let old = serde_json::json!({"iterations": 30, "warmup": 5, "scales": []});
+        let new = serde_json::json!({"iterations": 10, "warmup": 5, "scales": [10]});
         assert_eq!(
-            settings_diff(old, new),
-            "iterations: 10 (was iterations: 30)"
+            settings_diff(&old, &new),
+            "iterations: 10 (was 30), scales: [10] (was [])"
         );
     }
 

@@ -13,10 +13,10 @@ use sqlx::{AssertSqlSafe, MySql};
 use super::{Catalog, ScratchIndexes, Variant};
 use super::{mysql_tree, plans};
 use crate::context::Context;
-use crate::db::{Database, Flavor, user_error};
 use crate::domain::scenarios::{Params, Scenario};
-use crate::schema;
-use crate::stats::Samples;
+use crate::measure::stats::Samples;
+use crate::storage::db::{Database, Flavor, user_error};
+use crate::storage::schema;
 
 /// What both `query` and `explain` start from: a seeded database, its indexes, the chosen
 /// variants and scenarios, parameters picked from the data, and one connection to measure on.
@@ -66,7 +66,7 @@ impl Experiment {
         scenario_args: &[Scenario],
         scratch: Option<&ScratchIndexes>,
     ) -> Result<Self> {
-        let db = schema::connect_seeded(&ctx.connect.database_url, 2).await?;
+        let db = schema::connect_seeded(&ctx.database, 2).await?;
         let url = db.url.clone();
         let scenarios = scenarios(scenario_args);
         require_readable(&db, &scenarios).await?;
@@ -169,7 +169,7 @@ pub async fn measure(
         for (statement, (rows, samples)) in statements.iter().zip(out.iter_mut()) {
             let started = Instant::now();
             *rows = execute(conn, statement, param).await?;
-            crate::slowdown::per_operation();
+            crate::measure::slowdown::per_operation();
             if round >= warmup {
                 samples.record(started.elapsed());
             }

@@ -10,8 +10,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql, Row};
 
 use super::{Catalog, Variant, mysql_tree, with_literal};
-use crate::db::Flavor;
 use crate::domain::scenarios::{Params, Scenario};
+use crate::storage::db::Flavor;
 
 /// A table scanned whole inside a join is worth a finding from this many rows.
 pub(crate) const LARGE_SCAN_ROWS: f64 = 1_000.0;

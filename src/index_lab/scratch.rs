@@ -18,8 +18,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use sqlx::{AssertSqlSafe, MySqlPool};
 
 use crate::context::{Context, Failure};
-use crate::db::{self, Database, DatabaseUrl};
-use crate::schema::{self, Ownership};
+use crate::storage::db::{self, Database};
+use crate::storage::schema::{self, Ownership};
 
 pub const PREFIX: &str = "cb_tmp_";
 /// MySQL's limit on an index name, in characters.
@@ -41,11 +41,11 @@ pub struct ScratchIndexes {
 impl ScratchIndexes {
     /// Its own connection, so the restore does not wait on the experiment's.
     pub async fn connect(ctx: &Context, lock_wait: Duration) -> Result<Self> {
-        let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-        let db = Database::connect(&url, 1).await?;
+        let url = &ctx.database;
+        let db = Database::connect(url, 1).await?;
         let ownership = Ownership::load(&db.pool)
             .await
-            .map_err(|e| db::user_error(e, &url))?;
+            .map_err(|e| db::user_error(e, url))?;
         Ok(Self {
             pool: db.pool,
             own_tables: Arc::new(ownership.owned),

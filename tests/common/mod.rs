@@ -99,7 +99,7 @@ impl TestDb {
     /// A fresh database with the tool's schema and no data.
     pub async fn migrated() -> Self {
         let db = Self::new().await;
-        concert_bench::schema::install(&db.pool)
+        concert_bench::storage::schema::install(&db.pool)
             .await
             .expect("apply the migrations");
         db
@@ -277,9 +277,11 @@ pub fn on_cluster() -> bool {
 
 /// A connection to the test Redis, through the tool's own `connect`.
 pub async fn redis() -> concert_bench::keyspace::RedisConn {
-    concert_bench::keyspace::connect(&redis_url())
-        .await
-        .expect("the test Redis answers")
+    concert_bench::keyspace::connect(
+        &concert_bench::keyspace::RedisTarget::parse(&redis_url()).unwrap(),
+    )
+    .await
+    .expect("the test Redis answers")
 }
 
 /// Every key under `prefix` on the test Redis, on every master of a cluster.

@@ -5,6 +5,7 @@ use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::commands::flags::{DAY, parse_fraction};
 use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
@@ -26,7 +27,7 @@ Examples:
   concert-bench cache-bench --workload concert_detail --rate 2000      # open loop
   concert-bench -o json cache-bench | jq '.results[] | {workload, strategy, throughput_rps}'";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct CacheBenchArgs {
     /// Workload (repeatable; default: all three).
     #[arg(long = "workload", value_enum)]
@@ -89,9 +90,11 @@ pub struct CacheBenchArgs {
     pub rng_seed: u64,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub gate: BaselineArgs,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub plot: PlotArgs,
 }
 

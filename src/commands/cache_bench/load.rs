@@ -14,7 +14,7 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 use crate::domain::concerts::{ConcertDetail, ConcertService, Workload};
-use crate::stats::Samples;
+use crate::measure::stats::Samples;
 
 /// What the workloads read and write: the open concerts and their unsold seats.
 pub struct Targets {
@@ -236,7 +236,7 @@ pub async fn drive(
                 if write {
                     let seat = seats[rng.random_range(0..seats.len())];
                     let toggled = service.toggle_seat(seat, holder).await;
-                    crate::slowdown::per_operation();
+                    crate::measure::slowdown::per_operation();
                     match toggled {
                         Ok(_) => {
                             writes.record(Instant::now());
@@ -256,7 +256,7 @@ pub async fn drive(
                         }
                         Workload::Mixed => service.get_concert(mixed_concert).await,
                     };
-                    crate::slowdown::per_operation();
+                    crate::measure::slowdown::per_operation();
                     let elapsed = begin.elapsed();
                     match served {
                         Ok(served) => {

@@ -17,14 +17,15 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 
-use crate::anchor;
 use crate::context::Context;
 use crate::domain::concerts::{
     CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation, Workload,
 };
 use crate::keyspace::{self, KeyPrefix};
-use crate::output::{Ratio, Report};
-use crate::{progress, schema};
+use crate::measure::anchor;
+use crate::render::output::{Ratio, Report};
+use crate::render::progress;
+use crate::storage::schema;
 use load::{CellOutcome, Load, Targets};
 
 /// Redis connections the cache reads spread over (measured: 1 gave 42k req/s for the cached
@@ -100,12 +101,12 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
 
 /// Every cell, the stampede and the anchor, as the typed report.
 pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchReport> {
-    let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.min(64)).await?;
-    let redis = keyspace::connect(&ctx.connect.redis_url).await?;
+    let db = schema::connect_seeded(&ctx.database, args.clients.min(64)).await?;
+    let redis = keyspace::connect(&ctx.redis).await?;
     // One connection per core for the cached reads (see `RedisCache`).
     let mut redis_conns = vec![redis.clone()];
     for _ in 1..CACHE_CONNECTIONS {
-        redis_conns.push(keyspace::connect(&ctx.connect.redis_url).await?);
+        redis_conns.push(keyspace::connect(&ctx.redis).await?);
     }
     let targets = Targets::load(&db.pool).await?;
     // Everything this run caches lives under its own sub-namespace, removed at the end.
@@ -189,7 +190,7 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
         let mut conn = redis.clone();
         Some(
             anchor::get(
-                &ctx.connect.redis_url,
+                &ctx.redis,
                 &mut conn,
                 &ctx.key_prefix,
                 args.clients,
@@ -308,4 +309,26 @@ fn comparisons(outcomes: &[(Cell, CellOutcome)], anchor: Option<&anchor::AnchorR
         }
     }
     out
+}
+
+impl crate::commands::Subcommand for CacheBenchArgs {
+    const NAME: &'static str = <CacheBenchReport as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str =
+        "no results; seats the run held stay held (run cache-bench again to release them)";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<CacheBenchReport>())
+    }
+
+    fn gate(&self) -> Option<&crate::gate::BaselineArgs> {
+        Some(&self.gate)
+    }
+
+    fn plot_dir(&self) -> Option<&std::path::Path> {
+        self.plot.plot.as_deref()
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
+    }
 }

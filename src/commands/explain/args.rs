@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::commands::flags::{HOUR, PlotArgs};
 use crate::domain::queue::duration_up_to;
@@ -20,7 +21,7 @@ Examples:
   concert-bench explain --analyze --scenario concert_detail
   concert-bench explain --raw -o json | jq '.plans[0].raw'";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct ExplainArgs {
     /// Scenario to explain (repeatable; default: all six).
     #[arg(long = "scenario", value_enum)]
@@ -67,6 +68,7 @@ pub struct ExplainArgs {
     pub warmup: u32,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub plot: PlotArgs,
 }
 

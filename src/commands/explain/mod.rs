@@ -14,7 +14,6 @@ use sqlx::MySql;
 use sqlx::pool::PoolConnection;
 
 use crate::context::Context;
-use crate::db::user_error;
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
@@ -22,9 +21,10 @@ use crate::index_lab::plans::{
 use crate::index_lab::{
     Catalog, Experiment, ScratchIndexes, Variant, measure, scratch, with_literal,
 };
-use crate::output::Report;
-use crate::progress;
-use crate::stats::speedup;
+use crate::measure::stats::speedup;
+use crate::render::output::Report;
+use crate::render::progress;
+use crate::storage::db::user_error;
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
     Report::of(&explain(ctx, args).await?)
@@ -366,6 +366,27 @@ fn judge(
                 columns.join(", ")
             )
         }),
+    }
+}
+
+impl crate::commands::Subcommand for ExplainArgs {
+    const NAME: &'static str = <ExplainReport as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str = "no results; the schema was not changed";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<ExplainReport>())
+    }
+
+    fn owns_ctrl_c(&self) -> bool {
+        self.create_indexes
+    }
+
+    fn plot_dir(&self) -> Option<&std::path::Path> {
+        self.plot.plot.as_deref()
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
     }
 }
 

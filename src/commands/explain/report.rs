@@ -3,12 +3,12 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::db::ServerInfo;
 use crate::domain::scenarios::Scenario;
 use crate::index_lab::plans::Plan;
 use crate::index_lab::scratch;
-use crate::output::{CommandReport, Table};
-use crate::plot::{Axis, Estimate, Figure, Level, Marks, Series};
+use crate::render::output::{CommandReport, Table};
+use crate::render::plot::{Axis, Estimate, Figure, Level, Marks, Series};
+use crate::storage::db::ServerInfo;
 
 /// Every scenario's plan under every variant, what to look at in them, and the advisor's
 /// proposals with their measured speedups.

@@ -5,6 +5,7 @@ use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::commands::flags::HOUR;
 use crate::domain::queue::duration_up_to;
@@ -24,7 +25,7 @@ Examples:
   concert-bench query --scenario concert_detail --scales 1,10   # how the gap grows with the data
   concert-bench -o json query > week8.json";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct QueryArgs {
     /// Scenario to run (repeatable; default: all six).
     #[arg(long = "scenario", value_enum)]
@@ -63,8 +64,10 @@ pub struct QueryArgs {
     pub lock_wait_timeout: Duration,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub gate: BaselineArgs,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub plot: PlotArgs,
 }

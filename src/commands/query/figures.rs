@@ -2,7 +2,7 @@
 //! spread beside the write-up's figures; with `--scales`, each speedup against the data size.
 
 use super::report::{QueryReport, SweepReport};
-use crate::plot::{Axis, Estimate, Figure, Marks, Series};
+use crate::render::plot::{Axis, Estimate, Figure, Marks, Series};
 
 /// One figure per scenario.
 pub fn variants(report: &QueryReport) -> Vec<Figure> {
@@ -114,7 +114,7 @@ pub fn sweep(report: &SweepReport) -> Vec<Figure> {
         x: Axis::log("seats in the data set (log scale)"),
         y: Axis::log("speedup over no index (x, log scale)"),
         marks: Marks::Curves(series),
-        levels: vec![crate::plot::Level {
+        levels: vec![crate::render::plot::Level {
             name: "no change".into(),
             value: 1.0,
         }],

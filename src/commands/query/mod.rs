@@ -18,13 +18,13 @@ pub use report::{
 use anyhow::Result;
 
 use crate::context::Context;
-use crate::db::{Database, user_error};
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::experiment::{Experiment, measure, server_time, with_literal};
 use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch};
-use crate::output::Report;
-use crate::progress;
-use crate::stats::{Samples, speedup};
+use crate::measure::stats::{Samples, speedup};
+use crate::render::output::Report;
+use crate::render::progress;
+use crate::storage::db::{Database, user_error};
 
 /// One scenario under one variant.
 struct Measured {
@@ -170,5 +170,30 @@ fn report(
         results,
         comparisons,
         created_indexes: Vec::new(),
+    }
+}
+
+impl crate::commands::Subcommand for QueryArgs {
+    const NAME: &'static str = <QueryDocument as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str = "no results; the schema was not changed";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<QueryDocument>())
+    }
+
+    fn owns_ctrl_c(&self) -> bool {
+        self.create_indexes || !self.scales.is_empty()
+    }
+
+    fn gate(&self) -> Option<&crate::gate::BaselineArgs> {
+        Some(&self.gate)
+    }
+
+    fn plot_dir(&self) -> Option<&std::path::Path> {
+        self.plot.plot.as_deref()
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
     }
 }

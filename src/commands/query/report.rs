@@ -6,12 +6,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::figures;
-use crate::db::{Flavor, ServerInfo};
 use crate::domain::scenarios::{Params, Scenario};
 use crate::index_lab::{Variant, scratch};
-use crate::output::{CommandReport, Table};
-use crate::plot::Figure;
-use crate::stats::Latency;
+use crate::measure::stats::Latency;
+use crate::render::output::{CommandReport, Table};
+use crate::render::plot::Figure;
+use crate::storage::db::{Flavor, ServerInfo};
 
 /// The write-up's own figures (MySQL, the original project), shown beside ours.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -12,12 +12,10 @@ use super::{QueryArgs, ScaleResult, SweepReport};
 use crate::commands::seed;
 use crate::commands::seed::SeedArgs;
 use crate::context::{Context, Failure};
-use crate::db::DatabaseUrl;
-use crate::keyspace::KeyPrefix;
-use crate::scratch_db::ScratchDatabase;
+use crate::storage::scratch::ScratchDatabase;
 
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<SweepReport> {
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+    let url = &ctx.database;
     let mut sweep = Vec::new();
     let once = QueryArgs {
         scales: Vec::new(),
@@ -25,11 +23,9 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<SweepReport> {
     };
     for &scale in &args.scales {
         let scratch = format!("{}_scale{scale}", url.database());
-        let mut child = ctx.clone();
-        child.connect.database_url = url.with_database(&scratch)?;
-        child.key_prefix = KeyPrefix::parse(&format!("{}{scratch}:", ctx.key_prefix.as_str()))?;
+        let mut child = ctx.child(&scratch, &format!("{scratch}:"))?;
         child.quiet = true;
-        let created = ScratchDatabase::create(&url, &scratch, "--scales").await?;
+        let created = ScratchDatabase::create(url, &scratch, "--scales").await?;
         let measured = tokio::select! {
             measured = measure_at(&child, scale, &once) => measured,
             _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(

@@ -5,8 +5,11 @@ use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
-use crate::commands::flags::{DAY, HOUR, MAX_ID, MAX_USERS, parse_fraction, parse_policy};
+use crate::commands::flags::{
+    DAY, HOUR, MAX_ID, MAX_USERS, as_typed, parse_fraction, parse_policy,
+};
 use crate::domain::queue::{Arrival, Policy, duration_up_to};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -31,14 +34,15 @@ Examples:
 /// The most queues one run simulates at once (`--concerts`).
 pub const MAX_CONCERTS: u64 = 1_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum QueueBackendArg {
     Redis,
     Database,
     Both,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct QueueSimArgs {
     /// Which queue store to simulate: the Redis queue, the database queue, or both side by side.
     #[arg(long, value_enum, default_value = "redis")]
@@ -50,6 +54,7 @@ pub struct QueueSimArgs {
 
     /// Admission policy: capacity:N (at most N active) or rate:N/PERIOD (N every PERIOD).
     #[arg(long, default_value = "capacity:1000", value_parser = parse_policy)]
+    #[serde(serialize_with = "as_typed")]
     pub policy: Policy,
 
     /// How long an admitted user stays active without paying (queue time).
@@ -58,6 +63,7 @@ pub struct QueueSimArgs {
 
     /// When users arrive: all, rate:N/PERIOD (evenly spaced) or burst:N/PERIOD (N at once).
     #[arg(long, default_value = "all", value_parser = parse_arrival)]
+    #[serde(serialize_with = "as_typed")]
     pub arrival: Arrival,
 
     /// Time an admitted user holds their turn, uniform in LOW..HIGH (queue time).
@@ -107,9 +113,11 @@ pub struct QueueSimArgs {
     pub rng_seed: u64,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub gate: BaselineArgs,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub plot: PlotArgs,
 }
 

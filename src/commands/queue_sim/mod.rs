@@ -14,13 +14,15 @@ pub use report::{BackendResult, ProbeResult, QueueSimReport, Settings, Simulatio
 
 use anyhow::{Result, bail};
 
-use crate::anchor::{self, AnchorRun};
 use crate::commands::flags::MAX_ID;
 use crate::context::Context;
 use crate::domain::queue::{Clock, DatabaseQueue, Policy, QueueConfig, RedisQueue, WaitingQueue};
+use crate::keyspace;
 use crate::keyspace::KeyPrefix;
-use crate::output::{Ratio, Report};
-use crate::{keyspace, progress, schema};
+use crate::measure::anchor::{self, AnchorRun};
+use crate::render::output::{Ratio, Report};
+use crate::render::progress;
+use crate::storage::schema;
 use simulation::{Probe, SimOutcome, SimParams, probe, simulate};
 
 /// Database queue ids of simulations start here: far above any concert id a seed makes.
@@ -96,11 +98,9 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
         let clock = Clock::compressed(args.speed);
         let run = match backend {
             QueueBackendArg::Database => {
-                let db = schema::connect_seeded(
-                    &ctx.connect.database_url,
-                    args.clients.min(MAX_DB_CONNECTIONS),
-                )
-                .await?;
+                let db =
+                    schema::connect_seeded(&ctx.database, args.clients.min(MAX_DB_CONNECTIONS))
+                        .await?;
                 let queues = concert_configs(&database_config)
                     .into_iter()
                     .map(|c| DatabaseQueue::new(db.pool.clone(), c, clock.clone()))
@@ -108,7 +108,7 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
                 run_backend(queues, clock, args, probe_size, &multi).await?
             }
             _ => {
-                let mut conn = keyspace::connect(&ctx.connect.redis_url).await?;
+                let mut conn = keyspace::connect(&ctx.redis).await?;
                 let queues: Vec<RedisQueue> = concert_configs(&config)
                     .into_iter()
                     .map(|c| RedisQueue::new(conn.clone(), &redis_prefix, c, clock.clone()))
@@ -123,8 +123,8 @@ pub async fn measure(ctx: &Context, args: &QueueSimArgs) -> Result<QueueSimRepor
     }
     let anchors = if args.anchor {
         anchor::sorted_set(
-            &ctx.connect.redis_url,
-            &mut keyspace::connect(&ctx.connect.redis_url).await?,
+            &ctx.redis,
+            &mut keyspace::connect(&ctx.redis).await?,
             &redis_prefix,
             args.clients,
             probe_size.max(args.probe_lookups),
@@ -377,4 +377,26 @@ fn comparisons(runs: &[BackendRun], anchors: &[AnchorRun]) -> Vec<Ratio> {
         });
     }
     out
+}
+
+impl crate::commands::Subcommand for QueueSimArgs {
+    const NAME: &'static str = <QueueSimReport as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str =
+        "no results; the simulation's queue keys may remain under the key prefix";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<QueueSimReport>())
+    }
+
+    fn gate(&self) -> Option<&crate::gate::BaselineArgs> {
+        Some(&self.gate)
+    }
+
+    fn plot_dir(&self) -> Option<&std::path::Path> {
+        self.plot.plot.as_deref()
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
+    }
 }

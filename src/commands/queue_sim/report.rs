@@ -4,11 +4,11 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::simulation::TickSample;
-use crate::anchor::AnchorRun;
 use crate::keyspace::{MasterShare, describe_spread};
-use crate::output::{CommandReport, Ratio, Table, thousands};
-use crate::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
-use crate::stats::Latency;
+use crate::measure::anchor::AnchorRun;
+use crate::measure::stats::Latency;
+use crate::render::output::{CommandReport, Ratio, Table, thousands};
+use crate::render::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct QueueSimReport {

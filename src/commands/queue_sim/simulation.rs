@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::domain::queue::{Arrival, Clock, Policy, Position, QueueError, WaitingQueue};
-use crate::stats::Samples;
+use crate::measure::stats::Samples;
 
 /// Polls back off from this (queue time) ...
 const POLL_MIN: Duration = Duration::from_secs(1);
@@ -123,7 +123,7 @@ impl<Q: WaitingQueue> Shared<Q> {
             };
             let started = Instant::now();
             let outcome = op().await;
-            crate::slowdown::per_operation();
+            crate::measure::slowdown::per_operation();
             let elapsed = started.elapsed();
             drop(permit);
             match outcome {
@@ -667,6 +667,6 @@ pub async fn probe<Q: WaitingQueue>(
 async fn timed<T>(op: impl Future<Output = Result<T, QueueError>>) -> Result<Duration, QueueError> {
     let started = Instant::now();
     let outcome = op.await;
-    crate::slowdown::per_operation();
+    crate::measure::slowdown::per_operation();
     outcome.map(|_| started.elapsed())
 }

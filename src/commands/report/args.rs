@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Serialize;
 
 pub(crate) const EXAMPLES: &str = "\
 Runs the write-up's reproduction end to end on scratch databases it creates beside
@@ -19,7 +20,7 @@ Examples:
   concert-bench report --quick --out /tmp/r # shorter runs, sweep to scale 3: under a minute
   concert-bench -o json report --quick -q | jq '.claims'";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct ReportArgs {
     /// Directory for index.html, report.json and the SVG figures (created if missing).
     #[arg(long, value_name = "DIR", default_value = "concert-bench-report")]

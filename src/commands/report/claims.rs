@@ -10,7 +10,7 @@ use crate::commands::query::Comparison;
 use crate::commands::reserve::{Outcome, ReserveReport, StrategyResult};
 use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
 use crate::domain::scenarios::Scenario;
-use crate::output::thousands;
+use crate::render::output::thousands;
 
 /// The write-up's sections, in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]

@@ -12,7 +12,7 @@ use crate::commands::query::{QueryReport, SweepReport};
 use crate::commands::queue_sim::QueueSimReport;
 use crate::commands::reserve::ReserveReport;
 use crate::commands::seed::SeedReport;
-use crate::output::{CommandReport, Table};
+use crate::render::output::{CommandReport, Table};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReportDocument {

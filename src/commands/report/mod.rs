@@ -25,12 +25,11 @@ use clap::{FromArgMatches, Parser};
 
 use super::{cache_bench, explain, query, queue_sim, reserve, seed};
 use crate::context::{Context, Failure};
-use crate::db::DatabaseUrl;
 use crate::keyspace::{self, KeyPrefix};
-use crate::output::{CommandReport, Report};
-use crate::plot::Figure;
-use crate::progress;
-use crate::scratch_db::ScratchDatabase;
+use crate::render::output::{CommandReport, Report};
+use crate::render::plot::Figure;
+use crate::render::progress;
+use crate::storage::scratch::ScratchDatabase;
 
 /// The scenarios the scale sweep measures: the two whose plans depend on the data's size.
 const SWEEP_SCENARIOS: [&str; 4] = [
@@ -182,24 +181,22 @@ pub struct Drawn {
 pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("report: cannot create the directory {}", args.out.display()))?;
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
+    let url = &ctx.database;
     let main_name = format!("{}_report", url.database());
     let large_name = format!("{}_report_large", url.database());
     let run_id = format!("{:08x}", fake::rand::random::<u32>());
-    let prefix = KeyPrefix::parse(&format!("{}report-{run_id}:", ctx.key_prefix.as_str()))?;
+    let stage_prefix = format!("report-{run_id}:");
+    let prefix = ctx.key_prefix.child(&stage_prefix)?;
 
     let stage_ctx = |database: &str| -> Result<Context> {
-        let mut child = ctx.clone();
-        child.connect.database_url = url.with_database(database)?;
-        child.connect.key_prefix = prefix.as_str().to_string();
-        child.key_prefix = prefix.clone();
+        let mut child = ctx.child(database, &stage_prefix)?;
         child.quiet = true;
         Ok(child)
     };
     let (main, large) = (stage_ctx(&main_name)?, stage_ctx(&large_name)?);
     let mut scratch = Vec::new();
     for name in [&main_name, &large_name] {
-        match ScratchDatabase::create(&url, name, "report").await {
+        match ScratchDatabase::create(url, name, "report").await {
             Ok(db) => scratch.push(db),
             Err(e) => {
                 drop_all(scratch).await?;
@@ -249,13 +246,7 @@ async fn measure(ctx: &Context, main: &Context, large: &Context, plan: &Plan) ->
                 .with_context(|| format!("report: `{}`", $stage.line()))?;
             stages.push(StageSummary {
                 command: $stage.line(),
-                database: $ctx
-                    .connect
-                    .database_url
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
+                database: $ctx.database.database().to_string(),
                 seconds: started.elapsed().as_secs_f64(),
             });
             bar.inc(1);
@@ -280,13 +271,7 @@ async fn measure(ctx: &Context, main: &Context, large: &Context, plan: &Plan) ->
             scale_point(1, &seeded, small_query),
             scale_point(plan.large_scale, &large_seeded, large_query),
         ],
-        beside: main
-            .connect
-            .database_url
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        beside: main.database.database().to_string(),
     };
     Ok(Measured {
         seed: seeded,
@@ -420,7 +405,7 @@ async fn drop_all(scratch: Vec<ScratchDatabase>) -> Result<()> {
 }
 
 async fn clear_keys(ctx: &Context, prefix: &KeyPrefix) -> Result<()> {
-    let mut conn = keyspace::connect(&ctx.connect.redis_url).await?;
+    let mut conn = keyspace::connect(&ctx.redis).await?;
     keyspace::clear(&mut conn, prefix).await.with_context(|| {
         format!(
             "report: could not remove its Redis keys under {}",
@@ -428,4 +413,22 @@ async fn clear_keys(ctx: &Context, prefix: &KeyPrefix) -> Result<()> {
         )
     })?;
     Ok(())
+}
+
+impl crate::commands::Subcommand for ReportArgs {
+    const NAME: &'static str = <ReportDocument as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str =
+        "no report; the scratch databases and Redis keys this run created were removed";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<ReportDocument>())
+    }
+
+    fn owns_ctrl_c(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
+    }
 }

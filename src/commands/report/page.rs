@@ -7,7 +7,7 @@ use super::claims::{Claim, Section, Verdict};
 use super::document::ReportDocument;
 use crate::commands::query::QueryDocument;
 use crate::commands::seed::SeedDocument;
-use crate::output::{CommandReport, Table};
+use crate::render::output::{CommandReport, Table};
 
 const STYLE: &str = "
 body { font-family: sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }

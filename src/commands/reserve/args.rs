@@ -5,8 +5,9 @@ use crate::gate::BaselineArgs;
 use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
-use crate::commands::flags::{DAY, HOUR, MAX_USERS, parse_policy};
+use crate::commands::flags::{DAY, HOUR, MAX_USERS, as_typed, parse_policy};
 use crate::domain::booking::Strategy;
 use crate::domain::queue::{Policy, duration_up_to};
 
@@ -37,7 +38,8 @@ Examples:
 
 /// One `--strategy`: a strategy's name (parsed by [`Strategy`]'s own derive, so no list of
 /// names is kept here) or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StrategyPick {
     All,
     One(Strategy),
@@ -57,7 +59,8 @@ fn parse_strategy(raw: &str) -> Result<StrategyPick, String> {
 }
 
 /// Which seats a load's users want.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub enum SeatChoice {
     /// Everyone wants one seat.
     Hot,
@@ -84,6 +87,12 @@ impl std::str::FromStr for SeatChoice {
     }
 }
 
+impl From<SeatChoice> for String {
+    fn from(seats: SeatChoice) -> Self {
+        seats.to_string()
+    }
+}
+
 impl std::fmt::Display for SeatChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -94,14 +103,15 @@ impl std::fmt::Display for SeatChoice {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FlowChoice {
     Direct,
     Events,
     Both,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct ReserveArgs {
     /// The user reserving (by hand), or the wallet of --charge-race (default 1).
     #[arg(long)]
@@ -134,6 +144,7 @@ pub struct ReserveArgs {
 
     /// Admission policy of the queue when reserving by hand.
     #[arg(long, default_value = "capacity:100", value_parser = parse_policy)]
+    #[serde(serialize_with = "as_typed")]
     pub queue_policy: Policy,
 
     /// Run many simulated users concurrently, one run per strategy.
@@ -188,9 +199,11 @@ pub struct ReserveArgs {
     pub rng_seed: u64,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub gate: BaselineArgs,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub plot: PlotArgs,
 }
 

@@ -17,12 +17,12 @@ use serde::Serialize;
 use sqlx::MySqlPool;
 
 use crate::context::Context;
-use crate::db::{Database, DatabaseUrl};
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, stream_key};
 use crate::domain::services::{Event, OUTCOMES};
 use crate::keyspace;
 use crate::keyspace::RedisConn;
-use crate::stats::{Latency, Samples};
+use crate::measure::stats::{Latency, Samples};
+use crate::storage::db::{Database, DatabaseUrl};
 
 /// Which saga an outcome ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,9 +180,9 @@ impl EventsRun {
             let warm = futures::future::try_join_all((0..WORKER_POOL).map(|_| db.pool.acquire()));
             drop(warm.await?);
             let config = WorkerConfig::default();
-            Some(Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?)
+            Some(Workers::start(&db.pool, &ctx.redis, &ctx.key_prefix, &config).await?)
         };
-        let listener = keyspace::connect(&ctx.connect.redis_url).await?;
+        let listener = keyspace::connect(&ctx.redis).await?;
         let outcomes = Outcomes::listen(listener, stream_key(&ctx.key_prefix, OUTCOMES)).await?;
         let first_event = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox")
             .fetch_one(pool)

@@ -15,9 +15,9 @@ use crate::commands::reserve::events::{Outcomes, Saga};
 use crate::context::Context;
 use crate::domain::booking::{Booking, BookingError, Strategy};
 use crate::domain::services;
-use crate::output::{Table, thousands};
-use crate::progress;
-use crate::stats::{Latency, Samples};
+use crate::measure::stats::{Latency, Samples};
+use crate::render::output::{Table, thousands};
+use crate::render::progress;
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StrategyResult {
@@ -264,7 +264,7 @@ async fn one_run(
         .map(|(user, seat)| async move {
             let begin = Instant::now();
             let outcome = driver.reserve(user, seat, pay).await;
-            crate::slowdown::per_operation();
+            crate::measure::slowdown::per_operation();
             (outcome, begin.elapsed())
         })
         .buffer_unordered(args.clients as usize);

@@ -20,12 +20,14 @@ use anyhow::{Result, bail};
 
 use crate::commands::reserve::events::EventsRun;
 use crate::context::Context;
-use crate::db::DatabaseUrl;
 use crate::domain::audit::Audit;
 use crate::domain::booking::{Booking, Strategy};
 use crate::domain::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueue};
-use crate::output::Report;
-use crate::{keyspace, progress, schema};
+use crate::keyspace;
+use crate::render::output::Report;
+use crate::render::progress;
+use crate::storage::db::DatabaseUrl;
+use crate::storage::schema;
 
 /// How often a person waiting in the queue sees their position refreshed.
 const QUEUE_POLL: Duration = Duration::from_millis(500);
@@ -36,14 +38,14 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
 
 /// What the run did and the audit after it, as the typed report.
 pub async fn measure(ctx: &Context, args: &ReserveArgs) -> Result<ReserveReport> {
-    let db = schema::connect_seeded(&ctx.connect.database_url, args.clients.clamp(2, 128)).await?;
+    let db = schema::connect_seeded(&ctx.database, args.clients.clamp(2, 128)).await?;
     let url = db.url.clone();
     let needs_redis = !args.audit
         && !args.sweep
         && (!args.skip_queue && !args.load && args.charge_race.is_none()
             || strategies(args).contains(&Strategy::RedisLock));
     let redis = if needs_redis {
-        Some(keyspace::connect(&ctx.connect.redis_url).await?)
+        Some(keyspace::connect(&ctx.redis).await?)
     } else {
         None
     };
@@ -232,5 +234,26 @@ async fn wait_for_turn(ctx: &Context, queue: &RedisQueue, user: u64) -> Result<(
         queue.admit().await?;
         tokio::time::sleep(QUEUE_POLL).await;
         position = queue.position(user).await?;
+    }
+}
+
+impl crate::commands::Subcommand for ReserveArgs {
+    const NAME: &'static str = <ReserveReport as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str = "every finished step committed whole (sagas of --flow events under way finish when a `concert-bench worker` runs); run `concert-bench reserve --audit` to check";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<ReserveReport>())
+    }
+
+    fn gate(&self) -> Option<&crate::gate::BaselineArgs> {
+        Some(&self.gate)
+    }
+
+    fn plot_dir(&self) -> Option<&std::path::Path> {
+        self.plot.plot.as_deref()
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
     }
 }

@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::{ChargeRace, EventsSummary, StrategyResult, load};
 use crate::domain::audit::Audit;
 use crate::domain::booking::{Hold, Payment, Strategy};
-use crate::output::{CommandReport, Table, thousands};
-use crate::plot::{Axis, Estimate, Figure, Marks, Series};
+use crate::render::output::{CommandReport, Table, thousands};
+use crate::render::plot::{Axis, Estimate, Figure, Marks, Series};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReserveReport {

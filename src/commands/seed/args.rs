@@ -4,6 +4,7 @@ use crate::gate::BaselineArgs;
 use std::path::PathBuf;
 
 use clap::{Args, Parser};
+use serde::Serialize;
 
 pub(crate) const EXAMPLES: &str = "\
 Defaults are the write-up's week-8 data set: 1,000 users, 100 concerts x 20 performances
@@ -16,7 +17,7 @@ Examples:
   concert-bench seed --reset --concerts 5 --users 50      # a tiny set for experiments
   concert-bench seed --tsv-dir /tmp/week8                 # files for LOAD DATA (the anchor)";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct SeedArgs {
     /// Users, each with a point wallet (multiplied by --scale).
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=MAX_SEED_COUNT))]
@@ -68,6 +69,7 @@ pub struct SeedArgs {
     pub tsv_dir: Option<PathBuf>,
 
     #[command(flatten)]
+    #[serde(skip)]
     pub gate: BaselineArgs,
 }
 

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::generate::{SeedTable, Value, generate};
 use super::plan::SeedPlan;
-use crate::progress;
+use crate::render::progress;
 
 /// MySQL's limit on placeholders in one prepared statement.
 const MAX_PLACEHOLDERS: u64 = 65_535;
@@ -95,7 +95,7 @@ pub async fn load(
                 values.clear();
                 generate(&plan, chunk.table, chunk.first, chunk.count, &mut values);
                 insert(&pool, chunk.table, &values).await?;
-                crate::slowdown::per_operation();
+                crate::measure::slowdown::per_operation();
                 let ended = Instant::now();
                 spans
                     .lock()

@@ -25,9 +25,11 @@ pub use plan::{SeedPlan, Sizes};
 pub use report::{RowCounts, SeedDocument, SeedReport, TableLoad, TsvFile, TsvReport};
 
 use crate::context::Context;
-use crate::db::{Database, DatabaseUrl, user_error};
-use crate::output::Report;
-use crate::{keyspace, progress, schema};
+use crate::keyspace;
+use crate::render::output::Report;
+use crate::render::progress;
+use crate::storage::db::{Database, user_error};
+use crate::storage::schema;
 
 pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
     match &args.tsv_dir {
@@ -39,8 +41,8 @@ pub async fn run(ctx: &Context, args: &SeedArgs) -> Result<Report> {
 /// Creates the schema (or resets the tool's own tables) and loads the data set.
 pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
     let plan = SeedPlan::new(args)?;
-    let url = DatabaseUrl::parse(&ctx.connect.database_url)?;
-    let db = Database::connect_creating(&url, args.connections).await?;
+    let url = &ctx.database;
+    let db = Database::connect_creating(url, args.connections).await?;
 
     let schema_started = Instant::now();
     schema::prepare_for_seed(&db, args.reset).await?;
@@ -58,7 +60,7 @@ pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
     )
     .await
     .map_err(|e| match e.downcast::<sqlx::Error>() {
-        Ok(sql) => user_error(sql, &url),
+        Ok(sql) => user_error(sql, url),
         Err(other) => other,
     })
     .context(
@@ -74,7 +76,7 @@ pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
     )))
     .execute(&db.pool)
     .await
-    .map_err(|e| user_error(e, &url))?;
+    .map_err(|e| user_error(e, url))?;
 
     sqlx::query(
         "INSERT INTO seed_run (rng_seed, parameters, started_at, finished_at) VALUES (?, ?, ?, ?)",
@@ -85,7 +87,7 @@ pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
     .bind(Utc::now().naive_utc())
     .execute(&db.pool)
     .await
-    .map_err(|e| user_error(e, &url))?;
+    .map_err(|e| user_error(e, url))?;
 
     let redis_keys_cleared = if args.reset {
         clear_cached_data(ctx).await
@@ -127,7 +129,7 @@ pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
 async fn clear_cached_data(ctx: &Context) -> Option<u64> {
     let prefix = &ctx.key_prefix;
     let cleared = async {
-        let mut conn = keyspace::connect(&ctx.connect.redis_url).await?;
+        let mut conn = keyspace::connect(&ctx.redis).await?;
         anyhow::Ok(keyspace::clear(&mut conn, prefix).await?)
     };
     match cleared.await {
@@ -171,6 +173,24 @@ fn rate(rows: u64, seconds: f64) -> f64 {
         rows as f64 / seconds
     } else {
         0.0
+    }
+}
+
+impl crate::commands::Subcommand for SeedArgs {
+    const NAME: &'static str = <SeedDocument as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str =
+        "the data set is incomplete: run `concert-bench seed --reset`";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<SeedDocument>())
+    }
+
+    fn gate(&self) -> Option<&crate::gate::BaselineArgs> {
+        Some(&self.gate)
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
     }
 }
 

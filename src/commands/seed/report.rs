@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::SeedTable;
 use super::Sizes;
-use crate::db::ServerInfo;
-use crate::output::{CommandReport, Table, thousands};
+use crate::render::output::{CommandReport, Table, thousands};
+use crate::storage::db::ServerInfo;
 
 /// `seed`'s document: a load into the database, or (with `--tsv-dir`) files for LOAD DATA.
 #[derive(Debug, Serialize, JsonSchema)]

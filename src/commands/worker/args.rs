@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::commands::flags::{DAY, HOUR};
 use crate::domain::queue::{duration_up_to, parse_duration};
@@ -22,7 +23,7 @@ Examples:
   concert-bench worker --for 60s -o json                 # stop after a minute, print counts
   concert-bench worker --replay-parked --for 30s         # re-drive parked events, then stop";
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct WorkerArgs {
     /// A service to consume for (repeatable; default: all four).
     #[arg(long = "service", value_enum)]

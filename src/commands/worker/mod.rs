@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::domain::services::worker::{Backlog, WorkerConfig, Workers, replay_parked};
 use crate::domain::services::{EventCounts, Service};
-use crate::output::{CommandReport, Report, Table, thousands};
-use crate::{progress, schema};
+use crate::render::output::{CommandReport, Report, Table, thousands};
+use crate::render::progress;
+use crate::storage::schema;
 
 /// What one worker process did, and what it left for the others.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -55,15 +56,14 @@ impl CommandReport for WorkerReport {
 const POOL: u32 = 40;
 
 pub async fn run(ctx: &Context, args: &WorkerArgs) -> Result<Report> {
-    let db = schema::connect_seeded(&ctx.connect.database_url, POOL).await?;
+    let db = schema::connect_seeded(&ctx.database, POOL).await?;
     let config = config(args);
     let replayed = if args.replay_parked {
-        Some(replay_parked(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix).await?)
+        Some(replay_parked(&db.pool, &ctx.redis, &ctx.key_prefix).await?)
     } else {
         None
     };
-    let workers =
-        Workers::start(&db.pool, &ctx.connect.redis_url, &ctx.key_prefix, &config).await?;
+    let workers = Workers::start(&db.pool, &ctx.redis, &ctx.key_prefix, &config).await?;
     let spinner = progress::spinner(ctx.progress_visible());
     spinner.set_message("working: relaying and applying events (Ctrl-C stops)");
     match args.run_for {
@@ -96,6 +96,20 @@ fn config(args: &WorkerArgs) -> WorkerConfig {
         max_deliveries: usize::try_from(args.max_deliveries).unwrap_or(usize::MAX),
         republish_after: args.republish_after,
         ..WorkerConfig::default()
+    }
+}
+
+impl crate::commands::Subcommand for WorkerArgs {
+    const NAME: &'static str = <WorkerReport as crate::render::output::CommandReport>::COMMAND;
+    const INTERRUPTED: &'static str =
+        "events being applied rolled back; any worker redelivers them";
+
+    fn document_schema() -> Option<serde_json::Value> {
+        Some(crate::render::output::schema_of::<WorkerReport>())
+    }
+
+    async fn run(&self, ctx: &Context) -> Result<Report> {
+        run(ctx, self).await
     }
 }
 

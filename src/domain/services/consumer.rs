@@ -29,8 +29,8 @@ use sqlx::{MySql, MySqlPool, QueryBuilder};
 use tokio::sync::watch;
 
 use super::{Event, EventStats, Service, outbox};
-use crate::db::is_unavailable;
 use crate::keyspace::RedisConn;
+use crate::storage::db::is_unavailable;
 
 /// Entries read per round.
 const BATCH: usize = 64;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::consumer::{Consumer, ConsumerConfig};
 use super::relay::{Relay, RelayConfig};
 use super::{EventStats, Parked, Service, reservation, unapplied_events_sql};
-use crate::keyspace::{self, KeyPrefix};
+use crate::keyspace::{self, KeyPrefix, RedisTarget};
 
 /// How often the Reservation service cancels reservations the Concert service never
 /// answered.
@@ -66,7 +66,11 @@ pub fn parked_key(prefix: &KeyPrefix) -> String {
 /// next consumer applies it (or parks it again, if the cause is still there). Removing the row
 /// first is the safe order: if the send fails, the relay republishes an unapplied event by
 /// itself after `republish_after`. Returns how many were replayed.
-pub async fn replay_parked(pool: &MySqlPool, redis_url: &str, prefix: &KeyPrefix) -> Result<u64> {
+pub async fn replay_parked(
+    pool: &MySqlPool,
+    redis: &RedisTarget,
+    prefix: &KeyPrefix,
+) -> Result<u64> {
     let parked: Vec<(String, i64, String, String)> = sqlx::query_as(
         "SELECT CAST(p.consumer AS CHAR), o.id, CAST(o.event_type AS CHAR), CAST(o.payload AS CHAR)
          FROM processed_event p JOIN outbox o ON o.id = p.event_id
@@ -74,7 +78,7 @@ pub async fn replay_parked(pool: &MySqlPool, redis_url: &str, prefix: &KeyPrefix
     )
     .fetch_all(pool)
     .await?;
-    let mut redis = keyspace::connect(redis_url).await?;
+    let mut conn = keyspace::connect(redis).await?;
     let mut replayed = 0;
     for (consumer, id, kind, payload) in parked {
         let removed = sqlx::query(
@@ -88,7 +92,7 @@ pub async fn replay_parked(pool: &MySqlPool, redis_url: &str, prefix: &KeyPrefix
         if removed == 0 {
             continue; // replayed by someone else meanwhile
         }
-        let _: String = redis
+        let _: String = conn
             .xadd(
                 stream_key(prefix, &consumer),
                 "*",
@@ -109,7 +113,7 @@ pub struct Workers {
 impl Workers {
     pub async fn start(
         pool: &MySqlPool,
-        redis_url: &str,
+        redis: &RedisTarget,
         prefix: &KeyPrefix,
         config: &WorkerConfig,
     ) -> Result<Self> {
@@ -122,7 +126,7 @@ impl Workers {
         if config.relay {
             let relay = Relay::new(
                 pool.clone(),
-                keyspace::connect(redis_url).await?,
+                keyspace::connect(redis).await?,
                 RelayConfig {
                     stream_prefix: stream_key(prefix, ""),
                     republish_after: config.republish_after,
@@ -139,7 +143,7 @@ impl Workers {
         {
             let consumer = Consumer {
                 pool: pool.clone(),
-                redis: keyspace::connect(redis_url).await?,
+                redis: keyspace::connect(redis).await?,
                 service,
                 config: ConsumerConfig {
                     stream: stream_key(prefix, service.name()),

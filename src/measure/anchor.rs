@@ -21,23 +21,18 @@ pub struct AnchorRun {
 /// client works on a key of its own master (its `{tag}` placeholder), so the anchor spreads
 /// over every master as `queue-sim --concerts` does.
 pub async fn sorted_set(
-    redis_url: &str,
+    target: &RedisTarget,
     conn: &mut RedisConn,
     prefix: &KeyPrefix,
     clients: u32,
     requests: u64,
     keyspace: u64,
 ) -> Result<Vec<AnchorRun>> {
-    let target = RedisTarget::parse(redis_url)?;
     // A namespace of this run's own, so the cleanup removes its keys and nobody else's.
-    let scratch = KeyPrefix::parse(&format!(
-        "{}anchor:{:x}:",
-        prefix.as_str(),
-        fake::rand::random::<u32>()
-    ))?;
+    let scratch = prefix.child(&format!("anchor:{:x}:", fake::rand::random::<u32>()))?;
     let tag = if target.is_cluster() { "{tag}" } else { "" };
     let key = format!("{}q{tag}", scratch.as_str());
-    let bench = Bench::spread(&target);
+    let bench = Bench::spread(target);
     let mut runs = Vec::new();
     let mut measured = Ok(());
     for (command, args) in [
@@ -66,14 +61,13 @@ pub async fn sorted_set(
 /// afterwards) through `conn`, since a value that size does not fit on a command line. On a
 /// cluster, against the one master that holds it, as every cached read of one name is.
 pub async fn get(
-    redis_url: &str,
+    target: &RedisTarget,
     conn: &mut RedisConn,
     prefix: &KeyPrefix,
     clients: u32,
     requests: u64,
     value_bytes: usize,
 ) -> Result<AnchorRun> {
-    let target = RedisTarget::parse(redis_url)?;
     let key = format!("{}cache:{{anchor}}", prefix.as_str());
     let _: () = redis::cmd("SET")
         .arg(&key)
@@ -82,7 +76,7 @@ pub async fn get(
         .await?;
     let measured = match keyspace::master_of(conn, &key).await {
         Ok(master) => {
-            let bench = Bench::at(&target, master);
+            let bench = Bench::at(target, master);
             bench.run(clients, requests, 1, &["GET", &key]).await
         }
         Err(err) => Err(err.into()),

@@ -76,12 +76,11 @@ impl DatabaseUrl {
         &self.database
     }
 
-    /// The same server and credentials, another database (a raw URL: it keeps the password,
-    /// so it is for connecting, never for printing).
-    pub fn with_database(&self, database: &str) -> Result<String> {
+    /// The same server and credentials, another database (checked like any name).
+    pub fn with_database(&self, database: &str) -> Result<Self> {
         let mut url = self.url.clone();
         url.set_path(&format!("/{database}"));
-        Self::parse(url.as_str()).map(|parsed| parsed.url.to_string())
+        Self::parse(url.as_str())
     }
 
     /// The URL with its password replaced, safe to print anywhere.
@@ -215,7 +214,7 @@ impl ServerConnection {
 
     /// A small pool on another database of the same server.
     pub async fn pool_for(&self, database: &str) -> Result<MySqlPool> {
-        let url = DatabaseUrl::parse(&self.url.with_database(database)?)?;
+        let url = self.url.with_database(database)?;
         MySqlPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(CONNECT_TIMEOUT)

@@ -8,8 +8,8 @@
 
 use anyhow::{Context as _, Result};
 
-use crate::db::{self, DatabaseUrl, ServerConnection};
-use crate::schema;
+use crate::storage::db::{self, DatabaseUrl, ServerConnection};
+use crate::storage::schema;
 
 /// A database this run created (and marked as concert-bench scratch), so this run may drop it.
 pub struct ScratchDatabase {

@@ -20,7 +20,7 @@ use anyhow::{Result, anyhow, bail};
 use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, MySqlPool};
 
-use crate::db::{Database, DatabaseUrl, user_error};
+use crate::storage::db::{Database, DatabaseUrl, user_error};
 
 /// The ownership record: the install, the tables and the scratch indexes the tool created.
 pub const MARKER_TABLE: &str = "_concert_bench_owned";
@@ -237,9 +237,8 @@ pub async fn claimed(pool: &MySqlPool, kind: &str) -> Result<Vec<String>, sqlx::
 
 /// What every command but `seed` starts with: a pool on `--database-url`'s database, which must
 /// hold a finished data set in tables the tool owns (brought up to this release's schema).
-pub async fn connect_seeded(database_url: &str, max_connections: u32) -> Result<Database> {
-    let url = DatabaseUrl::parse(database_url)?;
-    let db = Database::connect(&url, max_connections).await?;
+pub async fn connect_seeded(url: &DatabaseUrl, max_connections: u32) -> Result<Database> {
+    let db = Database::connect(url, max_connections).await?;
     require_seeded(&db).await?;
     Ok(db)
 }

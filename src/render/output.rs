@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plot::Figure;
+use crate::render::plot::Figure;
 
 /// The version of every command's JSON document. It changes only when a field is renamed or
 /// removed (adding fields keeps it), so a CI job can refuse a document it does not understand.
@@ -127,7 +127,13 @@ pub struct Report {
     /// Broken invariants the command found. The report is still printed, then the run fails
     /// with exit code 3, so a CI job notices.
     pub violations: Vec<String>,
+    /// Metrics worse than a baseline beyond the noise: the report is still printed, then the
+    /// run fails with exit code 4.
+    pub regressions: Vec<String>,
     pub figures: Vec<Figure>,
+    /// Text printed as it is in every output format (`schema` prints a JSON Schema, not a
+    /// document).
+    pub verbatim: Option<String>,
 }
 
 impl Report {
@@ -142,8 +148,23 @@ impl Report {
             tables: report.tables(),
             notes: report.notes(),
             violations: report.violations(),
+            regressions: Vec::new(),
             figures: report.figures(),
+            verbatim: None,
         })
+    }
+
+    /// A report that is this text in every format.
+    pub fn verbatim(text: String) -> Self {
+        Self {
+            json: Value::Null,
+            tables: Vec::new(),
+            notes: Vec::new(),
+            violations: Vec::new(),
+            regressions: Vec::new(),
+            figures: Vec::new(),
+            verbatim: Some(text),
+        }
     }
 }
 
@@ -266,7 +287,9 @@ mod tests {
             tables: vec![table],
             notes: vec!["a note".into()],
             violations: Vec::new(),
+            regressions: Vec::new(),
             figures: Vec::new(),
+            verbatim: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::OutputFormat;
+use crate::render::output::OutputFormat;
 
 pub fn visible(quiet: bool, output: OutputFormat) -> bool {
     !quiet && output == OutputFormat::Table && std::io::stderr().is_terminal()

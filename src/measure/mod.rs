@@ -1,0 +1,7 @@
+//! The one measurement layer: HDR histograms, percentiles and bootstrap ratios ([`stats`]),
+//! the anchors measured beside a feature in the same run ([`anchor`]), and the gate's
+//! test-only injected delay ([`slowdown`]).
+
+pub mod anchor;
+pub mod slowdown;
+pub mod stats;

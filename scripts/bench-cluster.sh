@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One Redis against the local Redis Cluster (scripts/redis-cluster.sh), same commands, rounds
-# alternating so drift hits both alike (figures go in the README's "Scaling out"):
+# alternating so drift hits both alike (figures go in docs/scaling-out.md):
 #   1. queue-sim --concerts 30: probe throughput and p99 of enter and position, the
 #      redis-benchmark ZADD/ZRANK anchor on the same target, and the queues per master;
 #   2. cache-bench "get one concert" over 100 open concerts (response cache, on-write

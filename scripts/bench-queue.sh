@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The queue's performance claims, each measured in one run (figures go in the README):
+# The queue's performance claims, each measured in one run (figures go in docs/results.md):
 #   1. enter/position throughput at saturation vs redis-benchmark ZADD/ZRANK, same clients;
 #   2. a position lookup with 1M waiting vs 1k waiting (at -c 1: one lookup's latency, and at
 #      -c 50: saturated throughput);

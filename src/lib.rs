@@ -1,31 +1,7 @@
 //! concert-bench: an admin and benchmarking tool for a concert-ticket reservation backend on
-//! MySQL/MariaDB and Redis.
-//!
-//! # Layout
-//!
-//! The folders show the layers; each depends only on those below it (checked by
-//! `tests/it/architecture.rs`, which also fails on an import cycle):
-//!
-//! - [`cli`]: the command line (global options, the subcommand). [`run`] is the library entry
-//!   point: it executes one parsed command line and returns its report rendered as text;
-//!   `main.rs` only prints that text or the error. Tests call [`run`] in-process.
-//! - `commands/`: one folder per subcommand (`args.rs` its flags, `mod.rs` its `run`,
-//!   `report.rs` its typed report) and the one list of them, [`commands::Command`], from which
-//!   the command line, the dispatch and `schema`'s list follow.
-//! - `index_lab/`: what `query` and `explain` share: the experiment, index variants, scratch
-//!   indexes, plan reading and the advisor's candidates.
-//! - `domain/`: the reservation domain, apart from any benchmark: the waiting queue, the
-//!   Concert service and its caches, booking, the four services and their events, the audit,
-//!   the week-8 scenarios.
-//! - `gate/`: the regression gate (baselines, comparisons, verdicts), and [`context`]: the
-//!   connection options parsed once, and the failures a caller acts on by exit code.
-//! - `render/`: the one report layer (table/JSON/CSV/Markdown exporters, SVG figures, progress
-//!   bars on stderr).
-//! - `measure/`: the one measurement layer (HDR histograms and bootstrap ratios, the
-//!   `redis-benchmark` anchors, the gate's test-only injected delay).
-//! - `storage/`: MySQL/MariaDB connections with one-line errors, the embedded schema and the
-//!   proof of what the tool owns, scratch databases; `keyspace/`: Redis, one server or a
-//!   Cluster, and the key prefix.
+//! MySQL/MariaDB and Redis. The layout below is `docs/architecture.md`, written once and shown
+//! both here and on the repository.
+#![doc = include_str!("../docs/architecture.md")]
 
 pub mod cli;
 pub mod commands;

@@ -1,5 +1,5 @@
 //! The subcommands, one folder each (`args.rs` its flags, `mod.rs` its `run`, `report.rs` its
-//! typed report), and the one list of them: [`registry!`] below. Each command implements
+//! typed report), and the one list of them: `registry!` below. Each command implements
 //! [`Subcommand`] once; the command-line enum, the dispatch, `schema`'s list and
 //! `scripts/schemas.sh` all follow from that list, so a new subcommand is its own folder plus
 //! one entry. Nothing here prints. The commands use the domain, the index lab and the shared

@@ -48,7 +48,7 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// The defaults, from back-to-back runs on this project's 2-core machine (README,
+    /// The defaults, from back-to-back runs on this project's 2-core machine (docs/ci.md,
     /// "Regression gate"): the largest change between two unchanged runs, with a margin.
     pub const DEFAULT: Thresholds = Thresholds {
         latency_pct: 150.0,
@@ -60,7 +60,7 @@ impl Thresholds {
     /// `cache-bench`'s: its cells are 3-second windows of 50 clients sharing two cores with
     /// Redis and the database, and each cell drifts on its own (not the whole run together,
     /// so a ratio between cells is no steadier). Ten unchanged runs moved a cell's throughput
-    /// by up to a factor of 2.24 and its median latency by up to 3.1 (README).
+    /// by up to a factor of 2.24 and its median latency by up to 3.1 (docs/ci.md).
     pub const CACHE_BENCH: Thresholds = Thresholds {
         latency_pct: 250.0,
         rate_pct: 150.0,
@@ -69,7 +69,7 @@ impl Thresholds {
 
     /// `reserve --load`'s: a spread load's throughput moved by a factor of up to 1.69 between
     /// ten unchanged runs (each on a fresh seed), two cores shared by 64 clients and the
-    /// database (README).
+    /// database (docs/ci.md).
     pub const RESERVE: Thresholds = Thresholds {
         rate_pct: 100.0,
         ..Self::DEFAULT

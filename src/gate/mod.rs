@@ -43,7 +43,7 @@ pub struct BaselineArgs {
 
     /// A change smaller than this, in percent, is noise (default: 150 for latencies, 50 for
     /// rates, 25 for speedups within a run; cache-bench 250 and 150; reserve's rates 100;
-    /// from back-to-back runs on a 2-core machine, see the README).
+    /// from back-to-back runs on a 2-core machine, see docs/ci.md).
     #[arg(long, value_name = "PERCENT", value_parser = parse_threshold)]
     pub noise_threshold: Option<f64>,
 

@@ -1,5 +1,5 @@
 //! A test-only slowdown: a fixed delay added to every measured operation, for finding the
-//! smallest regression the gate catches (README, "Regression gate"). It exists only in a
+//! smallest regression the gate catches (docs/ci.md, "Regression gate"). It exists only in a
 //! build with `--features inject-delay`, which reads `CONCERT_BENCH_INJECT_DELAY_US`; a normal
 //! build compiles [`per_operation`] to nothing, so no flag, variable or branch of it is left.
 //!

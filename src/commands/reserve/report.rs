@@ -149,7 +149,7 @@ fn one_row(title: &str, what: &str, n: u64) -> Table {
 
 /// Throughput and latency per flow and strategy; on the hot seat, the time to its one winner.
 /// The raw-SQL anchors (`scripts/bench-reserve.sh`: mysqlslap with the same statements) run
-/// outside the tool, so their figures are in the README, not here.
+/// outside the tool, so their figures are in docs/results.md, not here.
 fn figures(results: &[StrategyResult]) -> Vec<Figure> {
     let names: Vec<String> = results
         .iter()

@@ -2,7 +2,7 @@
 //! per-test prefix, and a real database per test. Time is a manual clock, so TTLs and rate
 //! periods are crossed exactly.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

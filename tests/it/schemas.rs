@@ -2,7 +2,7 @@
 //! `scripts/schemas.sh` after changing a report. (Every document the other tests read is
 //! validated against these files, see `common::run_tool`.)
 
-mod common;
+use crate::common;
 
 use concert_bench::commands::schema::documented;
 use concert_bench::commands::schema_of;

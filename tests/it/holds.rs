@@ -1,7 +1,7 @@
 //! A user's live hold is never taken away by anyone else: not by another user's hold, not by
 //! cache-bench's writes, not by a compensation meant for another reservation.
 
-mod common;
+use crate::common;
 
 use concert_bench::domain::booking::{Booking, BookingError, Strategy};
 use concert_bench::domain::concerts::ConcertRepository;

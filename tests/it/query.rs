@@ -1,7 +1,7 @@
 //! `query` on a small seeded database: results for every scenario and variant, the comparison,
 //! a schema left exactly as found (even when interrupted), and clear refusals.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

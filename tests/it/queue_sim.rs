@@ -1,7 +1,7 @@
 //! `queue-sim` end to end on real Redis (a key prefix per test) and a real database, its
 //! checks, bad input, and a Redis restart in the middle of a run (on a private redis-server).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! they show (a queue entry gone, a stale read, an event never applied) and a side counter
 //! measures them directly.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The reservation domain on a real database per test: each rule and refusal, each strategy
 //! under contention, the sweeper, the charge race, and the audit catching corruption.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,5 @@
 //! Test fixtures: a throwaway database per test (dropped afterwards, even when the test fails)
 //! on the real server, and the library's `run` called in-process.
-#![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -639,12 +638,6 @@ impl PrivateCluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("no replica took over from {dead} within 30 s");
-    }
-
-    /// Restarts killed nodes (they rejoin as replicas) and waits for cluster_state:ok.
-    pub fn heal(&self) {
-        let out = self.script("heal");
-        assert!(out.status.success(), "heal failed: {out:?}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! Nothing a user owns is ever touched: tables, databases and indexes the tool cannot prove it
 //! created are refused by name, whatever the flags. Each test is a case that once lost data.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

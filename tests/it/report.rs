@@ -1,7 +1,7 @@
 //! `report --quick`: the whole write-up on scratch databases beside the test's own, a page a
 //! real browser renders, figures that parse, and nothing left behind (also after Ctrl-C).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! `seed` against the real server: counts checked with SQL (not the tool's report), cross-table
 //! consistency, reproducibility by CHECKSUM TABLE, and the safety rules.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

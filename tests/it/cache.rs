@@ -2,7 +2,7 @@
 //! per test: what a hit returns, invalidation, single flight, TTL expiry; and `cache-bench`
 //! end to end with its bad input.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `explain` on a small seeded database: plans differ between variants as expected, the
 //! advisor proposes seat(performance_id) by itself, and nothing in the schema changes.
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 

@@ -1,7 +1,7 @@
 //! The regression gate end to end: a baseline saved and compared, a regression exiting with 4
 //! through the binary, and every unusable baseline refused in one line with exit code 1.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! one line naming the flag), never a panic, a hang, or a run that silently does nothing.
 //! The first rows are the cases that once panicked or did nothing.
 
-mod common;
+use crate::common;
 
 /// (command, arguments, text the error must contain)
 const CASES: &[(&str, &[&str], &str)] = &[

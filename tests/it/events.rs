@@ -3,7 +3,7 @@
 //! consumer dying mid-handler, Redis down for a while, a poison event). After each, the audit
 //! is clean and every outbox event took effect exactly once.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

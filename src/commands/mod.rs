@@ -8,7 +8,7 @@
 pub mod cache_bench;
 pub mod compare;
 pub mod explain;
-pub(crate) mod flags;
+pub mod flags;
 pub mod query;
 pub mod queue_sim;
 pub mod report;

@@ -1,5 +1,8 @@
-//! The reservation domain, apart from any benchmark: no clap, no output. The commands drive
-//! it and measure it.
+//! The reservation domain, apart from any benchmark: no output, no flags of its own. The
+//! enums a flag names (a seat strategy, a cache level, a service, a scenario) derive clap's
+//! `ValueEnum`, so each value's name and its help (the variant's doc) are written once, here;
+//! parsing the command line, and every value parser, is `commands/`'s. The commands drive the
+//! domain and measure it.
 //!
 //! - [`queue`]: the waiting queue (Redis and database stores behind one trait).
 //! - [`concerts`]: the Concert service's reads and their two cache levels.
@@ -31,6 +34,5 @@ macro_rules! display_as_typed {
 display_as_typed!(
     booking::Strategy,
     concerts::CacheLevel,
-    concerts::Invalidation,
-    concerts::Workload
+    concerts::Invalidation
 );

@@ -58,7 +58,7 @@ macro_rules! on_both_backends {
 fn config(policy: &str) -> QueueConfig {
     QueueConfig {
         concert: 7,
-        policy: policy.parse().unwrap(),
+        policy: concert_bench::commands::flags::parse_policy(policy).unwrap(),
         ttl: TTL,
     }
 }

@@ -7,9 +7,10 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use super::Workload;
+use crate::commands::flags::duration_up_to;
 use crate::commands::flags::{DAY, parse_fraction};
-use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
-use crate::domain::queue::duration_up_to;
+use crate::domain::concerts::{CacheLevel, Invalidation};
 
 pub(crate) const EXAMPLES: &str = "\
 Runs every chosen workload x strategy x invalidation cell against the seeded database and Redis

@@ -13,7 +13,8 @@ use sqlx::MySqlPool;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::domain::concerts::{ConcertDetail, ConcertService, Workload};
+use super::Workload;
+use crate::domain::concerts::{ConcertDetail, ConcertService};
 use crate::measure::stats::Samples;
 
 /// What the workloads read and write: the open concerts and their unsold seats.

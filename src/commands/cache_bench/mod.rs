@@ -10,8 +10,10 @@ pub(crate) use args::EXAMPLES;
 
 mod load;
 mod report;
+mod workload;
 
-pub use report::{CacheBenchReport, CellResult, Settings, StampedeResult};
+pub use report::{CacheBenchReport, CacheBenchSettings, CellResult, StampedeResult};
+pub use workload::Workload;
 
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use anyhow::{Result, bail};
 
 use crate::context::Context;
 use crate::domain::concerts::{
-    CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation, Workload,
+    CacheLevel, CachePolicy, ConcertRepository, ConcertService, Invalidation,
 };
 use crate::keyspace::{self, KeyPrefix};
 use crate::measure::anchor;
@@ -259,7 +261,7 @@ fn report(
         })
         .collect();
     CacheBenchReport {
-        settings: Settings {
+        settings: CacheBenchSettings {
             clients: args.clients,
             duration_ms: args.duration.as_millis() as u64,
             requests: args.requests,

@@ -3,7 +3,8 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
+use super::Workload;
+use crate::domain::concerts::{CacheLevel, Invalidation};
 use crate::keyspace::{MasterShare, describe_spread};
 use crate::measure::anchor::AnchorRun;
 use crate::measure::stats::Latency;
@@ -12,7 +13,7 @@ use crate::render::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct CacheBenchReport {
-    pub settings: Settings,
+    pub settings: CacheBenchSettings,
     /// One per workload x strategy x invalidation cell.
     pub results: Vec<CellResult>,
     /// A cold key hit by every client at once, without and with single flight.
@@ -26,7 +27,7 @@ pub struct CacheBenchReport {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Settings {
+pub struct CacheBenchSettings {
     pub clients: u32,
     pub duration_ms: u64,
     pub requests: Option<u64>,
@@ -283,7 +284,7 @@ mod tests {
 
     fn report(results: Vec<CellResult>) -> CacheBenchReport {
         CacheBenchReport {
-            settings: Settings {
+            settings: CacheBenchSettings {
                 clients: 4,
                 duration_ms: 1_000,
                 requests: None,

@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use crate::commands::flags::duration_up_to;
 use crate::commands::flags::{HOUR, PlotArgs};
-use crate::domain::queue::duration_up_to;
 use crate::domain::scenarios::Scenario;
 
 pub(crate) const EXAMPLES: &str = "\

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::flags::HOUR;
-use crate::domain::queue::duration_up_to;
+use crate::commands::flags::duration_up_to;
 use crate::domain::scenarios::Scenario;
 
 pub(crate) const EXAMPLES: &str = "\

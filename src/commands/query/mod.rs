@@ -3,7 +3,6 @@
 //! warm-up; client wall time per run, plus the server's own time where it reports one.
 
 mod args;
-mod figures;
 pub(crate) use args::EXAMPLES;
 pub use args::QueryArgs;
 

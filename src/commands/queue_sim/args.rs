@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::commands::flags::{
     DAY, HOUR, MAX_ID, MAX_USERS, as_typed, parse_fraction, parse_policy,
 };
-use crate::domain::queue::{Arrival, Policy, duration_up_to};
+use crate::commands::flags::{duration_up_to, parse_arrival};
+use crate::domain::queue::{Arrival, Policy};
 
 pub(crate) const EXAMPLES: &str = "\
 Users arrive, enter the queue, poll their position with back-off, are admitted by a scheduler,
@@ -119,10 +120,6 @@ pub struct QueueSimArgs {
     #[command(flatten)]
     #[serde(skip)]
     pub plot: PlotArgs,
-}
-
-fn parse_arrival(raw: &str) -> Result<Arrival, String> {
-    raw.parse()
 }
 
 fn parse_service(raw: &str) -> Result<(Duration, Duration), String> {

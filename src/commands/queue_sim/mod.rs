@@ -10,7 +10,7 @@ pub use args::{QueueBackendArg, QueueSimArgs};
 mod report;
 mod simulation;
 
-pub use report::{BackendResult, ProbeResult, QueueSimReport, Settings, SimulationOps};
+pub use report::{BackendResult, ProbeResult, QueueSimReport, QueueSimSettings, SimulationOps};
 
 use anyhow::{Result, bail};
 
@@ -321,7 +321,7 @@ fn report(
         });
     }
     QueueSimReport {
-        settings: Settings {
+        settings: QueueSimSettings {
             policy: args.policy.to_string(),
             ttl_ms: args.ttl.as_millis() as u64,
             arrival: args.arrival.to_string(),

@@ -12,7 +12,7 @@ use crate::render::plot::{Axis, Estimate, Figure, Level, Marks, Scale, Series};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct QueueSimReport {
-    pub settings: Settings,
+    pub settings: QueueSimSettings,
     /// One per backend (redis, database).
     pub results: Vec<BackendResult>,
     /// `redis-benchmark` ZADD and ZRANK with the same clients (with `--anchor`).
@@ -25,7 +25,7 @@ pub struct QueueSimReport {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Settings {
+pub struct QueueSimSettings {
     pub policy: String,
     pub ttl_ms: u64,
     pub arrival: String,

@@ -6,9 +6,10 @@ use serde::Serialize;
 
 use super::Measured;
 use crate::commands::cache_bench::CellResult;
+use crate::commands::cache_bench::Workload;
 use crate::commands::query::Comparison;
 use crate::commands::reserve::{Outcome, ReserveReport, StrategyResult};
-use crate::domain::concerts::{CacheLevel, Invalidation, Workload};
+use crate::domain::concerts::{CacheLevel, Invalidation};
 use crate::domain::scenarios::Scenario;
 use crate::render::output::thousands;
 
@@ -51,7 +52,7 @@ impl Section {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum ClaimVerdict {
     /// Our measurement points the same way as the write-up's claim.
     Agrees,
     /// It points the other way (the claim says why, where we know).
@@ -60,12 +61,12 @@ pub enum Verdict {
     Unclear,
 }
 
-impl Verdict {
+impl ClaimVerdict {
     pub fn word(self) -> &'static str {
         match self {
-            Verdict::Agrees => "agrees",
-            Verdict::Differs => "differs",
-            Verdict::Unclear => "unclear",
+            ClaimVerdict::Agrees => "agrees",
+            ClaimVerdict::Differs => "differs",
+            ClaimVerdict::Unclear => "unclear",
         }
     }
 }
@@ -77,7 +78,7 @@ pub struct Claim {
     pub writeup: String,
     /// What this run measured.
     pub here: String,
-    pub verdict: Verdict,
+    pub verdict: ClaimVerdict,
     /// Why the two differ or what the comparison leaves open; null when they simply agree.
     pub why: Option<String>,
 }
@@ -141,7 +142,7 @@ fn cache_speed(m: &Measured) -> Option<Claim> {
             thousands(repository.throughput_rps),
             repository.latency.p50_ms,
         ),
-        verdict: if both_faster { Verdict::Agrees } else { Verdict::Differs },
+        verdict: if both_faster { ClaimVerdict::Agrees } else { ClaimVerdict::Differs },
         why: (both_faster && r > 2.0 * d).then(|| {
             format!(
                 "Both levels beat the database, but not equally: the response level is {:.1}x the repository level here, because a repository hit still decodes the cached entities and builds the answer again, which costs CPU on every request; the write-up's 204 vs 216 ms hid that behind its network and framework time",
@@ -177,7 +178,7 @@ fn cache_staleness(m: &Measured) -> Option<Claim> {
             thousands(on_write.throughput_rps),
             thousands(ttl.throughput_rps),
         ),
-        verdict: if agrees { Verdict::Agrees } else { Verdict::Unclear },
+        verdict: if agrees { ClaimVerdict::Agrees } else { ClaimVerdict::Unclear },
         why: (!agrees).then(|| "the run saw no stale read under the TTL, so it cannot show the gap (too few writes or too short a run)".into()),
     })
 }
@@ -198,9 +199,9 @@ fn queue_speed(m: &Measured) -> Option<Claim> {
             thousands(database.position_per_second),
         ),
         verdict: if enter > 1.0 && position > 1.0 {
-            Verdict::Agrees
+            ClaimVerdict::Agrees
         } else {
-            Verdict::Differs
+            ClaimVerdict::Differs
         },
         why: None,
     })
@@ -229,7 +230,7 @@ fn queue_defects(m: &Measured) -> Claim {
             "{} users per back end: {broken} FIFO violations, admitted users left waiting or foreign admissions; {over_cap} back ends over their cap",
             m.queue_sim.results.first().map_or(0, |r| r.users)
         ),
-        verdict: if clean { Verdict::Agrees } else { Verdict::Differs },
+        verdict: if clean { ClaimVerdict::Agrees } else { ClaimVerdict::Differs },
         why: Some(if clean {
             "None of those defects is reproduced: the simulation checks every promise on every run".into()
         } else {
@@ -246,13 +247,13 @@ fn comparison(m: &Measured, scenario: Scenario) -> Option<&Comparison> {
 }
 
 /// Agrees when the 95% interval is wholly above 1, differs when wholly below, else unclear.
-fn speedup_verdict(c: &Comparison) -> Verdict {
+fn speedup_verdict(c: &Comparison) -> ClaimVerdict {
     if c.ci95[0] > 1.0 {
-        Verdict::Agrees
+        ClaimVerdict::Agrees
     } else if c.ci95[1] < 1.0 {
-        Verdict::Differs
+        ClaimVerdict::Differs
     } else {
-        Verdict::Unclear
+        ClaimVerdict::Unclear
     }
 }
 
@@ -272,7 +273,7 @@ fn concert_list_index(m: &Measured) -> Option<Claim> {
         writeup: "List all concerts: the performance(concert_id) index took it from 9.7 ms to 4.2 ms (2.3x), though the plan still showed a full scan".into(),
         here: format!("concerts_with_dates with the week-8 indexes: {}", speedup_text(c)),
         verdict,
-        why: (verdict != Verdict::Agrees).then(|| format!(
+        why: (verdict != ClaimVerdict::Agrees).then(|| format!(
             "The query reads every performance of every concert, so an index on concert_id saves no rows; {server}'s optimizer here drives the join through the index and pays a lookup per row, which the plans below show. The write-up's gain more likely came from its warmer second run than from the index"
         )),
     })
@@ -297,7 +298,7 @@ fn concert_detail_index(m: &Measured) -> Option<Claim> {
             speedup_text(c)
         ),
         verdict,
-        why: (verdict == Verdict::Agrees && c.speedup > 4.2).then(|| {
+        why: (verdict == ClaimVerdict::Agrees && c.speedup > 4.2).then(|| {
             "Same direction, larger effect: the write-up's times include its application's round trip, ours are the statement alone".into()
         }),
     })
@@ -328,7 +329,7 @@ fn index_grows_with_data(m: &Measured) -> Option<Claim> {
             large.ci95[1],
             thousands(large_seats as f64)
         ),
-        verdict: if grows { Verdict::Agrees } else { Verdict::Unclear },
+        verdict: if grows { ClaimVerdict::Agrees } else { ClaimVerdict::Unclear },
         why: (!grows).then(|| "the two intervals overlap: the larger data set is not large enough to show the growth in this run".into()),
     })
 }
@@ -354,9 +355,9 @@ fn primary_keys_suffice(m: &Measured) -> Claim {
             .collect::<Vec<_>>()
             .join(", "),
         verdict: if !found.is_empty() && within == found.len() {
-            Verdict::Agrees
+            ClaimVerdict::Agrees
         } else {
-            Verdict::Unclear
+            ClaimVerdict::Unclear
         },
         why: Some(format!(
             "{within} of {} point lookups changed by less than 25% either way with the week-8 indexes (their 95% intervals reach the 0.8-1.25x band)",
@@ -396,9 +397,9 @@ fn one_winner(m: &Measured) -> Claim {
             }
         ),
         verdict: if !results.is_empty() && single == results.len() && clean {
-            Verdict::Agrees
+            ClaimVerdict::Agrees
         } else {
-            Verdict::Differs
+            ClaimVerdict::Differs
         },
         why: None,
     }
@@ -430,9 +431,9 @@ fn services_flow(m: &Measured) -> Option<Claim> {
             if m.flows.violations.is_empty() { "clean" } else { "with findings" },
         ),
         verdict: if direct.errors == 0 && events.errors == 0 && m.flows.violations.is_empty() {
-            Verdict::Agrees
+            ClaimVerdict::Agrees
         } else {
-            Verdict::Differs
+            ClaimVerdict::Differs
         },
         why: Some("The write-up gives no figures for the split; the price measured here is the latency of the extra hops (each saga step is a commit, an event and a delivery). The events run comes second, so its users have spent points in the direct run and more of them are refused for want of points".into()),
     })

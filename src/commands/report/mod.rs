@@ -14,7 +14,7 @@ mod page;
 
 pub(crate) use args::EXAMPLES;
 pub use args::ReportArgs;
-pub use claims::{Claim, Verdict};
+pub use claims::{Claim, ClaimVerdict};
 pub use document::{ReportDocument, StageSummary};
 
 use std::path::Path;
@@ -83,7 +83,7 @@ impl Stage {
 }
 
 /// What each stage runs: the full write-up, or `--quick`'s smaller data and shorter runs.
-struct Plan {
+struct StagePlan {
     seed: Stage,
     large_seed: Stage,
     query: Stage,
@@ -97,7 +97,7 @@ struct Plan {
     large_scale: u64,
 }
 
-impl Plan {
+impl StagePlan {
     fn new(quick: bool) -> Self {
         // Each stage's flags: the full run's, or --quick's shorter runs (same data set).
         let pick = |full: &'static str, short: &'static str| if quick { short } else { full };
@@ -204,7 +204,7 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
             }
         }
     }
-    let plan = Plan::new(args.quick);
+    let plan = StagePlan::new(args.quick);
     let started = Instant::now();
     let measured = tokio::select! {
         measured = measure(ctx, &main, &large, &plan) => measured,
@@ -233,7 +233,12 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<Report> {
 }
 
 /// Runs every stage in order under one progress bar.
-async fn measure(ctx: &Context, main: &Context, large: &Context, plan: &Plan) -> Result<Measured> {
+async fn measure(
+    ctx: &Context,
+    main: &Context,
+    large: &Context,
+    plan: &StagePlan,
+) -> Result<Measured> {
     let bars = progress::multi(ctx.progress_visible());
     let bar = progress::stages_bar(&bars, "report", 9);
     let mut stages = Vec::new();
@@ -328,7 +333,7 @@ fn scale_point(
 }
 
 /// Every stage's figures with its command; the two reserve stages' names told apart.
-fn figures(measured: &Measured, plan: &Plan) -> Vec<Drawn> {
+fn figures(measured: &Measured, plan: &StagePlan) -> Vec<Drawn> {
     let mut drawn = Vec::new();
     let mut add = |figures: Vec<Figure>, made_by: String, rename: Option<&str>| {
         for mut figure in figures {

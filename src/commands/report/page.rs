@@ -3,7 +3,7 @@
 //! rendered from the same structs as the terminal's.
 
 use super::Drawn;
-use super::claims::{Claim, Section, Verdict};
+use super::claims::{Claim, ClaimVerdict, Section};
 use super::document::ReportDocument;
 use crate::commands::query::QueryDocument;
 use crate::commands::seed::SeedDocument;
@@ -144,14 +144,14 @@ fn claim_paragraph(c: &Claim) -> String {
     html
 }
 
-fn verdict(v: Verdict) -> String {
+fn verdict(v: ClaimVerdict) -> String {
     format!(
         "<span class=\"verdict {}\">{}</span>",
         v.word(),
         match v {
-            Verdict::Agrees => "Agrees",
-            Verdict::Differs => "Differs",
-            Verdict::Unclear => "Unclear",
+            ClaimVerdict::Agrees => "Agrees",
+            ClaimVerdict::Differs => "Differs",
+            ClaimVerdict::Unclear => "Unclear",
         }
     )
 }

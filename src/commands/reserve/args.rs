@@ -7,9 +7,10 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use crate::commands::flags::duration_up_to;
 use crate::commands::flags::{DAY, HOUR, MAX_USERS, as_typed, parse_policy};
 use crate::domain::booking::Strategy;
-use crate::domain::queue::{Policy, duration_up_to};
+use crate::domain::queue::Policy;
 
 pub(crate) const EXAMPLES: &str = "\
 By hand, a reservation goes through the concert's Redis waiting queue (this command admits by

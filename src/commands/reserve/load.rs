@@ -157,16 +157,16 @@ impl Driver<'_> {
         }
     }
 
-    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Outcome {
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Attempt {
         match *self {
             Driver::Direct(booking, strategy) => match booking.hold(strategy, user, seat).await {
                 Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
-                    Ok(_) => Outcome::Done {
+                    Ok(_) => Attempt::Done {
                         retries: hold.retries,
                     },
                     Err(e) => e.into(),
                 },
-                Ok(hold) => Outcome::Done {
+                Ok(hold) => Attempt::Done {
                     retries: hold.retries,
                 },
                 Err(e) => e.into(),
@@ -183,9 +183,9 @@ impl Driver<'_> {
                         Err(e) => return e.into(),
                     };
                 match outcomes.wait(Saga::Reservation(reservation), timeout).await {
-                    None => return Outcome::no_outcome("reservation", reservation, timeout),
-                    Some(Err(_)) => return Outcome::Conflict,
-                    Some(Ok(())) if !pay => return Outcome::Done { retries: 0 },
+                    None => return Attempt::no_outcome("reservation", reservation, timeout),
+                    Some(Err(_)) => return Attempt::Conflict,
+                    Some(Ok(())) if !pay => return Attempt::Done { retries: 0 },
                     Some(Ok(())) => {}
                 }
                 let payment = match services::payment::request(pool, user, reservation).await {
@@ -193,37 +193,37 @@ impl Driver<'_> {
                     Err(e) => return e.into(),
                 };
                 match outcomes.wait(Saga::Payment(payment), timeout).await {
-                    None => Outcome::no_outcome("payment", payment, timeout),
-                    Some(Err(_)) => Outcome::Refused,
-                    Some(Ok(())) => Outcome::Done { retries: 0 },
+                    None => Attempt::no_outcome("payment", payment, timeout),
+                    Some(Err(_)) => Attempt::Refused,
+                    Some(Ok(())) => Attempt::Done { retries: 0 },
                 }
             }
         }
     }
 }
 
-enum Outcome {
+enum Attempt {
     Done { retries: u32 },
     Conflict,
     Refused,
     Failed(String),
 }
 
-impl Outcome {
+impl Attempt {
     fn no_outcome(saga: &str, id: i64, timeout: Duration) -> Self {
-        Outcome::Failed(format!(
+        Attempt::Failed(format!(
             "{saga} {id}: no outcome event within {} s (are the workers running?)",
             timeout.as_secs()
         ))
     }
 }
 
-impl From<BookingError> for Outcome {
+impl From<BookingError> for Attempt {
     fn from(err: BookingError) -> Self {
         match err {
-            e if e.is_conflict() => Outcome::Conflict,
-            BookingError::Database(_) | BookingError::Redis(_) => Outcome::Failed(err.to_string()),
-            _ => Outcome::Refused,
+            e if e.is_conflict() => Attempt::Conflict,
+            BookingError::Database(_) | BookingError::Redis(_) => Attempt::Failed(err.to_string()),
+            _ => Attempt::Refused,
         }
     }
 }
@@ -273,14 +273,14 @@ async fn one_run(
         bar.inc(1);
         latency.record(elapsed);
         match outcome {
-            Outcome::Done { retries } => {
+            Attempt::Done { retries } => {
                 end_to_end.record(elapsed);
                 result.succeeded += 1;
                 result.retries += u64::from(retries);
             }
-            Outcome::Conflict => result.conflicts += 1,
-            Outcome::Refused => result.refused += 1,
-            Outcome::Failed(e) => {
+            Attempt::Conflict => result.conflicts += 1,
+            Attempt::Refused => result.refused += 1,
+            Attempt::Failed(e) => {
                 result.errors += 1;
                 result.first_error.get_or_insert(e);
             }

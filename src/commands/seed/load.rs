@@ -28,7 +28,7 @@ struct Chunk {
 
 /// Rows and busy time of one table. Tables load concurrently, so their seconds overlap.
 #[derive(Debug, Clone)]
-pub struct TableLoad {
+pub struct TableTiming {
     pub table: SeedTable,
     pub rows: u64,
     pub seconds: f64,
@@ -36,7 +36,7 @@ pub struct TableLoad {
 
 #[derive(Debug)]
 pub struct LoadOutcome {
-    pub tables: Vec<TableLoad>,
+    pub tables: Vec<TableTiming>,
     pub seconds: f64,
 }
 
@@ -117,7 +117,7 @@ pub async fn load(
     let spans = spans.lock().expect("workers have finished");
     let tables = SeedTable::ALL
         .iter()
-        .map(|&table| TableLoad {
+        .map(|&table| TableTiming {
             table,
             rows: table.rows(&plan),
             seconds: spans

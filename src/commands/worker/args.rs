@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::flags::{DAY, HOUR};
-use crate::domain::queue::{duration_up_to, parse_duration};
+use crate::commands::flags::{duration_up_to, parse_duration};
 
 pub(crate) const EXAMPLES: &str =
     "Publishes outbox rows to the Redis stream (the relay) and applies events for the chosen

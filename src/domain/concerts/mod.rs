@@ -7,7 +7,6 @@
 //! concert's `version` is the sum of its seats' version columns, which every seat write bumps.
 
 mod cache;
-mod workload;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,7 +16,6 @@ use thiserror::Error;
 
 use cache::RedisCache;
 pub use cache::{CacheLevel, CachePolicy, Invalidation};
-pub use workload::Workload;
 
 use crate::domain::scenarios::Scenario;
 use crate::keyspace::KeyPrefix;

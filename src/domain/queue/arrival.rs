@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use super::{MAX_COUNT, parse_period};
-
 /// When users arrive, in queue time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Arrival {
@@ -18,37 +16,6 @@ pub enum Arrival {
         users: u64,
         per: Duration,
     },
-}
-
-impl std::str::FromStr for Arrival {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, String> {
-        let usage = "expected all, rate:N/PERIOD or burst:N/PERIOD (e.g. rate:500/1s)";
-        if raw == "all" {
-            return Ok(Arrival::All);
-        }
-        let (kind, spec) = raw
-            .split_once(':')
-            .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-        let (n, per) = spec
-            .split_once('/')
-            .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-        let users = match n.parse::<u64>() {
-            Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
-            _ => {
-                return Err(format!(
-                    "{raw:?}: the count must be a whole number from 1 to {MAX_COUNT}"
-                ));
-            }
-        };
-        let per = parse_period(per).map_err(|e| format!("{raw:?}: {e}"))?;
-        match kind {
-            "rate" => Ok(Arrival::Rate { users, per }),
-            "burst" => Ok(Arrival::Burst { users, per }),
-            _ => Err(format!("{raw:?}: {usage}")),
-        }
-    }
 }
 
 impl std::fmt::Display for Arrival {

@@ -14,7 +14,6 @@ mod redis_queue;
 
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -100,100 +99,12 @@ pub enum Policy {
     Rate { admit: u64, per: Duration },
 }
 
-impl FromStr for Policy {
-    type Err = String;
-
-    /// `capacity:1000`, `rate:100/1s`, `rate:50/500ms`.
-    fn from_str(raw: &str) -> Result<Self, String> {
-        let usage = "expected capacity:N or rate:N/PERIOD (e.g. capacity:1000, rate:100/1s)";
-        let (kind, spec) = raw
-            .split_once(':')
-            .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-        let positive = |n: &str| match n.trim().parse::<u64>() {
-            Ok(0) => Err(format!("{raw:?}: the count must be at least 1")),
-            Ok(n) if n > MAX_COUNT => {
-                Err(format!("{raw:?}: the count must be at most {MAX_COUNT}"))
-            }
-            Ok(n) => Ok(n),
-            Err(_) => Err(format!("{raw:?}: {n:?} is not a whole number; {usage}")),
-        };
-        match kind {
-            "capacity" => Ok(Policy::Capacity {
-                active: positive(spec)?,
-            }),
-            "rate" => {
-                let (n, per) = spec
-                    .split_once('/')
-                    .ok_or_else(|| format!("{raw:?}: {usage}"))?;
-                let per = parse_period(per).map_err(|e| format!("{raw:?}: {e}"))?;
-                Ok(Policy::Rate {
-                    admit: positive(n)?,
-                    per,
-                })
-            }
-            _ => Err(format!("{raw:?}: unknown policy {kind:?}; {usage}")),
-        }
-    }
-}
-
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Policy::Capacity { active } => write!(f, "capacity:{active}"),
             Policy::Rate { admit, per } => write!(f, "rate:{admit}/{}ms", per.as_millis()),
         }
-    }
-}
-
-/// A positive duration such as `300s`, `5m`, `250ms` or `1h`.
-pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let split = raw
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-        .ok_or_else(|| format!("{raw:?} needs a unit (ms, s, m or h)"))?;
-    let (number, unit) = raw.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a duration such as 300s or 250ms"))?;
-    let seconds = match unit {
-        "ms" => value / 1e3,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("{raw:?}: unknown unit {unit:?} (ms, s, m or h)")),
-    };
-    if !(seconds.is_finite() && seconds >= 0.001) {
-        return Err(format!("{raw:?} must be at least 1ms"));
-    }
-    // Past a year every duration here is a typo, and far past it `Duration` overflows.
-    if seconds > MAX_DURATION.as_secs_f64() {
-        return Err(format!("{raw:?} is more than a year (8760h)"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-/// The largest count a policy or arrival pattern takes (the simulator's user limit).
-pub const MAX_COUNT: u64 = 10_000_000;
-
-/// A policy's or an arrival pattern's period: up to a day.
-pub fn parse_period(raw: &str) -> Result<Duration, String> {
-    duration_up_to(Duration::from_secs(24 * 3600), "24h")(raw)
-}
-
-/// The longest duration any flag takes.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// A parser for durations from 1 ms up to `max` (named in the error as `max_text`).
-pub fn duration_up_to(
-    max: Duration,
-    max_text: &'static str,
-) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
-    move |raw| {
-        let duration = parse_duration(raw)?;
-        if duration > max {
-            return Err(format!("{raw:?} is more than {max_text}"));
-        }
-        Ok(duration)
     }
 }
 
@@ -329,41 +240,6 @@ pub(crate) fn new_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn policies_parse_and_refuse_nonsense() {
-        assert_eq!(
-            "capacity:1000".parse(),
-            Ok(Policy::Capacity { active: 1000 })
-        );
-        assert_eq!(
-            "rate:100/1s".parse(),
-            Ok(Policy::Rate {
-                admit: 100,
-                per: Duration::from_secs(1)
-            })
-        );
-        for bad in [
-            "capacity:0",
-            "rate:0/1s",
-            "rate:5/0s",
-            "rate:5/-1s",
-            "rate:5",
-            "fast",
-            "capacity:x",
-        ] {
-            assert!(bad.parse::<Policy>().is_err(), "{bad} was accepted");
-        }
-    }
-
-    #[test]
-    fn durations_need_a_unit_and_a_positive_value() {
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("-5s").is_err());
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("10").is_err());
-    }
 
     #[test]
     fn eta_divides_position_by_rate() {

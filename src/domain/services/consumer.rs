@@ -352,8 +352,8 @@ impl Consumer {
                                 EventStats::add(&self.stats.duplicates, 1);
                                 done.push(stream_id);
                             }
-                            Err(Failure::Unavailable(_)) => unavailable.push(stream_id),
-                            Err(Failure::Handler(error)) => {
+                            Err(ApplyFailure::Unavailable(_)) => unavailable.push(stream_id),
+                            Err(ApplyFailure::Handler(error)) => {
                                 self.failed(last_errors, stream_id, error)
                             }
                         }
@@ -384,7 +384,7 @@ impl Consumer {
     /// One transaction for the chunk (deadlocks retried); if it fails otherwise, one
     /// transaction per event, so one bad event cannot hold back the others.
     async fn apply_chunk(&self, chunk: Vec<Delivery>, crash: bool) -> ChunkResult {
-        let mut together = Err(Failure::Handler(String::new()));
+        let mut together = Err(ApplyFailure::Handler(String::new()));
         for _ in 0..=DEADLOCK_RETRIES {
             together = self.apply_together(&chunk, crash).await;
             if !matches!(&together, Err(e) if e.is_deadlock()) {
@@ -395,11 +395,11 @@ impl Consumer {
             Ok(None) => return ChunkResult::Crashed,
             Ok(Some(outcomes)) => return ChunkResult::Applied(outcomes),
             // Nothing can be told apart while the database is away: all wait for it.
-            Err(Failure::Unavailable(e)) if !e.contains("Deadlock") => {
+            Err(ApplyFailure::Unavailable(e)) if !e.contains("Deadlock") => {
                 return ChunkResult::Applied(
                     chunk
                         .into_iter()
-                        .map(|d| (d.stream_id, Err(Failure::Unavailable(e.clone()))))
+                        .map(|d| (d.stream_id, Err(ApplyFailure::Unavailable(e.clone()))))
                         .collect(),
                 );
             }
@@ -407,7 +407,7 @@ impl Consumer {
         }
         let mut outcomes = Vec::new();
         for delivery in chunk {
-            let mut outcome = Err(Failure::Handler(String::new()));
+            let mut outcome = Err(ApplyFailure::Handler(String::new()));
             for _ in 0..=DEADLOCK_RETRIES {
                 outcome = self.apply_one(&delivery).await;
                 if !matches!(&outcome, Err(e) if e.is_deadlock()) {
@@ -425,8 +425,8 @@ impl Consumer {
         &self,
         chunk: &[Delivery],
         crash: bool,
-    ) -> Result<Option<Vec<(String, Result<Applied, Failure>)>>, Failure> {
-        let db = Failure::from;
+    ) -> Result<Option<Vec<(String, Result<Applied, ApplyFailure>)>>, ApplyFailure> {
+        let db = ApplyFailure::from;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let mut insert = QueryBuilder::<MySql>::new(
             "INSERT IGNORE INTO processed_event (consumer, event_id, processed_at) ",
@@ -439,7 +439,7 @@ impl Consumer {
         let recorded = insert.build().execute(&mut *tx).await.map_err(db)?;
         if recorded.rows_affected() != chunk.len() as u64 {
             // Some were applied before (a redelivery): sort them out event by event.
-            return Err(Failure::Handler("duplicates in the chunk".into()));
+            return Err(ApplyFailure::Handler("duplicates in the chunk".into()));
         }
         let mut emitted = Vec::new();
         for delivery in chunk {
@@ -465,8 +465,8 @@ impl Consumer {
         ))
     }
 
-    async fn apply_one(&self, delivery: &Delivery) -> Result<Applied, Failure> {
-        let db = Failure::from;
+    async fn apply_one(&self, delivery: &Delivery) -> Result<Applied, ApplyFailure> {
+        let db = ApplyFailure::from;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let first = sqlx::query(
             "INSERT IGNORE INTO processed_event (consumer, event_id, processed_at) VALUES (?, ?, NOW(3))",
@@ -509,30 +509,30 @@ struct Round {
 }
 
 enum ChunkResult {
-    Applied(Vec<(String, Result<Applied, Failure>)>),
+    Applied(Vec<(String, Result<Applied, ApplyFailure>)>),
     Crashed,
 }
 
 /// Why an event was not applied: the database was away (retry, never park), or the handler
 /// itself failed (counts towards parking).
-enum Failure {
+enum ApplyFailure {
     Unavailable(String),
     Handler(String),
 }
 
-impl From<sqlx::Error> for Failure {
+impl From<sqlx::Error> for ApplyFailure {
     fn from(e: sqlx::Error) -> Self {
         if is_unavailable(&e) {
-            Failure::Unavailable(e.to_string())
+            ApplyFailure::Unavailable(e.to_string())
         } else {
-            Failure::Handler(e.to_string())
+            ApplyFailure::Handler(e.to_string())
         }
     }
 }
 
-impl Failure {
+impl ApplyFailure {
     fn is_deadlock(&self) -> bool {
-        matches!(self, Failure::Unavailable(e) if e.contains("Deadlock"))
+        matches!(self, ApplyFailure::Unavailable(e) if e.contains("Deadlock"))
     }
 }
 

@@ -1,4 +1,5 @@
-//! The request mixes a client of the Concert service makes (what `cache-bench` drives).
+//! The request mixes `cache-bench` drives against the Concert service: a benchmark's
+//! workload, so it lives beside the command, not in the domain.
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, schemars::JsonSchema,
@@ -20,4 +21,12 @@ impl Workload {
         Workload::ConcertDetail,
         Workload::Mixed,
     ];
+}
+
+/// Printed as typed (`concert_list`).
+impl std::fmt::Display for Workload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = clap::ValueEnum::to_possible_value(self).expect("no value is skipped");
+        f.write_str(value.get_name())
+    }
 }

@@ -191,11 +191,25 @@ impl Drop for TestDb {
         // Drop runs outside any async context guarantee: use a private runtime on a thread.
         std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
-                exec(
-                    &admin_pool().await,
-                    &format!("DROP DATABASE IF EXISTS `{name}`"),
+                let admin = admin_pool().await;
+                // The test's own pools may still hold connections (the test's runtime is
+                // blocked here, so they cannot close), one of them perhaps in a transaction
+                // whose locks DROP DATABASE would wait on for as long as lock_wait_timeout:
+                // this fixture owns them, so it ends them first.
+                let leftover: Vec<u64> = sqlx::query_scalar(
+                    "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
                 )
-                .await;
+                .bind(&name)
+                .fetch_all(&admin)
+                .await
+                .unwrap_or_default();
+                for id in leftover {
+                    sqlx::query(AssertSqlSafe(format!("KILL {id}")))
+                        .execute(&admin)
+                        .await
+                        .ok();
+                }
+                exec(&admin, &format!("DROP DATABASE IF EXISTS `{name}`")).await;
                 let prefix = concert_bench::keyspace::KeyPrefix::parse(&prefix).unwrap();
                 concert_bench::keyspace::clear(&mut redis().await, &prefix)
                     .await

@@ -193,9 +193,21 @@ impl DatabaseQueue {
         .bind(token)
         .bind(at(now))
         .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(inserted)
+        .await;
+        match inserted {
+            Ok(inserted) => {
+                tx.commit().await?;
+                Ok(inserted)
+            }
+            Err(e) => {
+                // Rolled back now, not when the pool next touches the connection: until
+                // then the transaction would hold the concert's arrival lock (and, in the
+                // tests, a DROP DATABASE waited on it for good). A user already queued
+                // (a duplicate) is the common case here.
+                tx.rollback().await.ok();
+                Err(e)
+            }
+        }
     }
 
     /// Admission slots left under the policy, given the actives counted in `tx`.

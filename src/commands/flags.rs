@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::domain::queue::{Arrival, Policy};
+use crate::index_lab::workload::Workload;
 
 /// `--plot`, on every command that draws figures (query, explain, cache-bench, queue-sim,
 /// reserve).
@@ -17,6 +18,37 @@ pub struct PlotArgs {
     /// the command line that made it as its caption.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+}
+
+/// `--workload`, `--scenario` and `--rng-seed`, on `query` and `explain`: which statements
+/// run, and the seed of the parameter values drawn for them.
+#[derive(Debug, Clone, Default, Args, serde::Serialize)]
+#[command(next_help_heading = "Workload")]
+pub struct WorkloadArgs {
+    /// A workload file: named SELECTs with parameters drawn from the data (see
+    /// workloads/week8.sql, the built-in one, and docs/workloads.md). Default: the write-up's
+    /// six week-8 scenarios.
+    #[arg(long, value_name = "FILE")]
+    pub workload: Option<PathBuf>,
+
+    /// A statement of the workload to run, by name (repeatable; default: all of them).
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+
+    /// Seed of the parameter values drawn per execution: the same seed, the same values.
+    #[arg(long, default_value_t = 42)]
+    pub rng_seed: u64,
+}
+
+impl WorkloadArgs {
+    /// The workload file (or the built-in one), cut to the named statements.
+    pub fn load(&self) -> anyhow::Result<Workload> {
+        let workload = match &self.workload {
+            Some(path) => Workload::load(path)?,
+            None => Workload::week8(),
+        };
+        workload.select(&self.scenarios)
+    }
 }
 
 pub const HOUR: Duration = Duration::from_secs(3600);

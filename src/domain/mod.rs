@@ -1,5 +1,5 @@
 //! The reservation domain, apart from any benchmark: no output, no flags of its own. The
-//! enums a flag names (a seat strategy, a cache level, a service, a scenario) derive clap's
+//! enums a flag names (a seat strategy, a cache level, a service) derive clap's
 //! `ValueEnum`, so each value's name and its help (the variant's doc) are written once, here;
 //! parsing the command line, and every value parser, is `commands/`'s. The commands drive the
 //! domain and measure it.
@@ -9,13 +9,11 @@
 //! - [`booking`]: holds, payments, points and the sweeper, in one process.
 //! - [`services`]: the same domain split into four services that talk by events.
 //! - [`audit`]: the invariants of all of it, read straight from the tables.
-//! - [`scenarios`]: the week-8 queries.
 
 pub mod audit;
 pub mod booking;
 pub mod concerts;
 pub mod queue;
-pub mod scenarios;
 pub mod services;
 
 /// `Display` for enums the command line parses, from clap's own derive: a value prints as it

@@ -1,6 +1,6 @@
 //! The experiment `query` and `explain` both run: a seeded database, its index catalog, the
-//! chosen variants and scenarios, parameters picked from the data, and the timed execution of
-//! each scenario's statement under each variant.
+//! chosen variants, the workload's statements with parameter values drawn from the data, and
+//! the timed execution of each statement under each variant.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,43 +10,76 @@ use serde_json::Value as Json;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql};
 
+use super::params::{self, Draws, ParamSummary, ParamValue};
+use super::workload::{Statement, Workload};
 use super::{Catalog, ScratchIndexes, Variant};
 use super::{mysql_tree, plans};
 use crate::context::Context;
-use crate::domain::scenarios::{Params, Scenario};
 use crate::measure::stats::Samples;
 use crate::storage::db::{Database, Flavor, user_error};
 use crate::storage::schema;
 
+/// One statement of the workload with the values it binds, round by round.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub statement: Statement,
+    pub draws: Draws,
+}
+
+impl Scenario {
+    pub fn name(&self) -> &str {
+        &self.statement.name
+    }
+
+    /// The SQL with each table's hint filled in by `hint(table)`.
+    pub fn sql(&self, hint: impl Fn(&str) -> String) -> String {
+        self.statement.sql(hint)
+    }
+
+    /// The values execution round `round` binds.
+    pub fn values(&self, round: usize) -> &[ParamValue] {
+        self.draws.round(round)
+    }
+}
+
 /// What both `query` and `explain` start from: a seeded database, its indexes, the chosen
-/// variants and scenarios, parameters picked from the data, and one connection to measure on.
+/// variants and scenarios, parameters drawn from the data, and one connection to measure on.
 pub struct Experiment {
     pub db: Database,
     pub catalog: Catalog,
     pub variants: Vec<Variant>,
     pub scenarios: Vec<Scenario>,
-    pub params: Params,
+    /// Where the statements came from (a file, or the built-in week-8 workload).
+    pub workload: String,
+    pub params: Vec<ParamSummary>,
     pub conn: PoolConnection<MySql>,
 }
 
-/// The scenarios (and ANALYZE of them) need SELECT on every table they join. Checked first,
-/// so a read-only account missing a grant hears which table, instead of a table that seems
-/// not to exist (information_schema hides what a user cannot read).
-async fn require_readable(db: &Database, scenarios: &[Scenario]) -> Result<()> {
-    let mut tables: Vec<&str> = scenarios.iter().flat_map(|s| s.tables()).copied().collect();
-    tables.sort_unstable();
-    tables.dedup();
-    for table in tables {
-        // Table names come from the scenarios' own fixed list.
-        let probe = format!("SELECT 1 FROM `{table}` LIMIT 0");
-        if let Err(e) = sqlx::query(AssertSqlSafe(probe)).execute(&db.pool).await {
-            let denied = e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .is_some_and(|code| code == "42000");
-            if denied {
+/// The statements (and ANALYZE of them) need SELECT on every table they read, and the tables
+/// must exist. Checked first, so a read-only account missing a grant hears which table,
+/// instead of a table that seems not to exist (information_schema hides what a user cannot
+/// read), and a statement naming a missing table is named with its file and line.
+async fn require_readable(db: &Database, workload: &Workload) -> Result<()> {
+    for statement in &workload.statements {
+        for table in &statement.tables {
+            // A name from the workload, quoted; the statement runs as written anyway.
+            let probe = format!("SELECT 1 FROM {} LIMIT 0", params::quote(table));
+            let Err(e) = sqlx::query(AssertSqlSafe(probe)).execute(&db.pool).await else {
+                continue;
+            };
+            let code = e.as_database_error().and_then(|d| d.code());
+            if code.as_deref() == Some("42S02") {
                 bail!(
-                    "the user in --database-url {} lacks the SELECT privilege on `{table}`, which the scenarios and ANALYZE need: grant SELECT on {}.{table}",
+                    "{}:{}: statement {} reads table `{table}`, which database `{}` does not have",
+                    workload.source,
+                    statement.line,
+                    statement.name,
+                    db.url.database()
+                );
+            }
+            if code.as_deref() == Some("42000") {
+                bail!(
+                    "the user in --database-url {} lacks the SELECT privilege on `{table}`, which the statements and ANALYZE need: grant SELECT on {}.{table}",
                     db.url.masked(),
                     db.url.database()
                 );
@@ -58,18 +91,20 @@ async fn require_readable(db: &Database, scenarios: &[Scenario]) -> Result<()> {
 }
 
 impl Experiment {
-    /// With `scratch`, indexes the variants name that do not exist are created first (and
-    /// indexes a killed run left behind are dropped).
+    /// Opens the experiment on `workload`, with `rounds` parameter tuples per statement drawn
+    /// from a generator seeded with `seed`. With `scratch`, indexes the variants name that do
+    /// not exist are created first (and indexes a killed run left behind are dropped).
     pub async fn open(
         ctx: &Context,
         variant_args: &[String],
-        scenario_args: &[Scenario],
+        mut workload: Workload,
+        rounds: usize,
+        seed: u64,
         scratch: Option<&ScratchIndexes>,
     ) -> Result<Self> {
         let db = schema::connect_seeded(&ctx.database, 2).await?;
         let url = db.url.clone();
-        let scenarios = scenarios(scenario_args);
-        require_readable(&db, &scenarios).await?;
+        require_readable(&db, &workload).await?;
         let mut catalog = Catalog::load(&db.pool)
             .await
             .map_err(|e| user_error(e, &url))?;
@@ -96,10 +131,21 @@ impl Experiment {
                 .await
                 .map_err(|e| user_error(e, &url))?;
         }
-        let params = Params::pick(&db.pool).await?;
+        for statement in &mut workload.statements {
+            statement.resolve(|table| catalog.columns_of(table).to_vec());
+        }
+        let (draws, params) =
+            params::draw(&db.pool, &catalog, &workload.statements, rounds, seed).await?;
+        let scenarios: Vec<Scenario> = workload
+            .statements
+            .into_iter()
+            .zip(draws)
+            .map(|(statement, draws)| Scenario { statement, draws })
+            .collect();
         let mut conn = db.pool.acquire().await.map_err(|e| user_error(e, &url))?;
         let advised = if variant_args.iter().any(|v| v == ADVISED) {
-            let spec = plans::advised_spec(&mut conn, db.server.flavor, &catalog, &params).await?;
+            let spec =
+                plans::advised_spec(&mut conn, db.server.flavor, &catalog, &scenarios).await?;
             Some(Variant::from_spec(ADVISED, &spec, &catalog)?)
         } else {
             None
@@ -110,6 +156,7 @@ impl Experiment {
             catalog,
             variants,
             scenarios,
+            workload: workload.source,
             params,
             conn,
         })
@@ -143,21 +190,13 @@ fn variants(
     Ok(variants)
 }
 
-/// The requested scenarios, or all six.
-fn scenarios(requested: &[Scenario]) -> Vec<Scenario> {
-    if requested.is_empty() {
-        Scenario::ALL.to_vec()
-    } else {
-        requested.to_vec()
-    }
-}
-
 /// Runs each statement `warmup + iterations` times, interleaved statement by statement so that
-/// drift hits all alike, and returns (rows returned, measured samples) per statement.
+/// drift hits all alike and every statement of a round binds the same values (round `i` binds
+/// `scenario.values(i)`), and returns (rows returned, measured samples) per statement.
 pub async fn measure(
     conn: &mut PoolConnection<MySql>,
     sql: &[String],
-    param: Option<i64>,
+    scenario: &Scenario,
     warmup: u32,
     iterations: u32,
     mut on_run: impl FnMut(),
@@ -168,7 +207,7 @@ pub async fn measure(
     for round in 0..warmup + iterations {
         for (statement, (rows, samples)) in statements.iter().zip(out.iter_mut()) {
             let started = Instant::now();
-            *rows = execute(conn, statement, param).await?;
+            *rows = execute(conn, statement, scenario.values(round as usize)).await?;
             crate::measure::slowdown::per_operation();
             if round >= warmup {
                 samples.record(started.elapsed());
@@ -183,23 +222,18 @@ pub async fn measure(
 async fn execute(
     conn: &mut PoolConnection<MySql>,
     sql: &Arc<str>,
-    param: Option<i64>,
+    values: &[ParamValue],
 ) -> Result<usize, sqlx::Error> {
     // Hints are built from index names the server reported, quoted; values stay bound.
-    let query = sqlx::query(AssertSqlSafe(Arc::clone(sql)));
-    let query = match param {
-        Some(id) => query.bind(id),
-        None => query,
-    };
-    Ok(query.fetch_all(&mut **conn).await?.len())
-}
-
-/// ANALYZE cannot take bound parameters; the only value is an integer id the tool picked.
-pub fn with_literal(sql: &str, param: Option<i64>) -> String {
-    match param {
-        Some(id) => sql.replacen('?', &id.to_string(), 1),
-        None => sql.to_string(),
+    let mut query = sqlx::query(AssertSqlSafe(Arc::clone(sql)));
+    for value in values {
+        query = match value {
+            ParamValue::Int(n) => query.bind(*n),
+            ParamValue::Float(x) => query.bind(*x),
+            ParamValue::Text(s) => query.bind(s.clone()),
+        };
     }
+    Ok(query.fetch_all(&mut **conn).await?.len())
 }
 
 /// The server's own execution time of one run: MariaDB's `ANALYZE FORMAT=JSON` r_total_time_ms,
@@ -232,18 +266,4 @@ pub async fn server_time(
         }
     };
     Ok(ms.map(|ms| std::time::Duration::from_secs_f64(ms.max(0.0) / 1e3)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literal_replaces_only_the_parameter() {
-        assert_eq!(
-            with_literal("SELECT 1 FROM t WHERE id = ?", Some(42)),
-            "SELECT 1 FROM t WHERE id = 42"
-        );
-        assert_eq!(with_literal("SELECT 1", None), "SELECT 1");
-    }
 }

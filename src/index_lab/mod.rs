@@ -1,15 +1,20 @@
 //! The index laboratory that `query` and `explain` share, depended on in one direction (the
-//! commands use it; it uses neither): the [`experiment`] (variants x scenarios, timed), the
+//! commands use it; it uses neither): the [`workload`] (named statements, from a file or the
+//! built-in week-8 one) and the [`params`] drawn for them from the data, the [`experiment`]
+//! (variants x scenarios, timed), the
 //! index [`variant`]s and the catalog they are checked against, [`scratch`] indexes that a run
 //! creates, proves its own and removes, and [`plans`]: reading `EXPLAIN`/`ANALYZE` and the
 //! advisor's candidate indexes ([`mysql_tree`] reads MySQL's `EXPLAIN ANALYZE` tree for both).
 
 pub mod experiment;
 mod mysql_tree;
+pub mod params;
 pub mod plans;
 pub mod scratch;
 mod variant;
+pub mod workload;
 
-pub use experiment::{Experiment, measure, with_literal};
+pub use experiment::{Experiment, Scenario, measure};
+pub use params::with_literals;
 pub use scratch::ScratchIndexes;
 pub use variant::{BASELINE, Catalog, IndexDef, Variant};

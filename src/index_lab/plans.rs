@@ -9,8 +9,8 @@ use sqlx::mysql::MySqlRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, MySql, Row};
 
-use super::{Catalog, Variant, mysql_tree, with_literal};
-use crate::domain::scenarios::{Params, Scenario};
+use super::workload::Statement;
+use super::{Catalog, Scenario, Variant, mysql_tree, with_literals};
 use crate::storage::db::Flavor;
 
 /// A table scanned whole inside a join is worth a finding from this many rows.
@@ -33,7 +33,7 @@ pub struct Step {
 /// One scenario's plan under one variant.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Plan {
-    pub scenario: Scenario,
+    pub scenario: String,
     pub variant: String,
     pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,16 +46,17 @@ pub struct Plan {
 pub(crate) async fn plan_steps(
     conn: &mut PoolConnection<MySql>,
     flavor: Flavor,
+    statement: &Statement,
     sql: &str,
     analyze: bool,
 ) -> Result<Vec<Step>, sqlx::Error> {
-    let statement = match (flavor, analyze) {
+    let explain = match (flavor, analyze) {
         (Flavor::Mariadb, true) => format!("ANALYZE {sql}"),
         // EXTENDED: the tabular format with the `filtered` column.
         (Flavor::Mariadb, false) => format!("EXPLAIN EXTENDED {sql}"),
         (Flavor::Mysql, _) => format!("EXPLAIN FORMAT=TRADITIONAL {sql}"),
     };
-    let rows = sqlx::query(AssertSqlSafe(statement))
+    let rows = sqlx::query(AssertSqlSafe(explain))
         .fetch_all(&mut **conn)
         .await?;
     let read_on_mysql = if flavor == Flavor::Mysql && analyze {
@@ -76,7 +77,7 @@ pub(crate) async fn plan_steps(
                 None => number(row, "r_rows"),
             };
             Step {
-                table: table_of_alias(&alias),
+                table: statement.table_of(&alias),
                 access: text(row, "type").unwrap_or_default(),
                 possible_keys: text(row, "possible_keys"),
                 key: text(row, "key"),
@@ -151,22 +152,13 @@ fn number(row: &MySqlRow, column: &str) -> Option<f64> {
         .and_then(|s| s.trim().parse().ok())
 }
 
-/// The scenarios alias their tables by first letter.
-fn table_of_alias(alias: &str) -> String {
-    match alias {
-        "c" => "concert",
-        "p" => "performance",
-        "s" => "seat",
-        "r" => "reservation",
-        other => other,
-    }
-    .to_string()
+pub(crate) fn is_large_join_scan(plan: &Plan, step: &Step) -> bool {
+    plan.steps.len() > 1 && is_large_scan(step)
 }
 
-pub(crate) fn is_large_join_scan(plan: &Plan, step: &Step) -> bool {
-    plan.steps.len() > 1
-        && step.access == "ALL"
-        && step.rows_read.or(step.rows).unwrap_or(0.0) >= LARGE_SCAN_ROWS
+/// A table read whole, of at least [`LARGE_SCAN_ROWS`] rows.
+fn is_large_scan(step: &Step) -> bool {
+    step.access == "ALL" && step.rows_read.or(step.rows).unwrap_or(0.0) >= LARGE_SCAN_ROWS
 }
 
 /// One proposed index.
@@ -184,25 +176,28 @@ impl Candidate {
     }
 }
 
-/// The advisor's proposals: for each large scan inside a join under `none`, the columns that
-/// table is joined or filtered on; and, where the query reads more of that table, the same
+/// The advisor's proposals: for each large scan under `none` (inside a join or not), the
+/// columns the statement joins, filters or sorts that table on; and, where the query reads more of that table, the same
 /// index covering those columns too (so the rows need not be looked up at all).
-pub(crate) fn candidates(plans: &[Plan]) -> Vec<Candidate> {
+pub(crate) fn candidates(plans: &[Plan], scenarios: &[Scenario]) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = Vec::new();
     for plan in plans.iter().filter(|p| p.variant == super::BASELINE) {
-        for step in plan.steps.iter().filter(|s| is_large_join_scan(plan, s)) {
-            let of_table = |list: &[(&str, &str)]| -> Vec<String> {
+        let Some(scenario) = scenarios.iter().find(|s| s.name() == plan.scenario) else {
+            continue;
+        };
+        for step in plan.steps.iter().filter(|s| is_large_scan(s)) {
+            let of_table = |list: &[(String, String)]| -> Vec<String> {
                 list.iter()
-                    .filter(|(t, c)| *t == step.table && *c != "id")
-                    .map(|(_, c)| c.to_string())
+                    .filter(|(t, c)| *t == step.table && c != "id")
+                    .map(|(_, c)| c.clone())
                     .collect()
             };
-            let columns = of_table(plan.scenario.access_columns());
+            let columns = of_table(&scenario.statement.access_columns);
             if columns.is_empty() {
                 continue;
             }
             let mut covering = columns.clone();
-            for column in of_table(plan.scenario.read_columns()) {
+            for column in of_table(&scenario.statement.read_columns) {
                 if !covering.contains(&column) {
                     covering.push(column);
                 }
@@ -238,23 +233,20 @@ pub(crate) async fn advised_spec(
     conn: &mut PoolConnection<MySql>,
     flavor: Flavor,
     catalog: &Catalog,
-    params: &Params,
+    scenarios: &[Scenario],
 ) -> Result<String> {
     let none = Variant::none();
     let mut plans = Vec::new();
-    for scenario in Scenario::ALL {
-        let sql = with_literal(
-            &scenario.sql(|t| none.hint(t, catalog)),
-            params.value(scenario.param()),
-        );
+    for scenario in scenarios {
+        let sql = with_literals(&scenario.sql(|t| none.hint(t, catalog)), scenario.values(0));
         plans.push(Plan {
-            scenario,
+            scenario: scenario.name().to_string(),
             variant: none.name.clone(),
-            steps: plan_steps(conn, flavor, &sql, false).await?,
+            steps: plan_steps(conn, flavor, &scenario.statement, &sql, false).await?,
             raw: None,
         });
     }
-    let provable: Vec<String> = candidates(&plans)
+    let provable: Vec<String> = candidates(&plans, scenarios)
         .into_iter()
         .filter(|c| c.over.is_none() && catalog.index_on(&c.table, &c.columns).is_some())
         .map(|c| c.spec())

@@ -67,6 +67,15 @@ impl Catalog {
             .find(|i| i.columns.starts_with(columns))
     }
 
+    /// The columns of `table`, in table order (none for a table that does not exist).
+    pub fn columns_of(&self, table: &str) -> &[String] {
+        self.columns.get(table).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn has_column(&self, table: &str, column: &str) -> bool {
+        self.columns_of(table).iter().any(|c| c == column)
+    }
+
     fn check_columns(&self, table: &str, columns: &[String]) -> Result<()> {
         let known = self
             .columns

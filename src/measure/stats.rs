@@ -207,6 +207,18 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// The p95 or p99 (`quantile` 0.95 or 0.99) where the count supports it: at least one
+    /// sample must lie above the quantile (20 runs for p95, 100 for p99); below that the
+    /// "p99" of 30 runs is only the maximum again, and a table shows "-".
+    pub fn tail_ms(&self, quantile: f64) -> Option<f64> {
+        let value = if quantile >= 0.99 {
+            self.p99_ms
+        } else {
+            self.p95_ms
+        };
+        (self.count as f64 * (1.0 - quantile) >= 1.0 - 1e-9).then_some(value)
+    }
+
     /// The latency at a percentile of the spectrum (5, 50, 95, 99, ...), if the run had enough
     /// samples for it.
     pub fn at(&self, percentile: f64) -> Option<f64> {

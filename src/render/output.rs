@@ -15,7 +15,9 @@ use crate::render::plot::Figure;
 
 /// The version of every command's JSON document. It changes only when a field is renamed or
 /// removed (adding fields keeps it), so a CI job can refuse a document it does not understand.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `query`'s and `explain`'s statements come from a workload, so `query`'s `params` (three
+/// fixed ids) became a list of each statement's parameters and their distributions.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A command's typed result.
 pub trait CommandReport: Serialize + JsonSchema {

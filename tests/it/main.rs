@@ -23,3 +23,4 @@ mod report;
 mod reserve;
 mod schemas;
 mod seed;
+mod workload;

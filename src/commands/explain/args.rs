@@ -5,9 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::commands::flags::duration_up_to;
 use crate::commands::flags::{HOUR, PlotArgs};
-use crate::domain::scenarios::Scenario;
+use crate::commands::flags::{WorkloadArgs, duration_up_to};
 
 pub(crate) const EXAMPLES: &str = "\
 Plans use the same columns on MySQL and MariaDB (their tabular EXPLAIN, asked for by name; rows
@@ -19,13 +18,13 @@ against `none`, and prints DDL only when the 95% interval's low end clears --min
 Examples:
   concert-bench explain
   concert-bench explain --analyze --scenario concert_detail
+  concert-bench explain --workload my-queries.sql      # advice for your own statements
   concert-bench explain --raw -o json | jq '.plans[0].raw'";
 
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct ExplainArgs {
-    /// Scenario to explain (repeatable; default: all six).
-    #[arg(long = "scenario", value_enum)]
-    pub scenarios: Vec<Scenario>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
 
     /// Index variant to compare with `none` (repeatable; default: week8).
     #[arg(long = "variant", value_name = "VARIANT")]

@@ -14,12 +14,12 @@ use sqlx::MySql;
 use sqlx::pool::PoolConnection;
 
 use crate::context::Context;
-use crate::domain::scenarios::{Params, Scenario};
+use crate::index_lab::params::quote;
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
 };
 use crate::index_lab::{
-    Catalog, Experiment, ScratchIndexes, Variant, measure, scratch, with_literal,
+    Catalog, Experiment, Scenario, ScratchIndexes, Variant, measure, scratch, with_literals,
 };
 use crate::measure::stats::speedup;
 use crate::render::output::Report;
@@ -48,33 +48,50 @@ async fn run_plans(
     args: &ExplainArgs,
     scratch: Option<&ScratchIndexes>,
 ) -> Result<ExplainReport> {
+    let rounds = (args.warmup + args.iterations) as usize;
     let Experiment {
         db,
         catalog,
         variants,
         scenarios,
+        workload,
         params,
         mut conn,
-    } = Experiment::open(ctx, &args.variants, &args.scenarios, scratch).await?;
+    } = Experiment::open(
+        ctx,
+        &args.variants,
+        args.workload.load()?,
+        rounds,
+        args.workload.rng_seed,
+        scratch,
+    )
+    .await?;
     let url = &db.url;
 
     let mut plans = Vec::new();
-    for &scenario in &scenarios {
+    for scenario in &scenarios {
         for variant in &variants {
-            let sql = with_literal(
+            // A plan is of one execution: the first round's values.
+            let sql = with_literals(
                 &scenario.sql(|t| variant.hint(t, &catalog)),
-                params.value(scenario.param()),
+                scenario.values(0),
             );
-            let steps = plan_steps(&mut conn, db.server.flavor, &sql, args.analyze)
-                .await
-                .map_err(|e| user_error(e, url))?;
+            let steps = plan_steps(
+                &mut conn,
+                db.server.flavor,
+                &scenario.statement,
+                &sql,
+                args.analyze,
+            )
+            .await
+            .map_err(|e| user_error(e, url))?;
             let raw = if args.raw {
                 Some(raw_plan(&mut conn, db.server.flavor, &sql, args.analyze).await?)
             } else {
                 None
             };
             plans.push(Plan {
-                scenario,
+                scenario: scenario.name().to_string(),
                 variant: variant.name.clone(),
                 steps,
                 raw,
@@ -85,11 +102,13 @@ async fn run_plans(
     let advice = if args.no_advice {
         Vec::new()
     } else {
-        advise(ctx, &mut conn, &catalog, &plans, &params, args, scratch).await?
+        advise(ctx, &mut conn, &catalog, &plans, &scenarios, args, scratch).await?
     };
     Ok(ExplainReport {
         server: db.server.clone(),
         database: db.url.database().to_string(),
+        workload,
+        params,
         plans,
         findings,
         advice,
@@ -111,9 +130,7 @@ fn findings(plans: &[Plan]) -> Vec<String> {
             );
             out.push(format!(
                 "{} [{}]: full scan of {} inside a join ({rows})",
-                plan.scenario.name(),
-                plan.variant,
-                step.table
+                plan.scenario, plan.variant, step.table
             ));
         }
         for step in &plan.steps {
@@ -131,7 +148,7 @@ fn findings(plans: &[Plan]) -> Vec<String> {
             {
                 out.push(format!(
                     "{} [{}]: the optimizer declined {} on {} and chose {} ({})",
-                    plan.scenario.name(),
+                    plan.scenario,
                     plan.variant,
                     offered.join(", "),
                     step.table,
@@ -166,7 +183,7 @@ fn findings(plans: &[Plan]) -> Vec<String> {
             if shape(base) != shape(other) {
                 out.push(format!(
                     "{}: plan changed from [{}] under none to [{}] under {}",
-                    base.scenario.name(),
+                    base.scenario,
                     shape(base),
                     shape(other),
                     other.variant
@@ -189,11 +206,11 @@ async fn advise(
     conn: &mut PoolConnection<MySql>,
     catalog: &Catalog,
     plans: &[Plan],
-    params: &Params,
+    scenarios: &[Scenario],
     args: &ExplainArgs,
     scratch: Option<&ScratchIndexes>,
 ) -> Result<Vec<Advice>> {
-    let candidates = candidates(plans);
+    let candidates = candidates(plans, scenarios);
     // With --create-indexes, every proposal gets an index to measure with.
     let created;
     let catalog = match scratch {
@@ -235,7 +252,9 @@ async fn advise(
     let bars = progress::multi(ctx.progress_visible());
     let runs: u64 = provable
         .iter()
-        .map(|c| judged_on(c).len() as u64 * 2 * u64::from(args.warmup + args.iterations))
+        .map(|c| {
+            judged_on(c, scenarios).len() as u64 * 2 * u64::from(args.warmup + args.iterations)
+        })
         .sum();
     let bar = progress::runs_bar(&bars, "advisor", runs);
     let mut advice = Vec::new();
@@ -263,18 +282,17 @@ async fn advise(
         with_set.push(candidate);
         let pair = [variant("without", without_set)?, variant("with", with_set)?];
         let mut measured = Vec::new();
-        for scenario in judged_on(candidate) {
+        for scenario in judged_on(candidate, scenarios) {
             let sql = pair
                 .each_ref()
                 .map(|v| scenario.sql(|t| v.hint(t, catalog)));
-            let param = params.value(scenario.param());
-            let runs = measure(conn, &sql, param, args.warmup, args.iterations, || {
+            let runs = measure(conn, &sql, scenario, args.warmup, args.iterations, || {
                 bar.inc(1)
             })
             .await?;
             if let Some(s) = speedup(&runs[0].1, &runs[1].1) {
                 measured.push(ScenarioSpeedup {
-                    scenario,
+                    scenario: scenario.name().to_string(),
                     speedup: s.speedup,
                     ci95: s.ci95,
                 });
@@ -288,14 +306,16 @@ async fn advise(
 
 /// The scenarios a candidate is judged on: those that join or filter on its columns (for a
 /// covering candidate, on the plain index's columns it extends).
-fn judged_on(candidate: &Candidate) -> Vec<Scenario> {
+fn judged_on<'a>(candidate: &Candidate, scenarios: &'a [Scenario]) -> Vec<&'a Scenario> {
     let columns = candidate.over.as_deref().unwrap_or(&candidate.columns);
-    Scenario::ALL
-        .into_iter()
+    scenarios
+        .iter()
         .filter(|s| {
             columns.iter().all(|c| {
-                s.access_columns()
-                    .contains(&(candidate.table.as_str(), c.as_str()))
+                s.statement
+                    .access_columns
+                    .iter()
+                    .any(|(t, col)| *t == candidate.table && col == c)
             })
         })
         .collect()
@@ -333,7 +353,7 @@ fn judge(
     let slower: Vec<String> = measured
         .iter()
         .filter(|m| m.ci95[1] < 1.0)
-        .map(|m| format!("{} ({:.2}x)", m.scenario.name(), m.speedup))
+        .map(|m| format!("{} ({:.2}x)", m.scenario, m.speedup))
         .collect();
     let against = candidate.over.as_ref().map_or(String::new(), |plain| {
         format!(" over {table}({})", plain.join(", "))
@@ -341,9 +361,7 @@ fn judge(
     let mut verdict = match &best {
         Some(b) if wins => format!(
             "keep: {:.1}x{against} on {} (95% CI low end {:.1}x)",
-            b.speedup,
-            b.scenario.name(),
-            b.ci95[0]
+            b.speedup, b.scenario, b.ci95[0]
         ),
         _ => format!("not proven{against}: no scenario's 95% CI low end reaches {min_speedup:.1}x"),
     };
@@ -360,10 +378,13 @@ fn judge(
         scenarios: measured,
         verdict,
         ddl: wins.then(|| {
+            let name = format!("idx_{table}_{}", columns.join("_"));
+            let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
             format!(
-                "CREATE INDEX idx_{table}_{} ON {table} ({});",
-                columns.join("_"),
-                columns.join(", ")
+                "CREATE INDEX {} ON {} ({});",
+                quote(&name[..name.len().min(64)]),
+                quote(table),
+                quoted.join(", ")
             )
         }),
     }
@@ -417,7 +438,7 @@ mod tests {
     #[test]
     fn findings_name_big_join_scans_declined_indexes_and_changed_plans() {
         let none = Plan {
-            scenario: Scenario::ConcertDetail,
+            scenario: "concert_detail".into(),
             variant: "none".into(),
             steps: vec![
                 step("concert", "const", Some("PRIMARY"), Some("PRIMARY"), 1.0),
@@ -426,7 +447,7 @@ mod tests {
             raw: None,
         };
         let week8 = Plan {
-            scenario: Scenario::ConcertDetail,
+            scenario: "concert_detail".into(),
             variant: "week8".into(),
             steps: vec![
                 step("concert", "const", Some("PRIMARY"), Some("PRIMARY"), 1.0),

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::scenarios::Scenario;
+use crate::index_lab::params::ParamSummary;
 use crate::index_lab::plans::Plan;
 use crate::index_lab::scratch;
 use crate::render::output::{CommandReport, Table};
@@ -16,6 +16,10 @@ use crate::storage::db::ServerInfo;
 pub struct ExplainReport {
     pub server: ServerInfo,
     pub database: String,
+    /// Where the statements came from: a workload file, or the built-in week-8 one.
+    pub workload: String,
+    /// Each statement's parameters: their distribution and how many values it drew from.
+    pub params: Vec<ParamSummary>,
     pub plans: Vec<Plan>,
     pub findings: Vec<String>,
     pub advice: Vec<Advice>,
@@ -44,7 +48,7 @@ pub struct Advice {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ScenarioSpeedup {
-    pub scenario: Scenario,
+    pub scenario: String,
     pub speedup: f64,
     pub ci95: [f64; 2],
 }
@@ -75,7 +79,7 @@ impl CommandReport for ExplainReport {
         for plan in &self.plans {
             for step in &plan.steps {
                 plan_table.push(vec![
-                    plan.scenario.name().into(),
+                    plan.scenario.clone(),
                     plan.variant.clone(),
                     step.table.clone(),
                     step.access.clone(),
@@ -98,7 +102,7 @@ impl CommandReport for ExplainReport {
                     format!("{}({})", a.table, a.columns.join(", ")),
                     a.scenarios
                         .iter()
-                        .map(|s| format!("{} {:.2}x", s.scenario.name(), s.speedup))
+                        .map(|s| format!("{} {:.2}x", s.scenario, s.speedup))
                         .collect::<Vec<_>>()
                         .join(", "),
                     match (a.speedup, a.ci95) {
@@ -141,16 +145,16 @@ fn advice_figure(report: &ExplainReport) -> Option<Figure> {
         .iter()
         .map(|a| format!("{}({})", a.table, a.columns.join(",")))
         .collect();
-    let mut scenarios: Vec<Scenario> = measured
+    let mut scenarios: Vec<String> = measured
         .iter()
-        .flat_map(|a| a.scenarios.iter().map(|s| s.scenario))
+        .flat_map(|a| a.scenarios.iter().map(|s| s.scenario.clone()))
         .collect();
-    scenarios.sort_by_key(|s| s.name());
+    scenarios.sort();
     scenarios.dedup();
     let series = scenarios
         .into_iter()
         .map(|scenario| Series {
-            name: scenario.name().to_string(),
+            name: scenario.clone(),
             points: measured
                 .iter()
                 .map(|a| {

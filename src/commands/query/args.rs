@@ -8,8 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::flags::HOUR;
-use crate::commands::flags::duration_up_to;
-use crate::domain::scenarios::Scenario;
+use crate::commands::flags::{WorkloadArgs, duration_up_to};
 
 pub(crate) const EXAMPLES: &str = "\
 Variants are per-query index hints, so the schema is never changed:
@@ -23,13 +22,13 @@ Examples:
   concert-bench query --scenario concert_detail --iterations 100
   concert-bench query --variant week8 --variant seat-only=seat(performance_id)
   concert-bench query --scenario concert_detail --scales 1,10   # how the gap grows with the data
+  concert-bench query --workload my-queries.sql --variant none   # your own statements
   concert-bench -o json query > week8.json";
 
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct QueryArgs {
-    /// Scenario to run (repeatable; default: all six).
-    #[arg(long = "scenario", value_enum)]
-    pub scenarios: Vec<Scenario>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
 
     /// Index variant to compare with `none` (repeatable; default: week8).
     #[arg(long = "variant", value_name = "VARIANT")]

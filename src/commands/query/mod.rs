@@ -17,9 +17,9 @@ pub use report::{
 use anyhow::Result;
 
 use crate::context::Context;
-use crate::domain::scenarios::{Params, Scenario};
-use crate::index_lab::experiment::{Experiment, measure, server_time, with_literal};
-use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch};
+use crate::index_lab::experiment::{Experiment, measure, server_time};
+use crate::index_lab::params::ParamSummary;
+use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch, with_literals};
 use crate::measure::stats::{Samples, speedup};
 use crate::render::output::Report;
 use crate::render::progress;
@@ -27,7 +27,7 @@ use crate::storage::db::{Database, user_error};
 
 /// One scenario under one variant.
 struct Measured {
-    scenario: Scenario,
+    scenario: String,
     variant: usize,
     rows: usize,
     client: Samples,
@@ -60,14 +60,24 @@ async fn run_variants(
     args: &QueryArgs,
     scratch: Option<&ScratchIndexes>,
 ) -> Result<QueryReport> {
+    let rounds = (args.warmup + args.iterations).max(args.server_runs) as usize;
     let Experiment {
         db,
         catalog,
         variants,
         scenarios,
+        workload,
         params,
         mut conn,
-    } = Experiment::open(ctx, &args.variants, &args.scenarios, scratch).await?;
+    } = Experiment::open(
+        ctx,
+        &args.variants,
+        args.workload.load()?,
+        rounds,
+        args.workload.rng_seed,
+        scratch,
+    )
+    .await?;
     let url = &db.url;
 
     let bars = progress::multi(ctx.progress_visible());
@@ -78,59 +88,70 @@ async fn run_variants(
         scenarios.len() as u64 * variants.len() as u64 * per_pair,
     );
     let mut measured = Vec::new();
-    for &scenario in &scenarios {
+    for scenario in &scenarios {
         let sql: Vec<String> = variants
             .iter()
             .map(|v| scenario.sql(|t| v.hint(t, &catalog)))
             .collect();
-        let param = params.value(scenario.param());
-        let runs = measure(&mut conn, &sql, param, args.warmup, args.iterations, || {
-            bar.inc(1)
-        })
+        let runs = measure(
+            &mut conn,
+            &sql,
+            scenario,
+            args.warmup,
+            args.iterations,
+            || bar.inc(1),
+        )
         .await
         .map_err(|e| user_error(e, url))?;
-        for (variant, (rows, client)) in runs.into_iter().enumerate() {
-            let literal = with_literal(&sql[variant], param);
-            // Empty when the server timed nothing (a MySQL const lookup): reported as null.
-            let mut server = Samples::default();
-            let mut timed = true;
-            for _ in 0..args.server_runs {
+        // The server's own time comes from separate ANALYZE executions (the instrumented
+        // run is not the timed one), interleaved across variants like the client runs, each
+        // round with the values that round's client runs bound.
+        let mut server: Vec<Samples> = vec![Samples::default(); sql.len()];
+        let mut timed = vec![true; sql.len()];
+        for round in 0..args.server_runs as usize {
+            for (variant, statement) in sql.iter().enumerate() {
+                let literal = with_literals(statement, scenario.values(round));
                 let time = server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
                     e.context(format!("cannot read the server's time for {} (ANALYZE needs SELECT on the tables)", scenario.name()))
                 })?;
+                // None when the server timed nothing (a MySQL const lookup): reported as null.
                 match time {
-                    Some(time) if timed => server.record(time),
-                    _ => timed = false,
+                    Some(time) if timed[variant] => server[variant].record(time),
+                    _ => timed[variant] = false,
                 }
                 bar.inc(1);
             }
-            if !timed {
-                server = Samples::default();
-            }
+        }
+        for (variant, ((rows, client), (server, timed))) in runs
+            .into_iter()
+            .zip(server.into_iter().zip(timed))
+            .enumerate()
+        {
             measured.push(Measured {
-                scenario,
+                scenario: scenario.name().to_string(),
                 variant,
                 rows,
                 client,
-                server,
+                server: if timed { server } else { Samples::default() },
             });
         }
     }
     bar.finish_and_clear();
-    Ok(report(&db, variants, params, &measured, args))
+    Ok(report(&db, variants, workload, params, &measured, args))
 }
 
 fn report(
     db: &Database,
     variants: Vec<Variant>,
-    params: Params,
+    workload: String,
+    params: Vec<ParamSummary>,
     measured: &[Measured],
     args: &QueryArgs,
 ) -> QueryReport {
     let results = measured
         .iter()
         .map(|m| ScenarioResult {
-            scenario: m.scenario,
+            scenario: m.scenario.clone(),
             variant: variants[m.variant].name.clone(),
             rows: m.rows,
             client: m.client.summary(),
@@ -147,20 +168,21 @@ fn report(
                 continue;
             };
             comparisons.push(Comparison {
-                scenario: base.scenario,
+                scenario: base.scenario.clone(),
                 baseline: BASELINE.to_string(),
                 variant: variants[other.variant].name.clone(),
                 baseline_p50_ms: base.client.summary().p50_ms,
                 variant_p50_ms: other.client.summary().p50_ms,
                 speedup: sp.speedup,
                 ci95: sp.ci95,
-                writeup: report::writeup(base.scenario),
+                writeup: report::writeup(&base.scenario),
             });
         }
     }
     QueryReport {
         server: db.server.clone(),
         database: db.url.database().to_string(),
+        workload,
         params,
         warmup: args.warmup,
         iterations: args.iterations,

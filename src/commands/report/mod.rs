@@ -293,11 +293,12 @@ async fn measure(
 
 /// The main run's results for the scenarios the large run measured.
 fn stage_subset(main: &query::QueryReport, large: &query::QueryReport) -> query::QueryReport {
-    let wanted: Vec<_> = large.results.iter().map(|r| r.scenario).collect();
+    let wanted: Vec<&str> = large.results.iter().map(|r| r.scenario.as_str()).collect();
     query::QueryReport {
         server: main.server.clone(),
         database: main.database.clone(),
-        params: main.params,
+        workload: main.workload.clone(),
+        params: main.params.clone(),
         warmup: main.warmup,
         iterations: main.iterations,
         server_runs: main.server_runs,
@@ -305,13 +306,13 @@ fn stage_subset(main: &query::QueryReport, large: &query::QueryReport) -> query:
         results: main
             .results
             .iter()
-            .filter(|r| wanted.contains(&r.scenario))
+            .filter(|r| wanted.contains(&r.scenario.as_str()))
             .cloned()
             .collect(),
         comparisons: main
             .comparisons
             .iter()
-            .filter(|c| wanted.contains(&c.scenario))
+            .filter(|c| wanted.contains(&c.scenario.as_str()))
             .cloned()
             .collect(),
         created_indexes: Vec::new(),

@@ -6,7 +6,7 @@ use clap::builder::PossibleValuesParser;
 use super::documented;
 
 pub(crate) const EXAMPLES: &str = "\
-Every document carries \"schema_version\" (now 1): it changes only when a field is renamed or
+Every document carries \"schema_version\" (now 2): it changes only when a field is renamed or
 removed, never when one is added. `--list` names the commands that have a document.
 
 Examples:

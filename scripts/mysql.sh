@@ -13,8 +13,18 @@ set -euo pipefail
 
 root=${MYSQL_CHROOT:-/var/lib/concert-bench/mysql-sid}
 port=${MYSQL_PORT:-3307}
-mirror=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)}
-mirror=${mirror:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses (deb822 .sources files, or one-line
+# sources.list entries); DEBIAN_MIRROR overrides it. No mirror is written into this script.
+apt_mirror() {
+  local found
+  found=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
+    /^Types:/ { deb = ($0 ~ /(^|[[:space:]])deb([[:space:]]|$)/) }
+    /^URIs:/ && deb { print $2; exit }')
+  [ -n "$found" ] || found=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }')
+  printf '%s' "$found"
+}
+mirror=${DEBIAN_MIRROR:-$(apt_mirror)}
 datadir=/var/lib/mysql-cb # inside the chroot
 
 say() { printf 'mysql.sh: %s\n' "$*" >&2; }
@@ -46,6 +56,7 @@ if [ ! -x "$root/usr/sbin/mysqld" ]; then
       fail "cannot install debootstrap from Debian's packages: no MySQL lane"
   fi
   if [ ! -x "$root/usr/bin/apt-get" ]; then
+    [ -n "$mirror" ] || fail "no Debian mirror in /etc/apt/sources.list or sources.list.d: set DEBIAN_MIRROR=<mirror URL>"
     say "debootstrap sid into $root from $mirror"
     mkdir -p "$root"
     debootstrap --variant=minbase sid "$root" "$mirror" >/tmp/cb-debootstrap.log 2>&1 ||

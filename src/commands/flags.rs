@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::context::Context;
 use crate::domain::queue::{Arrival, Policy};
+use crate::index_lab::slow_log;
 use crate::index_lab::workload::Workload;
+use crate::storage::db::Database;
 
 /// `--plot`, on every command that draws figures (query, explain, cache-bench, queue-sim,
 /// reserve).
@@ -28,8 +31,22 @@ pub struct WorkloadArgs {
     /// A workload file: named SELECTs with parameters drawn from the data (see
     /// workloads/week8.sql, the built-in one, and docs/workloads.md). Default: the write-up's
     /// six week-8 scenarios.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", group = "source")]
     pub workload: Option<PathBuf>,
+
+    /// A MySQL or MariaDB slow query log: its top SELECT fingerprints by total time, in the
+    /// database of --database-url, each run with the literals its executions bound.
+    #[arg(long, value_name = "FILE", group = "source")]
+    pub slow_log: Option<PathBuf>,
+
+    /// The server's statement digests (performance_schema, MySQL 8+): its top SELECTs by
+    /// total time, each run with the sample the server kept.
+    #[arg(long, group = "source")]
+    pub digest: bool,
+
+    /// How many statements --slow-log and --digest take, by total time.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub top: u64,
 
     /// A statement of the workload to run, by name (repeatable; default: all of them).
     #[arg(long = "scenario", value_name = "NAME")]
@@ -41,11 +58,26 @@ pub struct WorkloadArgs {
 }
 
 impl WorkloadArgs {
-    /// The workload file (or the built-in one), cut to the named statements.
-    pub fn load(&self) -> anyhow::Result<Workload> {
-        let workload = match &self.workload {
-            Some(path) => Workload::load(path)?,
-            None => Workload::week8(),
+    /// The workload (a file, a slow log, the digest table, or the built-in one), cut to the
+    /// named statements. Only --digest connects, to read the digest table.
+    pub async fn load(&self, ctx: &Context) -> anyhow::Result<Workload> {
+        let top = self.top as usize;
+        let workload = if let Some(path) = &self.workload {
+            Workload::load(path)?
+        } else if let Some(path) = &self.slow_log {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the slow log {}: {e}", path.display()))?;
+            slow_log::from_slow_log(
+                &text,
+                &path.display().to_string(),
+                ctx.database.database(),
+                top,
+            )?
+        } else if self.digest {
+            let db = Database::connect(&ctx.database, 1).await?;
+            slow_log::from_digest(&db.pool, &db.server, ctx.database.database(), top).await?
+        } else {
+            Workload::week8()
         };
         workload.select(&self.scenarios)
     }

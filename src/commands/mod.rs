@@ -135,7 +135,7 @@ registry! {
     /// Create the schema and generate the week-8 data set (or a scaled one).
     #[command(after_help = seed::EXAMPLES, allow_negative_numbers = true)]
     Seed(seed::SeedArgs),
-    /// Time the six scenario queries with and without indexes (the week-8 analysis).
+    /// Time a workload's queries with and without indexes (by default the week-8 analysis).
     #[command(after_help = query::EXAMPLES, allow_negative_numbers = true)]
     Query(query::QueryArgs),
     /// Show and compare query plans; advise indexes and prove them by measurement.

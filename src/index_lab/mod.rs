@@ -11,10 +11,11 @@ mod mysql_tree;
 pub mod params;
 pub mod plans;
 pub mod scratch;
+pub mod slow_log;
 mod variant;
 pub mod workload;
 
 pub use experiment::{Experiment, Scenario, measure};
 pub use params::with_literals;
 pub use scratch::ScratchIndexes;
-pub use variant::{BASELINE, Catalog, IndexDef, Variant};
+pub use variant::{BASELINE, Catalog, IndexDef, Redundant, Variant};

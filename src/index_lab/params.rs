@@ -38,10 +38,33 @@ impl ParamValue {
         }
     }
 
-    fn parse_fixed(text: &str) -> Self {
-        if let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
-            ParamValue::Text(inner.replace("''", "'"))
-        } else if let Ok(n) = text.parse::<i64>() {
+    /// A literal as SQL writes it: a number, or a string in single or double quotes (its
+    /// doubled quotes and backslash escapes undone).
+    pub fn parse_literal(text: &str) -> Self {
+        for q in ['\'', '"'] {
+            if let Some(inner) = text.strip_prefix(q).and_then(|t| t.strip_suffix(q)) {
+                let mut out = String::with_capacity(inner.len());
+                let mut chars = inner.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some('n') => out.push('\n'),
+                            Some('t') => out.push('\t'),
+                            Some('0') => out.push('\0'),
+                            Some(other) => out.push(other),
+                            None => {}
+                        },
+                        c if c == q && chars.peek() == Some(&q) => {
+                            chars.next();
+                            out.push(q);
+                        }
+                        c => out.push(c),
+                    }
+                }
+                return ParamValue::Text(out);
+            }
+        }
+        if let Ok(n) = text.parse::<i64>() {
             ParamValue::Int(n)
         } else {
             ParamValue::Float(text.parse().unwrap_or(0.0))
@@ -108,6 +131,16 @@ pub async fn draw(
     let mut draws = Vec::new();
     let mut summaries = Vec::new();
     for statement in statements {
+        if statement
+            .params
+            .iter()
+            .any(|p| p.distribution == Distribution::Observed)
+        {
+            let (drawn, summary) = draw_observed(statement, rounds, &mut rng)?;
+            draws.push(drawn);
+            summaries.extend(summary);
+            continue;
+        }
         let mut pools = Vec::new();
         for param in &statement.params {
             let loaded = load_pool(pool, catalog, &param.distribution, seed)
@@ -152,6 +185,48 @@ pub async fn draw(
     Ok((draws, summaries))
 }
 
+/// Whole tuples of values that logged executions bound, one per round.
+fn draw_observed(
+    statement: &Statement,
+    rounds: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Draws, Vec<ParamSummary>)> {
+    let tuples: Vec<Vec<ParamValue>> = statement
+        .observed
+        .iter()
+        .map(|tuple| tuple.iter().map(|t| ParamValue::parse_literal(t)).collect())
+        .collect();
+    if tuples.is_empty() {
+        bail!(
+            "statement {}: no logged execution to take parameter values from",
+            statement.name
+        );
+    }
+    let summaries = statement
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut distinct: Vec<&ParamValue> = Vec::new();
+            for value in tuples.iter().map(|t| &t[i]) {
+                if !distinct.contains(&value) {
+                    distinct.push(value);
+                }
+            }
+            ParamSummary {
+                statement: statement.name.clone(),
+                name: p.name.clone(),
+                distribution: format!("observed ({} logged executions)", tuples.len()),
+                pool: distinct.len(),
+            }
+        })
+        .collect();
+    let rounds = (0..rounds)
+        .map(|_| tuples[rng.random_range(0..tuples.len())].clone())
+        .collect();
+    Ok((Draws { rounds }, summaries))
+}
+
 async fn load_pool(
     pool: &MySqlPool,
     catalog: &Catalog,
@@ -161,10 +236,11 @@ async fn load_pool(
     let (source, s) = match distribution {
         Distribution::Fixed(text) => {
             return Ok(Pool {
-                values: vec![ParamValue::parse_fixed(text)],
+                values: vec![ParamValue::parse_literal(text)],
                 cumulative: None,
             });
         }
+        Distribution::Observed => bail!("observed values come with their statement"),
         Distribution::Uniform(source) => (source, None),
         Distribution::Zipf { s, source } => (source, Some(*s)),
     };

@@ -32,6 +32,7 @@ const CLAIM: &str = "index";
 #[derive(Clone)]
 pub struct ScratchIndexes {
     pool: MySqlPool,
+    url: db::DatabaseUrl,
     /// The tables the tool proved it created: the only ones it adds indexes to.
     own_tables: Arc<Vec<String>>,
     lock_wait_seconds: u64,
@@ -48,6 +49,7 @@ impl ScratchIndexes {
             .map_err(|e| db::user_error(e, url))?;
         Ok(Self {
             pool: db.pool,
+            url: url.clone(),
             own_tables: Arc::new(ownership.owned),
             lock_wait_seconds: lock_wait.as_secs_f64().ceil().max(1.0) as u64,
             created: Arc::default(),
@@ -101,7 +103,14 @@ impl ScratchIndexes {
         }
         // Claimed and recorded first: if the CREATE is cut short but completes on the server
         // anyway, the restore (or the next run) still finds it and can prove it is ours.
-        schema::claim(&self.pool, CLAIM, &format!("{table}.{name}")).await?;
+        schema::claim(&self.pool, CLAIM, &format!("{table}.{name}"))
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "--create-indexes records its indexes before it creates them, and cannot: {}",
+                    db::user_error(e, &self.url)
+                )
+            })?;
         self.created
             .lock()
             .expect("scratch list")
@@ -144,6 +153,8 @@ impl ScratchIndexes {
                 "gave up after waiting {} s for the table's metadata lock (a long transaction holds it): retry later, or raise --lock-wait-timeout",
                 self.lock_wait_seconds
             )
+        } else if db::error_number(err).is_some() {
+            db::explain(err, &self.url).to_string()
         } else {
             server_message(err)
         }

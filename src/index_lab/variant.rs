@@ -21,6 +21,22 @@ pub struct IndexDef {
 pub struct Catalog {
     indexes: BTreeMap<String, Vec<IndexDef>>,
     columns: BTreeMap<String, Vec<String>>,
+    /// (table, index) of the UNIQUE secondary indexes: a constraint, never redundant.
+    unique: Vec<(String, String)>,
+}
+
+/// An index whose columns lead another index of the same table, so every lookup it serves
+/// the other serves too (pt-duplicate-key-checker's rule; a UNIQUE index is a constraint and
+/// never counted): dropping it saves its writes and space.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Redundant {
+    pub table: String,
+    pub index: String,
+    pub columns: Vec<String>,
+    pub covered_by: String,
+    pub covered_by_columns: Vec<String>,
+    /// What a DBA would run (after checking no query names the index in a hint).
+    pub ddl: String,
 }
 
 impl Catalog {
@@ -35,15 +51,19 @@ impl Catalog {
         for (table, column) in columns {
             catalog.columns.entry(table).or_default().push(column);
         }
-        let parts: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR) \
+        let parts: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR), \
+                    CAST(non_unique AS SIGNED) \
              FROM information_schema.statistics \
              WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
              ORDER BY table_name, index_name, seq_in_index",
         )
         .fetch_all(pool)
         .await?;
-        for (table, index, column) in parts {
+        for (table, index, column, non_unique) in parts {
+            if non_unique == 0 && !catalog.unique.contains(&(table.clone(), index.clone())) {
+                catalog.unique.push((table.clone(), index.clone()));
+            }
             let indexes = catalog.indexes.entry(table).or_default();
             match indexes.last_mut() {
                 Some(last) if last.name == index => last.columns.push(column),
@@ -65,6 +85,40 @@ impl Catalog {
         self.secondary_indexes(table)
             .iter()
             .find(|i| i.columns.starts_with(columns))
+    }
+
+    /// The redundant indexes of every table (see [`Redundant`]).
+    pub fn redundant(&self) -> Vec<Redundant> {
+        let mut found = Vec::new();
+        for (table, indexes) in &self.indexes {
+            let unique = |i: &IndexDef| self.unique.contains(&(table.clone(), i.name.clone()));
+            for index in indexes.iter().filter(|i| !unique(i)) {
+                // Another index it leads; of two with the same columns, the one that is
+                // UNIQUE, or else the first by name, stays.
+                let cover = indexes.iter().find(|other| {
+                    other.name != index.name
+                        && other.columns.starts_with(&index.columns)
+                        && (other.columns.len() > index.columns.len()
+                            || unique(other)
+                            || other.name < index.name)
+                });
+                if let Some(cover) = cover {
+                    found.push(Redundant {
+                        table: table.clone(),
+                        index: index.name.clone(),
+                        columns: index.columns.clone(),
+                        covered_by: cover.name.clone(),
+                        covered_by_columns: cover.columns.clone(),
+                        ddl: format!(
+                            "ALTER TABLE {} DROP INDEX {};",
+                            super::params::quote(table),
+                            super::params::quote(&index.name)
+                        ),
+                    });
+                }
+            }
+        }
+        found
     }
 
     /// The columns of `table`, in table order (none for a table that does not exist).
@@ -237,6 +291,40 @@ mod tests {
             }],
         );
         c
+    }
+
+    #[test]
+    fn an_index_leading_another_is_redundant_unless_unique() {
+        let mut c = catalog();
+        let seat = c.indexes.get_mut("seat").unwrap();
+        seat.push(IndexDef {
+            name: "idx_seat_perf_grade".into(),
+            columns: vec!["performance_id".into(), "grade".into()],
+        });
+        seat.push(IndexDef {
+            name: "uq_grade_id".into(),
+            columns: vec!["grade".into(), "id".into()],
+        });
+        c.unique.push(("seat".into(), "uq_grade_id".into()));
+        let found: Vec<(String, String)> = c
+            .redundant()
+            .into_iter()
+            .map(|r| (r.index, r.covered_by))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "idx_seat_performance".to_string(),
+                    "idx_seat_perf_grade".to_string()
+                ),
+                ("idx_other".to_string(), "uq_grade_id".to_string())
+            ]
+        );
+        assert_eq!(
+            c.redundant()[0].ddl,
+            "ALTER TABLE `seat` DROP INDEX `idx_seat_performance`;"
+        );
     }
 
     #[test]

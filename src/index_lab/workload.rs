@@ -57,6 +57,41 @@ pub struct Statement {
     /// Each alias (and each table name) and the table it stands for.
     aliases: Vec<(String, String)>,
     parts: Vec<Part>,
+    /// Value tuples seen in production, one per logged execution, in `binds` order (from a
+    /// slow log or the digest table); the draws pick whole tuples, so values that belong
+    /// together stay together. Empty for a workload file.
+    pub observed: Vec<Vec<String>>,
+    /// How the statement ranked where it was found (a slow log, the digest table).
+    pub logged: Option<Logged>,
+}
+
+/// What a report says of each statement it ran.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct StatementSummary {
+    pub name: String,
+    pub about: Option<String>,
+    /// Its rank where it was found (a slow log, the digest table); null for a workload file.
+    pub logged: Option<Logged>,
+}
+
+impl StatementSummary {
+    /// `slow_1: 57 executions, 1.234 s in all: select ...`, for a report's notes.
+    pub fn note(&self) -> Option<String> {
+        self.about
+            .as_ref()
+            .filter(|_| self.logged.is_some())
+            .map(|about| format!("{}: {about}", self.name))
+    }
+}
+
+/// A statement's record in a slow log or the server's digest table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Logged {
+    /// Literals as `?`, names lowercased, IN lists collapsed (as pt-query-digest does).
+    pub fingerprint: String,
+    pub executions: u64,
+    /// Its total time there, the rank it was chosen by.
+    pub total_seconds: f64,
 }
 
 /// The SQL text, cut where index hints go.
@@ -78,6 +113,8 @@ pub struct ParamSpec {
 pub enum Distribution {
     /// Every value of the source equally likely.
     Uniform(Source),
+    /// The values logged executions bound (a slow log's literals), tuple by tuple.
+    Observed,
     /// Value k of the source (in its order) with probability proportional to 1/k^s.
     Zipf { s: f64, source: Source },
     /// One fixed value, as written (a number or a quoted string).
@@ -108,11 +145,20 @@ impl fmt::Display for Distribution {
             Distribution::Uniform(source) => write!(f, "uniform({source})"),
             Distribution::Zipf { s, source } => write!(f, "zipf({s}, {source})"),
             Distribution::Fixed(value) => write!(f, "value({value})"),
+            Distribution::Observed => write!(f, "observed"),
         }
     }
 }
 
 impl Statement {
+    pub fn summary(&self) -> StatementSummary {
+        StatementSummary {
+            name: self.name.clone(),
+            about: self.about.clone(),
+            logged: self.logged.clone(),
+        }
+    }
+
     /// The table an alias in the text (or a plan's `table` column) stands for; an unknown
     /// name is returned as it is.
     pub fn table_of(&self, alias: &str) -> String {
@@ -286,6 +332,103 @@ impl Workload {
     }
 }
 
+impl Statement {
+    /// A statement from a logged one (`sql`, with its literals): each literal becomes a
+    /// parameter whose values are those the logged executions bound (`observed`, one tuple
+    /// per execution, in literal order). Refused (with the reason) where the workload would
+    /// refuse it: not a SELECT, another database's table.
+    pub(crate) fn from_logged(
+        name: &str,
+        sql: &str,
+        observed: Vec<Vec<String>>,
+        logged: Logged,
+    ) -> Result<Self, String> {
+        let (template, count) = parameterize(sql)?;
+        let mut block = Block::new(name, 0);
+        block.about = Some(format!(
+            "{} executions, {:.3} s in all: {}",
+            logged.executions, logged.total_seconds, logged.fingerprint
+        ));
+        block.sql = template;
+        block.params = (1..=count)
+            .map(|i| ParamSpec {
+                name: format!("p{i}"),
+                distribution: Distribution::Observed,
+            })
+            .collect();
+        let mut statement = block.into_statement().map_err(|(_, m)| m)?;
+        statement.observed = observed
+            .into_iter()
+            .filter(|tuple| tuple.len() == count)
+            .collect();
+        statement.logged = Some(logged);
+        Ok(statement)
+    }
+}
+
+/// A logged statement's fingerprint (literals as `?`, unquoted names and keywords lowercased,
+/// whitespace and comments gone, `IN (?, ?, ..)` as `in(?+)`, as pt-query-digest writes it)
+/// and its literals in order.
+pub(crate) fn fingerprint(sql: &str) -> Result<(String, Vec<String>), String> {
+    let text = sql.trim().trim_end_matches(';').trim_end();
+    let tokens = lex(text)?;
+    let mut words: Vec<String> = Vec::new();
+    let mut literals = Vec::new();
+    for lexed in &tokens {
+        words.push(match &lexed.token {
+            Token::Literal => {
+                literals.push(text[lexed.start..lexed.end].to_string());
+                "?".into()
+            }
+            Token::Ident {
+                text,
+                quoted: false,
+            } => text.to_ascii_lowercase(),
+            Token::Ident { text, quoted: true } => format!("`{text}`"),
+            Token::Param(name) => format!(":{name}"),
+            Token::Other(c) => c.to_string(),
+        });
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        // `in ( ? , ? , ... )` -> `in(?+)`
+        if words[i] == "in" && words.get(i + 1).is_some_and(|w| w == "(") {
+            let mut j = i + 2;
+            let mut only_values = true;
+            while j < words.len() && words[j] != ")" {
+                only_values &= words[j] == "?" || words[j] == ",";
+                j += 1;
+            }
+            if only_values && j < words.len() && j > i + 2 {
+                out.push("in(?+)".into());
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    Ok((out.join(" "), literals))
+}
+
+/// The SQL with each literal replaced by a parameter `:p1`, `:p2`, ..., and how many.
+fn parameterize(sql: &str) -> Result<(String, usize), String> {
+    let text = sql.trim().trim_end_matches(';').trim_end();
+    let tokens = lex(text)?;
+    let mut out = String::new();
+    let mut cursor = 0;
+    let mut count = 0;
+    for lexed in tokens.iter().filter(|t| t.token == Token::Literal) {
+        count += 1;
+        out.push_str(&text[cursor..lexed.start]);
+        out.push_str(&format!(":p{count}"));
+        cursor = lexed.end;
+    }
+    out.push_str(&text[cursor..]);
+    Ok((out, count))
+}
+
 /// A statement as read, before its SQL is analyzed.
 struct Block {
     name: String,
@@ -359,6 +502,8 @@ impl Block {
             unqualified: analyzed.unqualified,
             aliases: analyzed.aliases,
             parts: analyzed.parts,
+            observed: Vec::new(),
+            logged: None,
         })
     }
 }

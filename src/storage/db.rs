@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
@@ -53,20 +54,27 @@ impl DatabaseUrl {
                 url.scheme()
             );
         }
-        let database = url.path().trim_start_matches('/').to_string();
-        if database.is_empty() {
+        let encoded = url.path().trim_start_matches('/');
+        if encoded.is_empty() {
             bail!(
                 "--database-url names no database: add one, e.g. {}/concert_bench",
                 mask(&url)
             );
         }
-        if database.len() > 64
-            || !database
+        // Any name MySQL accepts (a DBA's copy may be `ticket-prod-copy`), percent-decoded as
+        // sqlx decodes it; it is only ever bound as a value or quoted as an identifier.
+        let database = percent_decode_str(encoded)
+            .decode_utf8()
+            .map_err(|_| anyhow!("the database name in --database-url is not UTF-8"))?
+            .to_string();
+        if database.chars().count() > 64
+            || database.ends_with(' ')
+            || database
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                .any(|c| c.is_control() || matches!(c, '/' | '\\' | '.'))
         {
             bail!(
-                "database name {database:?} in --database-url must be 1-64 letters, digits or underscores"
+                "database name {database:?} in --database-url is not one MySQL accepts: at most 64 characters, none of / \\ . or control characters, no trailing space"
             );
         }
         Ok(Self { url, database })
@@ -79,7 +87,10 @@ impl DatabaseUrl {
     /// The same server and credentials, another database (checked like any name).
     pub fn with_database(&self, database: &str) -> Result<Self> {
         let mut url = self.url.clone();
-        url.set_path(&format!("/{database}"));
+        url.set_path(&format!(
+            "/{}",
+            utf8_percent_encode(database, NON_ALPHANUMERIC)
+        ));
         Self::parse(url.as_str())
     }
 
@@ -224,6 +235,11 @@ impl ServerConnection {
     }
 }
 
+/// "User has exceeded the 'max_user_connections' resource".
+const ER_USER_LIMIT_REACHED: u16 = 1226;
+/// "X command denied to user .. for table ..": a missing table privilege.
+const ER_TABLEACCESS_DENIED: u16 = 1142;
+
 /// MySQL's error number for "database exists" (CREATE DATABASE without IF NOT EXISTS).
 pub const ER_DB_CREATE_EXISTS: u16 = 1007;
 /// "Lock wait timeout exceeded", also what DDL says when `lock_wait_timeout` runs out.
@@ -290,8 +306,10 @@ async fn ensure_database(url: &DatabaseUrl, missing: Missing) -> Result<()> {
             url.host_port()
         );
     }
-    // The name was checked to be [A-Za-z0-9_]{1,64} in `DatabaseUrl::parse`.
-    let ddl = format!("CREATE DATABASE IF NOT EXISTS `{}`", url.database());
+    let ddl = format!(
+        "CREATE DATABASE IF NOT EXISTS {}",
+        quote_identifier(url.database())
+    );
     sqlx::query(AssertSqlSafe(ddl))
         .execute(&mut conn)
         .await
@@ -309,10 +327,21 @@ fn timed_out(url: &DatabaseUrl) -> anyhow::Error {
     )
 }
 
+/// A name in backticks, its backticks doubled: how every identifier the tool did not write
+/// itself reaches SQL.
+pub fn quote_identifier(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// Turns a driver error into one line that names the server and what to do about it.
 pub fn user_error(err: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
+    explain(&err, url)
+}
+
+/// [`user_error`] for an error the caller keeps.
+pub fn explain(err: &sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
     let at = url.host_port();
-    match &err {
+    match err {
         sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             anyhow!(
                 "cannot reach MySQL at {at} (connection refused): start it, or pass --database-url"
@@ -324,6 +353,28 @@ pub fn user_error(err: sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
         sqlx::Error::PoolTimedOut => timed_out(url),
         sqlx::Error::Tls(e) => {
             anyhow!("TLS to MySQL at {at} failed ({e}): check ssl-mode in --database-url")
+        }
+        sqlx::Error::Database(_) if error_number(err) == Some(ER_USER_LIMIT_REACHED) => anyhow!(
+            "user '{}' may hold only so many connections at once at {at} (MAX_USER_CONNECTIONS), and this run needs more: raise the limit (ALTER USER .. WITH MAX_USER_CONNECTIONS N), or run with fewer clients (-c, --connections)",
+            url.user()
+        ),
+        sqlx::Error::Database(db) if error_number(err) == Some(ER_TABLEACCESS_DENIED) => {
+            // MariaDB: "INSERT command denied to user 'ro'@'h' for table `db`.`t`";
+            // MySQL 9: "... for table 't'" (the database left out).
+            let message = db.message();
+            let command = message.split(" command denied").next().unwrap_or("a");
+            let named = message
+                .rsplit_once(" for table ")
+                .map_or("", |(_, t)| t.trim_matches(|c| c == '\'' || c == '`'));
+            let table = if named.contains("`.`") {
+                format!("`{named}`")
+            } else {
+                format!("`{}`.`{named}`", url.database())
+            };
+            anyhow!(
+                "user '{}' lacks the {command} privilege on {table} at {at}: grant it, or use a --database-url whose user has it",
+                url.user()
+            )
         }
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("28000") | Some("1045") => anyhow!(
@@ -367,10 +418,17 @@ mod tests {
             err.contains("names no database") && !err.contains("pw"),
             "{err}"
         );
-        let err = DatabaseUrl::parse("mysql://h/bad-name")
+        let err = DatabaseUrl::parse("mysql://h/bad.name")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("letters, digits or underscores"), "{err}");
+        assert!(err.contains("not one MySQL accepts"), "{err}");
+        let dba = DatabaseUrl::parse("mysql://h/ticket-prod-copy").unwrap();
+        assert_eq!(dba.database(), "ticket-prod-copy");
+        let spaced = DatabaseUrl::parse("mysql://h/my%20db").unwrap();
+        assert_eq!(spaced.database(), "my db");
+        let child = spaced.with_database("my db_scale10").unwrap();
+        assert_eq!(child.database(), "my db_scale10");
+        assert_eq!(quote_identifier("a`b"), "`a``b`");
         assert!(DatabaseUrl::parse("not a url").is_err());
     }
 }

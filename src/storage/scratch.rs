@@ -21,11 +21,18 @@ impl ScratchDatabase {
     /// Creates `name` on the server of `url`; `wanted_by` names the flag or command in the
     /// refusal when the name is taken.
     pub async fn create(url: &DatabaseUrl, name: &str, wanted_by: &str) -> Result<Self> {
+        // Checked like any database name before anything is made (a long name plus its
+        // suffix may pass 64 characters).
+        url.with_database(name)
+            .with_context(|| format!("{wanted_by} cannot name its scratch database"))?;
         let server = ServerConnection::open(url).await?;
         // No IF NOT EXISTS: a database that is already there is someone else's.
-        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-            .execute(server.pool())
-            .await;
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {}",
+            db::quote_identifier(name)
+        )))
+        .execute(server.pool())
+        .await;
         match created {
             Ok(_) => {}
             Err(e) if db::error_number(&e) == Some(db::ER_DB_CREATE_EXISTS) => {
@@ -62,10 +69,10 @@ impl ScratchDatabase {
     }
 
     pub async fn drop_it(self) -> Result<()> {
-        // The name was made from the validated --database-url and a fixed suffix.
+        // The name was checked in `create`, and is quoted.
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE `{}`",
-            self.name
+            "DROP DATABASE {}",
+            db::quote_identifier(&self.name)
         )))
         .execute(self.server.pool())
         .await

@@ -233,3 +233,364 @@ async fn bad_workloads_are_refused_in_one_line_naming_the_file_and_line() {
         "{err}"
     );
 }
+
+/// A DBA's copy: any name MySQL accepts (here with hyphens), through seed, query and explain.
+#[tokio::test]
+async fn a_database_named_with_hyphens_works_end_to_end() {
+    let name = common::unique_name("cbt-dba-copy").replace('_', "-");
+    let url = format!("{}/{name}", common::server_url());
+    let admin = common::admin_pool().await;
+    let run = |args: &[&str]| {
+        let argv: Vec<String> = [&["concert-bench", "--database-url", &url, "-q"][..], args]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        async move {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            common::run_tool(&argv).await
+        }
+    };
+    let seeded = run(&["seed", "--concerts", "4", "--users", "20"]).await;
+    let queried = run(&[
+        "-o",
+        "json",
+        "query",
+        "--scenario",
+        "concert_detail",
+        "--iterations",
+        "3",
+        "--warmup",
+        "0",
+        "--server-runs",
+        "1",
+    ])
+    .await;
+    let explained = run(&[
+        "-o",
+        "json",
+        "explain",
+        "--scenario",
+        "concert_detail",
+        "--no-advice",
+    ])
+    .await;
+    common::exec(&admin, &format!("DROP DATABASE IF EXISTS `{name}`")).await;
+    seeded.unwrap();
+    let doc: Value = serde_json::from_str(&queried.unwrap()).unwrap();
+    assert_eq!(doc["database"], name.as_str());
+    assert_eq!(doc["results"].as_array().unwrap().len(), 2);
+    let doc: Value = serde_json::from_str(&explained.unwrap()).unwrap();
+    assert_eq!(doc["plans"].as_array().unwrap().len(), 2);
+}
+
+/// A login that may only read gets plans and timings; a step that needs more names the
+/// privilege it lacks in one line (the server's raw error 1142 before), and a login capped by
+/// MAX_USER_CONNECTIONS hears so (raw error 1226 before).
+#[tokio::test]
+async fn a_read_only_or_capped_login_hears_what_it_lacks_in_one_line() {
+    let db = TestDb::seeded_small().await;
+    let admin = common::admin_pool().await;
+    let password = "pw-N3verPrinted";
+    let (reader, capped) = (
+        common::unique_name("cbt_ro"),
+        common::unique_name("cbt_cap"),
+    );
+    for host in ["%", "localhost"] {
+        for (user, limit) in [(&reader, 0), (&capped, 1)] {
+            common::exec(
+                &admin,
+                &format!(
+                    "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}' WITH MAX_USER_CONNECTIONS {limit}"
+                ),
+            )
+            .await;
+            common::exec(
+                &admin,
+                &format!("GRANT SELECT ON `{}`.* TO '{user}'@'{host}'", db.name),
+            )
+            .await;
+        }
+    }
+    let as_user = |user: &str, args: &[&str]| {
+        let url = common::url_as(user, password, &db.name);
+        let argv: Vec<String> = [&["concert-bench", "--database-url", &url, "-q"][..], args]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        async move {
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            common::run_tool(&argv).await
+        }
+    };
+    let fast = [
+        "--scenario",
+        "concert_detail",
+        "--iterations",
+        "3",
+        "--warmup",
+        "0",
+    ];
+    let plans = as_user(
+        &reader,
+        &[&["explain", "--no-advice"][..], &fast[..2]].concat(),
+    )
+    .await;
+    let timed = as_user(
+        &reader,
+        &[&["query", "--server-runs", "1"][..], &fast[..]].concat(),
+    )
+    .await;
+    let create = as_user(
+        &reader,
+        &[&["explain", "--create-indexes"][..], &fast[..]].concat(),
+    )
+    .await;
+    // --create-indexes keeps a connection of its own beside the experiment's: two at once.
+    let capped_run = as_user(
+        &capped,
+        &[&["query", "--create-indexes"][..], &fast[..]].concat(),
+    )
+    .await;
+    for host in ["%", "localhost"] {
+        for user in [&reader, &capped] {
+            common::exec(&admin, &format!("DROP USER '{user}'@'{host}'")).await;
+        }
+    }
+    plans.unwrap();
+    timed.unwrap();
+    let err = format!("{:#}", create.unwrap_err());
+    assert!(!err.contains('\n') && !err.contains(password), "{err}");
+    assert!(
+        err.contains(&format!(
+            "user '{reader}' lacks the INSERT privilege on `{}`.`_concert_bench_owned`",
+            db.name
+        )),
+        "{err}"
+    );
+    let err = format!("{:#}", capped_run.unwrap_err());
+    assert!(!err.contains('\n') && !err.contains(password), "{err}");
+    assert!(err.contains("MAX_USER_CONNECTIONS"), "{err}");
+}
+
+/// The slow log the test server writes while `run` runs, in its own file: the server's log
+/// switched to that file and on, and only this session's statements logged (its own
+/// long_query_time of 0; every other session keeps the server's), then switched back.
+async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPool)) -> String {
+    let admin = common::admin_pool().await;
+    let (was_on, was_file): (String, String) = sqlx::query_as(
+        "SELECT CAST(@@GLOBAL.slow_query_log AS CHAR), CAST(@@GLOBAL.slow_query_log_file AS CHAR)",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    let file = format!("/tmp/{}.log", common::unique_name("cbt-slow"));
+    // MySQL's digest table (what --digest reads) fills up over a test run and then records
+    // nothing new: emptied, so this test's statements are in it.
+    if common::server_flavor().await == "mysql" {
+        common::exec(
+            &admin,
+            "TRUNCATE TABLE performance_schema.events_statements_summary_by_digest",
+        )
+        .await;
+    }
+    common::exec(
+        &admin,
+        &format!("SET GLOBAL slow_query_log_file = '{file}'"),
+    )
+    .await;
+    common::exec(&admin, "SET GLOBAL slow_query_log = 1").await;
+    let app = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql("SET SESSION long_query_time = 0")
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(&db.url)
+        .await
+        .unwrap();
+    run(&app).await;
+    app.close().await;
+    common::exec(&admin, &format!("SET GLOBAL slow_query_log = {was_on}")).await;
+    common::exec(
+        &admin,
+        &format!("SET GLOBAL slow_query_log_file = '{was_file}'"),
+    )
+    .await;
+    // MySQL runs in a chroot here (scripts/mysql.sh): its /tmp is under the chroot.
+    let chroot =
+        std::env::var("MYSQL_CHROOT").unwrap_or_else(|_| "/var/lib/concert-bench/mysql-sid".into());
+    let text = std::fs::read_to_string(&file)
+        .or_else(|_| std::fs::read_to_string(format!("{chroot}{file}")))
+        .unwrap_or_else(|e| panic!("the server wrote no slow log at {file}: {e}"));
+    std::fs::remove_file(&file).ok();
+    std::fs::remove_file(format!("{chroot}{file}")).ok();
+    text
+}
+
+/// A DBA's loop on the tool's own week-8 schema: the application's statements captured in a
+/// real slow log (with a write and a hint-free join among them), then `explain --slow-log`
+/// ranks them, runs each with the literals it was logged with, and the advisor finds and
+/// proves seat(performance_id) for the detail page.
+#[tokio::test]
+async fn the_advisor_proves_an_index_from_a_captured_slow_log() {
+    let db = TestDb::seeded_small().await;
+    let log = capture_slow_log(&db, async |app| {
+        for concert in [1, 2, 3, 1, 2, 3, 1, 4] {
+            common::exec(
+                app,
+                &format!(
+                    "SELECT c.title, p.starts_at, s.seat_no, s.grade FROM concert c \
+                     JOIN performance p ON p.concert_id = c.id JOIN seat s ON s.performance_id = p.id \
+                     WHERE c.id = {concert}"
+                ),
+            )
+            .await;
+        }
+        // The seat map of a performance: a large scan of seat without the index.
+        for performance in [1, 5, 9, 13, 17, 21] {
+            common::exec(
+                app,
+                &format!(
+                    "SELECT seat_no, grade, price FROM seat WHERE performance_id = {performance} ORDER BY seat_no"
+                ),
+            )
+            .await;
+        }
+        for seat in [10, 20, 30] {
+            common::exec(app, &format!("SELECT grade, price FROM seat WHERE id = {seat}")).await;
+        }
+        common::exec(app, "UPDATE seat SET version = version WHERE id = 1").await;
+    })
+    .await;
+    let file = File::new(&log);
+    let out = db
+        .run(&[
+            "-o",
+            "json",
+            "explain",
+            "--slow-log",
+            file.path(),
+            "--variant",
+            "none",
+            "--iterations",
+            "15",
+            "--warmup",
+            "2",
+        ])
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let statements = doc["statements"].as_array().unwrap();
+    let detail = statements
+        .iter()
+        .find(|s| {
+            s["logged"]["fingerprint"]
+                .as_str()
+                .unwrap_or("")
+                .contains("where c . id = ?")
+        })
+        .unwrap_or_else(|| panic!("the detail page's statement is missing: {doc}"));
+    assert_eq!(detail["logged"]["executions"], 8, "{detail}");
+    assert_eq!(
+        detail["name"], "slow_1",
+        "ranked first by total time: {doc}"
+    );
+    let detail_name = detail["name"].as_str().unwrap();
+    // The UPDATE (and the session's own SET) are left out, and counted.
+    assert!(
+        statements.iter().all(|s| s["logged"]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("select")),
+        "{doc}"
+    );
+    assert!(
+        !doc["workload"]
+            .as_str()
+            .unwrap()
+            .contains("; 0 other statements"),
+        "{}",
+        doc["workload"]
+    );
+    let params = doc["params"].as_array().unwrap();
+    let concert = params
+        .iter()
+        .find(|p| p["statement"] == detail_name)
+        .unwrap();
+    assert_eq!(concert["pool"], 4, "concerts 1-4 were logged: {concert}");
+    let seat = doc["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["table"] == "seat" && a["columns"] == serde_json::json!(["performance_id"]))
+        .unwrap_or_else(|| panic!("seat(performance_id) not proposed: {doc}"));
+    assert!(
+        seat["ci95"][0].as_f64().unwrap() >= 2.0 && seat["ddl"].is_string(),
+        "proven with the low end of its interval at 2x or more: {seat}"
+    );
+    // MySQL keeps the same statements in its digest table, each with one sample.
+    if common::server_flavor().await == "mysql" {
+        let out = db
+            .run(&[
+                "-o",
+                "json",
+                "explain",
+                "--digest",
+                "--variant",
+                "none",
+                "--no-advice",
+            ])
+            .await
+            .unwrap();
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        let found = doc["statements"].as_array().unwrap().iter().any(|s| {
+            s["logged"]["executions"] == 8 && s["name"].as_str().unwrap().starts_with("digest_")
+        });
+        assert!(found, "the detail page's digest: {doc}");
+    }
+}
+
+#[tokio::test]
+async fn digest_and_slow_log_refusals_are_one_line() {
+    let db = TestDb::seeded_small().await;
+    let notes = File::new("median was fine\n");
+    let err = db
+        .run(&["explain", "--slow-log", notes.path()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is not a MySQL or MariaDB slow query log"),
+        "{err}"
+    );
+    let other = File::new(
+        "# Time: 261205  8:00:00\n# Thread_id: 3  Schema: elsewhere  QC_hit: No\n\
+         # Query_time: 0.5  Lock_time: 0  Rows_sent: 1  Rows_examined: 1\nSELECT 1;\n",
+    );
+    let err = db
+        .run(&["explain", "--slow-log", other.path()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no SELECT in database") && err.contains("elsewhere"),
+        "{err}"
+    );
+    if common::server_flavor().await == "mariadb" {
+        let err = db
+            .run(&["explain", "--digest"])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("use --slow-log") && !err.contains('\n'),
+            "{err}"
+        );
+    }
+}

@@ -23,9 +23,6 @@ Examples:
 
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct ExplainArgs {
-    #[command(flatten)]
-    pub workload: WorkloadArgs,
-
     /// Index variant to compare with `none` (repeatable; default: week8).
     #[arg(long = "variant", value_name = "VARIANT")]
     pub variants: Vec<String>,
@@ -65,6 +62,9 @@ pub struct ExplainArgs {
     /// Warm-up runs before the advisor measures.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub warmup: u32,
+
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
 
     #[command(flatten)]
     #[serde(skip)]

@@ -7,7 +7,7 @@ mod report;
 
 pub(crate) use args::EXAMPLES;
 pub use args::ExplainArgs;
-pub use report::{Advice, ExplainReport, ScenarioSpeedup};
+pub use report::{Advice, ExplainReport, ScenarioSpeedup, UnusedIndex};
 
 use anyhow::Result;
 use sqlx::MySql;
@@ -24,7 +24,7 @@ use crate::index_lab::{
 use crate::measure::stats::speedup;
 use crate::render::output::Report;
 use crate::render::progress;
-use crate::storage::db::user_error;
+use crate::storage::db::{Database, user_error};
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
     Report::of(&explain(ctx, args).await?)
@@ -60,7 +60,7 @@ async fn run_plans(
     } = Experiment::open(
         ctx,
         &args.variants,
-        args.workload.load()?,
+        args.workload.load(ctx).await?,
         rounds,
         args.workload.rng_seed,
         scratch,
@@ -99,6 +99,7 @@ async fn run_plans(
         }
     }
     let findings = findings(&plans);
+    let (unused_indexes, unused_indexes_note) = unused_indexes(&db).await;
     let advice = if args.no_advice {
         Vec::new()
     } else {
@@ -108,6 +109,10 @@ async fn run_plans(
         server: db.server.clone(),
         database: db.url.database().to_string(),
         workload,
+        statements: scenarios.iter().map(|s| s.statement.summary()).collect(),
+        redundant_indexes: catalog.redundant(),
+        unused_indexes,
+        unused_indexes_note,
         params,
         plans,
         findings,
@@ -115,6 +120,40 @@ async fn run_plans(
         min_speedup: (!args.no_advice).then_some(args.min_speedup),
         created_indexes: Vec::new(),
     })
+}
+
+/// MySQL's `sys.schema_unused_indexes` for this database, or why there is none: MariaDB ships
+/// no `sys` schema (and starts with performance_schema off), and a server whose
+/// performance_schema is off counts nothing.
+async fn unused_indexes(db: &Database) -> (Option<Vec<UnusedIndex>>, Option<String>) {
+    let rows: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(
+        "SELECT CAST(object_name AS CHAR), CAST(index_name AS CHAR) FROM sys.schema_unused_indexes \
+         WHERE object_schema = DATABASE() ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await;
+    match rows {
+        Ok(rows) => (
+            Some(
+                rows.into_iter()
+                    .map(|(table, index)| UnusedIndex {
+                        ddl: format!("ALTER TABLE {} DROP INDEX {};", quote(&table), quote(&index)),
+                        table,
+                        index,
+                    })
+                    .collect(),
+            ),
+            Some("Unused indexes: none used since the server started (performance_schema counts from the start): a server restarted lately lists indexes a rarer job still needs.".into()),
+        ),
+        Err(e) => (
+            None,
+            Some(format!(
+                "Unused indexes: not known on this {} ({}): `sys.schema_unused_indexes` needs MySQL's sys schema and performance_schema on.",
+                db.server.flavor,
+                e.as_database_error().map_or_else(|| e.to_string(), |d| d.message().to_string())
+            )),
+        ),
+    }
 }
 
 /// Tabular EXPLAIN (or ANALYZE for rows actually read) as [`Step`]s.

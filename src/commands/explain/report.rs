@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::index_lab::params::ParamSummary;
 use crate::index_lab::plans::Plan;
-use crate::index_lab::scratch;
+use crate::index_lab::workload::StatementSummary;
+use crate::index_lab::{Redundant, scratch};
 use crate::render::output::{CommandReport, Table};
 use crate::render::plot::{Axis, Estimate, Figure, Level, Marks, Series};
 use crate::storage::db::ServerInfo;
@@ -16,13 +17,24 @@ use crate::storage::db::ServerInfo;
 pub struct ExplainReport {
     pub server: ServerInfo,
     pub database: String,
-    /// Where the statements came from: a workload file, or the built-in week-8 one.
+    /// Where the statements came from: a workload file, a slow log, the digest table, or the
+    /// built-in week-8 one.
     pub workload: String,
+    /// The statements explained, with their rank where they were logged.
+    pub statements: Vec<StatementSummary>,
     /// Each statement's parameters: their distribution and how many values it drew from.
     pub params: Vec<ParamSummary>,
     pub plans: Vec<Plan>,
     pub findings: Vec<String>,
     pub advice: Vec<Advice>,
+    /// Indexes that lead another index of their table (found from the catalog alone, no
+    /// trial): each with the DDL that drops it.
+    pub redundant_indexes: Vec<Redundant>,
+    /// Indexes `sys.schema_unused_indexes` lists (MySQL: none used since the server started);
+    /// null where the server cannot say (MariaDB, performance_schema off), with the reason in
+    /// `unused_indexes_note`.
+    pub unused_indexes: Option<Vec<UnusedIndex>>,
+    pub unused_indexes_note: Option<String>,
     /// The speedup a proposal's 95% interval must reach at its low end (`--min-speedup`); null
     /// when the advisor did not run.
     pub min_speedup: Option<f64>,
@@ -115,6 +127,35 @@ impl CommandReport for ExplainReport {
             }
             tables.push(advice_table);
         }
+        if !self.redundant_indexes.is_empty()
+            || self.unused_indexes.as_ref().is_some_and(|u| !u.is_empty())
+        {
+            let mut found = Table::new(
+                "Indexes to drop: redundant (led by another index) and unused (sys.schema_unused_indexes)",
+                &["table", "index", "why", "DDL"],
+            );
+            for r in &self.redundant_indexes {
+                found.push(vec![
+                    r.table.clone(),
+                    format!("{}({})", r.index, r.columns.join(", ")),
+                    format!(
+                        "redundant: {}({}) serves every lookup it does",
+                        r.covered_by,
+                        r.covered_by_columns.join(", ")
+                    ),
+                    r.ddl.clone(),
+                ]);
+            }
+            for u in self.unused_indexes.iter().flatten() {
+                found.push(vec![
+                    u.table.clone(),
+                    u.index.clone(),
+                    "unused since the server started".into(),
+                    u.ddl.clone(),
+                ]);
+            }
+            tables.push(found);
+        }
         tables
     }
 
@@ -124,9 +165,20 @@ impl CommandReport for ExplainReport {
             self.server.flavor, self.server.version
         )];
         notes.extend(self.findings.iter().map(|f| format!("- {f}")));
+        notes.push(format!("Workload: {}.", self.workload));
+        notes.extend(self.unused_indexes_note.clone());
+        notes.extend(self.statements.iter().filter_map(StatementSummary::note));
         notes.extend(scratch::created_note(&self.created_indexes));
         notes
     }
+}
+
+/// An index no statement has used since the server started, as `sys` reports it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct UnusedIndex {
+    pub table: String,
+    pub index: String,
+    pub ddl: String,
 }
 
 /// The advisor's proposals: each one's speedup per scenario it touches, with its interval,

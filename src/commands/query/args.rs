@@ -27,9 +27,6 @@ Examples:
 
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct QueryArgs {
-    #[command(flatten)]
-    pub workload: WorkloadArgs,
-
     /// Index variant to compare with `none` (repeatable; default: week8).
     #[arg(long = "variant", value_name = "VARIANT")]
     pub variants: Vec<String>,
@@ -61,6 +58,9 @@ pub struct QueryArgs {
     /// gives up (the server's default is a year).
     #[arg(long, default_value = "10s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
     pub lock_wait_timeout: Duration,
+
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
 
     #[command(flatten)]
     #[serde(skip)]

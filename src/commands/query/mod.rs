@@ -19,6 +19,7 @@ use anyhow::Result;
 use crate::context::Context;
 use crate::index_lab::experiment::{Experiment, measure, server_time};
 use crate::index_lab::params::ParamSummary;
+use crate::index_lab::workload::StatementSummary;
 use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch, with_literals};
 use crate::measure::stats::{Samples, speedup};
 use crate::render::output::Report;
@@ -72,7 +73,7 @@ async fn run_variants(
     } = Experiment::open(
         ctx,
         &args.variants,
-        args.workload.load()?,
+        args.workload.load(ctx).await?,
         rounds,
         args.workload.rng_seed,
         scratch,
@@ -137,13 +138,21 @@ async fn run_variants(
         }
     }
     bar.finish_and_clear();
-    Ok(report(&db, variants, workload, params, &measured, args))
+    let statements = scenarios.iter().map(|s| s.statement.summary()).collect();
+    Ok(report(
+        &db,
+        variants,
+        (workload, statements),
+        params,
+        &measured,
+        args,
+    ))
 }
 
 fn report(
     db: &Database,
     variants: Vec<Variant>,
-    workload: String,
+    (workload, statements): (String, Vec<StatementSummary>),
     params: Vec<ParamSummary>,
     measured: &[Measured],
     args: &QueryArgs,
@@ -183,6 +192,7 @@ fn report(
         server: db.server.clone(),
         database: db.url.database().to_string(),
         workload,
+        statements,
         params,
         warmup: args.warmup,
         iterations: args.iterations,

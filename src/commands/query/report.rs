@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::index_lab::params::ParamSummary;
+use crate::index_lab::workload::StatementSummary;
 use crate::index_lab::{Variant, scratch};
 use crate::measure::stats::Latency;
 use crate::render::output::{CommandReport, Table};
@@ -49,8 +50,11 @@ pub enum QueryDocument {
 pub struct QueryReport {
     pub server: ServerInfo,
     pub database: String,
-    /// Where the statements came from: a workload file, or the built-in week-8 one.
+    /// Where the statements came from: a workload file, a slow log, the digest table, or the
+    /// built-in week-8 one.
     pub workload: String,
+    /// The statements run, with their rank where they were logged.
+    pub statements: Vec<StatementSummary>,
     /// Each statement's parameters: their distribution and how many values it drew from. Each
     /// execution binds values drawn anew (seeded by --rng-seed), the same for every variant.
     pub params: Vec<ParamSummary>,
@@ -244,6 +248,7 @@ fn variants_notes(r: &QueryReport) -> Vec<String> {
         ),
         format!("Workload: {}.", r.workload),
     ];
+    notes.extend(r.statements.iter().filter_map(StatementSummary::note));
     if !r.params.is_empty() {
         let drawn: Vec<String> = r
             .params

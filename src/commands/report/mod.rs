@@ -298,6 +298,7 @@ fn stage_subset(main: &query::QueryReport, large: &query::QueryReport) -> query:
         server: main.server.clone(),
         database: main.database.clone(),
         workload: main.workload.clone(),
+        statements: main.statements.clone(),
         params: main.params.clone(),
         warmup: main.warmup,
         iterations: main.iterations,

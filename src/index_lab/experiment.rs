@@ -102,7 +102,13 @@ impl Experiment {
         seed: u64,
         scratch: Option<&ScratchIndexes>,
     ) -> Result<Self> {
-        let db = schema::connect_seeded(&ctx.database, 2).await?;
+        // The built-in workload reads the tool's own tables, which a seed must have made; a
+        // workload of the user's reads whatever schema the database has.
+        let db = if workload.is_builtin() {
+            schema::connect_seeded(&ctx.database, 2).await?
+        } else {
+            Database::connect(&ctx.database, 2).await?
+        };
         let url = db.url.clone();
         require_readable(&db, &workload).await?;
         let mut catalog = Catalog::load(&db.pool)

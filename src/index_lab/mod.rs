@@ -12,6 +12,7 @@ pub mod params;
 pub mod plans;
 pub mod scratch;
 pub mod slow_log;
+pub mod trial;
 mod variant;
 pub mod workload;
 

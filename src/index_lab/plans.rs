@@ -177,7 +177,7 @@ impl Candidate {
 }
 
 /// The advisor's proposals: for each large scan under `none` (inside a join or not), the
-/// columns the statement joins, filters or sorts that table on; and, where the query reads more of that table, the same
+/// columns the statement compares with a value on that table (else those it joins it on); and, where the query reads more of that table, the same
 /// index covering those columns too (so the rows need not be looked up at all).
 pub(crate) fn candidates(plans: &[Plan], scenarios: &[Scenario]) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -192,12 +192,23 @@ pub(crate) fn candidates(plans: &[Plan], scenarios: &[Scenario]) -> Vec<Candidat
                     .map(|(_, c)| c.clone())
                     .collect()
             };
-            let columns = of_table(&scenario.statement.access_columns);
+            // An index leads with what the statement compares with a value; a table reached
+            // only through a join leads with its join columns.
+            let access = of_table(&scenario.statement.access_columns);
+            let filters = of_table(&scenario.statement.filter_columns);
+            let columns = if filters.is_empty() {
+                access.clone()
+            } else {
+                filters
+            };
             if columns.is_empty() {
                 continue;
             }
             let mut covering = columns.clone();
-            for column in of_table(&scenario.statement.read_columns) {
+            for column in access
+                .into_iter()
+                .chain(of_table(&scenario.statement.read_columns))
+            {
                 if !covering.contains(&column) {
                     covering.push(column);
                 }

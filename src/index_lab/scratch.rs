@@ -196,7 +196,7 @@ impl ScratchIndexes {
 
 /// `cb_tmp_<table>_<columns>`; a name over MySQL's 64 characters is cut at a character
 /// boundary and ends in a hash of the whole name, so two long names never collide.
-fn index_name(table: &str, columns: &[String]) -> String {
+pub fn index_name(table: &str, columns: &[String]) -> String {
     let full = format!("{PREFIX}{table}_{}", columns.join("_"));
     if full.chars().count() <= MAX_NAME_CHARS {
         return full;

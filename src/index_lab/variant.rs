@@ -80,11 +80,21 @@ impl Catalog {
         self.indexes.get(table).map_or(&[], Vec::as_slice)
     }
 
-    /// An existing index whose leading columns are exactly `columns`.
+    /// An existing index whose leading columns are exactly `columns`: the one with no other
+    /// columns if there is one, else the shortest (a covering index must not stand in for
+    /// the plain one it is judged against).
     pub fn index_on(&self, table: &str, columns: &[String]) -> Option<&IndexDef> {
         self.secondary_indexes(table)
             .iter()
-            .find(|i| i.columns.starts_with(columns))
+            .filter(|i| i.columns.starts_with(columns))
+            .min_by_key(|i| i.columns.len())
+    }
+
+    /// The index on exactly `columns`, in that order.
+    pub fn exact_index(&self, table: &str, columns: &[String]) -> Option<&IndexDef> {
+        self.secondary_indexes(table)
+            .iter()
+            .find(|i| i.columns == columns)
     }
 
     /// The redundant indexes of every table (see [`Redundant`]).

@@ -50,10 +50,15 @@ pub struct Statement {
     /// Columns it filters, joins or groups on, as (table, column) where the text says
     /// which table; unqualified names are in `unqualified` until the schema settles them.
     pub access_columns: Vec<(String, String)>,
+    /// The access columns compared with a value (`col = :p`, `col IN (..)`), not with another
+    /// table's column: what an index should lead with.
+    pub filter_columns: Vec<(String, String)>,
     /// Columns it only reads or sorts by (the select list, ORDER BY).
     pub read_columns: Vec<(String, String)>,
     /// Unqualified column names and whether each was an access (true) or a read.
     pub unqualified: Vec<(String, bool)>,
+    /// The unqualified names compared with a value.
+    unqualified_filters: Vec<String>,
     /// Each alias (and each table name) and the table it stands for.
     aliases: Vec<(String, String)>,
     parts: Vec<Part>,
@@ -201,6 +206,11 @@ impl Statement {
                 .collect();
             if let [table] = owners[..] {
                 let pair = (table.clone(), column.to_ascii_lowercase());
+                if self.unqualified_filters.contains(&column)
+                    && !self.filter_columns.contains(&pair)
+                {
+                    self.filter_columns.push(pair.clone());
+                }
                 let list = if access {
                     &mut self.access_columns
                 } else {
@@ -218,6 +228,11 @@ impl Workload {
     /// The built-in workload.
     pub fn week8() -> Self {
         Self::parse(WEEK8, WEEK8_NAME).expect("the built-in workload parses")
+    }
+
+    /// Whether this is the built-in workload (which needs the tool's own seeded tables).
+    pub fn is_builtin(&self) -> bool {
+        self.source == WEEK8_NAME
     }
 
     /// Parses a workload file's text; `file` names it in errors.
@@ -498,8 +513,10 @@ impl Block {
             binds: analyzed.binds,
             tables: analyzed.tables,
             access_columns: analyzed.access,
+            filter_columns: analyzed.filters,
             read_columns: analyzed.read,
             unqualified: analyzed.unqualified,
+            unqualified_filters: analyzed.unqualified_filters,
             aliases: analyzed.aliases,
             parts: analyzed.parts,
             observed: Vec::new(),
@@ -594,6 +611,8 @@ struct Analyzed {
     access: Vec<(String, String)>,
     read: Vec<(String, String)>,
     unqualified: Vec<(String, bool)>,
+    filters: Vec<(String, String)>,
+    unqualified_filters: Vec<String>,
     aliases: Vec<(String, String)>,
 }
 
@@ -860,6 +879,45 @@ enum Clause {
     Other,
 }
 
+/// Whether the column reference at tokens `first..=last` is compared with a value (a
+/// parameter or a literal: `col = :p`, `:p < col`, `col IN (:a, :b)`, `col LIKE 'x%'`), not
+/// with another column.
+fn compared_with_value(tokens: &[Lexed], first: usize, last: usize) -> bool {
+    let is_value = |i: usize| {
+        matches!(
+            tokens.get(i).map(|t| &t.token),
+            Some(Token::Param(_) | Token::Literal)
+        )
+    };
+    let is_operator = |i: usize| {
+        matches!(
+            tokens.get(i).map(|t| &t.token),
+            Some(Token::Other('=' | '<' | '>' | '!'))
+        )
+    };
+    let is_word = |i: usize, words: &[&str]| {
+        matches!(tokens.get(i).map(|t| &t.token),
+            Some(Token::Ident { text, quoted: false }) if words.iter().any(|w| w.eq_ignore_ascii_case(text)))
+    };
+    // After: operators, or IN / LIKE / BETWEEN (and an opening parenthesis), then a value.
+    let mut after = last + 1;
+    while is_operator(after) || is_word(after, &["IN", "LIKE", "BETWEEN", "NOT"]) {
+        after += 1;
+    }
+    if tokens.get(after).map(|t| &t.token) == Some(&Token::Other('(')) {
+        after += 1;
+    }
+    if after > last + 1 && is_value(after) {
+        return true;
+    }
+    // Before: a value, then operators.
+    let mut before = first;
+    while before > 0 && is_operator(before - 1) {
+        before -= 1;
+    }
+    before < first && before > 0 && is_value(before - 1)
+}
+
 fn analyze(sql: &str) -> Result<Analyzed, String> {
     let text = sql.trim().trim_end_matches(';').trim_end();
     let tokens = lex(text)?;
@@ -972,6 +1030,12 @@ fn analyze(sql: &str) -> Result<Analyzed, String> {
                             Clause::Filter => Some(&mut out.access),
                             _ => None,
                         };
+                        if *here == Clause::Filter
+                            && compared_with_value(&tokens, i, i + 2)
+                            && !out.filters.contains(&pair)
+                        {
+                            out.filters.push(pair.clone());
+                        }
                         if let Some(list) = list
                             && !list.contains(&pair)
                         {
@@ -988,6 +1052,12 @@ fn analyze(sql: &str) -> Result<Analyzed, String> {
                         && matches!(*here, Clause::Select | Clause::Filter)
                     {
                         let entry = (text.clone(), *here == Clause::Filter);
+                        if *here == Clause::Filter
+                            && compared_with_value(&tokens, i, i)
+                            && !out.unqualified_filters.contains(text)
+                        {
+                            out.unqualified_filters.push(text.clone());
+                        }
                         if !out.unqualified.contains(&entry) {
                             out.unqualified.push(entry);
                         }

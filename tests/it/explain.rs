@@ -100,12 +100,13 @@ async fn seat_is_a_full_scan_under_none_and_an_index_lookup_under_week8() {
         ["concert_detail", "concert_by_seat", "performance_by_seat"]
     );
     assert!(seat["speedup"].as_f64().unwrap() > 0.0);
+    // Which of them the verdict rests on is the machine's to say on data this small.
+    let verdict = seat["verdict"].as_str().unwrap();
     assert!(
-        seat["verdict"]
-            .as_str()
-            .unwrap()
-            .contains("on concert_detail")
-            || seat["verdict"].as_str().unwrap().starts_with("not proven"),
+        verdict.starts_with("not proven")
+            || measured
+                .iter()
+                .any(|m| verdict.contains(&format!("on {m}"))),
         "{seat}"
     );
 }

@@ -11,6 +11,7 @@ mod bounds;
 mod cache;
 mod cli;
 mod cluster;
+mod dba;
 mod events;
 mod explain;
 mod gate;

@@ -10,16 +10,16 @@ use serde_json::Value;
 const FAST: &[&str] = &["--iterations", "5", "--warmup", "1"];
 
 /// A workload file of the test's own, removed on drop.
-struct File(std::path::PathBuf);
+pub struct File(std::path::PathBuf);
 
 impl File {
-    fn new(text: &str) -> Self {
+    pub fn new(text: &str) -> Self {
         let path = std::env::temp_dir().join(format!("{}.sql", common::unique_name("cbt-wl")));
         std::fs::write(&path, text).unwrap();
         Self(path)
     }
 
-    fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         self.0.to_str().unwrap()
     }
 }
@@ -377,7 +377,7 @@ async fn a_read_only_or_capped_login_hears_what_it_lacks_in_one_line() {
 /// The slow log the test server writes while `run` runs, in its own file: the server's log
 /// switched to that file and on, and only this session's statements logged (its own
 /// long_query_time of 0; every other session keeps the server's), then switched back.
-async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPool)) -> String {
+pub async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPool)) -> String {
     let admin = common::admin_pool().await;
     let (was_on, was_file): (String, String) = sqlx::query_as(
         "SELECT CAST(@@GLOBAL.slow_query_log AS CHAR), CAST(@@GLOBAL.slow_query_log_file AS CHAR)",
@@ -439,7 +439,7 @@ async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPool)) 
 /// proves seat(performance_id) for the detail page.
 #[tokio::test]
 async fn the_advisor_proves_an_index_from_a_captured_slow_log() {
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_with(&["--concerts", "40"]).await; // 80,000 seats: a clear 2x
     let log = capture_slow_log(&db, async |app| {
         for concert in [1, 2, 3, 1, 2, 3, 1, 4] {
             common::exec(

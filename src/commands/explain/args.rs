@@ -21,6 +21,14 @@ Examples:
   concert-bench explain --workload my-queries.sql      # advice for your own statements
   concert-bench explain --raw -o json | jq '.plans[0].raw'";
 
+/// `--trials`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trials {
+    Copy,
+    None,
+}
+
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct ExplainArgs {
     /// Index variant to compare with `none` (repeatable; default: week8).
@@ -38,6 +46,12 @@ pub struct ExplainArgs {
     /// Skip the advisor.
     #[arg(long)]
     pub no_advice: bool,
+
+    /// Where a proposal without an index is measured: `copy` copies the tables the workload
+    /// reads into a scratch database this run creates and drops, and creates the index there
+    /// (nothing of yours is changed); `none` leaves it unproven.
+    #[arg(long, value_enum, default_value_t = Trials::Copy)]
+    pub trials: Trials,
 
     /// The advisor keeps an index only if its 95% CI low end is at least this speedup
     /// (1 to 1000).

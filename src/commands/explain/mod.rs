@@ -6,7 +6,7 @@ mod args;
 mod report;
 
 pub(crate) use args::EXAMPLES;
-pub use args::ExplainArgs;
+pub use args::{ExplainArgs, Trials};
 pub use report::{Advice, ExplainReport, ScenarioSpeedup, UnusedIndex};
 
 use anyhow::Result;
@@ -14,10 +14,12 @@ use sqlx::MySql;
 use sqlx::pool::PoolConnection;
 
 use crate::context::Context;
+use crate::context::Failure;
 use crate::index_lab::params::quote;
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
 };
+use crate::index_lab::trial::{self, Trial, TrialSlot, TrialSummary};
 use crate::index_lab::{
     Catalog, Experiment, Scenario, ScratchIndexes, Variant, measure, scratch, with_literals,
 };
@@ -32,21 +34,31 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {
 
 /// The plans, findings and advice, as the typed report.
 pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<ExplainReport> {
-    let (mut report, created) = scratch::run(
-        ctx,
-        args.create_indexes,
-        args.lock_wait_timeout,
-        async |s| run_plans(ctx, args, s).await,
-    )
-    .await?;
-    report.created_indexes = created;
-    Ok(report)
+    if args.create_indexes {
+        let (mut report, created) = scratch::run(ctx, true, args.lock_wait_timeout, async |s| {
+            run_plans(ctx, args, Setting::CreateIndexes(s.expect("created"))).await
+        })
+        .await?;
+        report.created_indexes = created;
+        return Ok(report);
+    }
+    match args.trials {
+        Trials::Copy => {
+            trial::guarded(async |slot| run_plans(ctx, args, Setting::Trials(slot)).await).await
+        }
+        Trials::None => {
+            tokio::select! {
+                report = run_plans(ctx, args, Setting::HintsOnly) => report,
+                _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted("no results; the schema was not changed").into()),
+            }
+        }
+    }
 }
 
 async fn run_plans(
     ctx: &Context,
     args: &ExplainArgs,
-    scratch: Option<&ScratchIndexes>,
+    setting: Setting<'_>,
 ) -> Result<ExplainReport> {
     let rounds = (args.warmup + args.iterations) as usize;
     let Experiment {
@@ -63,7 +75,10 @@ async fn run_plans(
         args.workload.load(ctx).await?,
         rounds,
         args.workload.rng_seed,
-        scratch,
+        match setting {
+            Setting::CreateIndexes(scratch) => Some(scratch),
+            _ => None,
+        },
     )
     .await?;
     let url = &db.url;
@@ -100,10 +115,10 @@ async fn run_plans(
     }
     let findings = findings(&plans);
     let (unused_indexes, unused_indexes_note) = unused_indexes(&db).await;
-    let advice = if args.no_advice {
-        Vec::new()
+    let advised = if args.no_advice {
+        Advised::plain(Vec::new())
     } else {
-        advise(ctx, &mut conn, &catalog, &plans, &scenarios, args, scratch).await?
+        advise(ctx, &mut conn, &catalog, &plans, &scenarios, args, setting).await?
     };
     Ok(ExplainReport {
         server: db.server.clone(),
@@ -111,12 +126,14 @@ async fn run_plans(
         workload,
         statements: scenarios.iter().map(|s| s.statement.summary()).collect(),
         redundant_indexes: catalog.redundant(),
+        trial: advised.trial,
+        trial_note: advised.trial_note,
         unused_indexes,
         unused_indexes_note,
         params,
         plans,
         findings,
-        advice,
+        advice: advised.advice,
         min_speedup: (!args.no_advice).then_some(args.min_speedup),
         created_indexes: Vec::new(),
     })
@@ -247,23 +264,131 @@ async fn advise(
     plans: &[Plan],
     scenarios: &[Scenario],
     args: &ExplainArgs,
-    scratch: Option<&ScratchIndexes>,
-) -> Result<Vec<Advice>> {
+    setting: Setting<'_>,
+) -> Result<Advised> {
     let candidates = candidates(plans, scenarios);
-    // With --create-indexes, every proposal gets an index to measure with.
-    let created;
-    let catalog = match scratch {
-        Some(scratch) => {
+    let missing = |catalog: &Catalog| {
+        candidates
+            .iter()
+            .any(|c| catalog.index_on(&c.table, &c.columns).is_none())
+    };
+    match setting {
+        // With --create-indexes (the tool's own tables), every proposal gets an index.
+        Setting::CreateIndexes(scratch) => {
             for c in &candidates {
                 if catalog.index_on(&c.table, &c.columns).is_none() {
                     scratch.create(&c.table, &c.columns).await?;
                 }
             }
-            created = Catalog::load(scratch.pool()).await?;
-            &created
+            let created = Catalog::load(scratch.pool()).await?;
+            let advice = prove(ctx, conn, &created, &candidates, scenarios, args).await?;
+            Ok(Advised::plain(advice))
         }
-        None => catalog,
-    };
+        Setting::Trials(slot) if missing(catalog) => {
+            let mut tables: Vec<String> = Vec::new();
+            for s in scenarios {
+                for t in &s.statement.tables {
+                    if !tables.contains(t) {
+                        tables.push(t.clone());
+                    }
+                }
+            }
+            let mut held = slot.lock().await;
+            let trial = match Trial::open(&ctx.database, &tables).await {
+                Ok(trial) => held.insert(trial),
+                // A login that may only read still gets the proposals measured by hints.
+                Err(e) => {
+                    let advice = prove(ctx, conn, catalog, &candidates, scenarios, args).await?;
+                    return Ok(Advised {
+                        advice,
+                        trial: None,
+                        trial_note: Some(format!(
+                            "Proposals without an index were not tried: a trial copies the tables into a scratch database, and {e:#}"
+                        )),
+                    });
+                }
+            };
+            for c in &candidates {
+                let trial_catalog = Catalog::load(&trial.pool).await?;
+                if trial_catalog.index_on(&c.table, &c.columns).is_none() {
+                    let name = scratch::index_name(&c.table, &c.columns);
+                    trial.create_index(&c.table, &name, &c.columns).await?;
+                }
+            }
+            let trial_catalog = Catalog::load(&trial.pool).await?;
+            let mut trial_conn = trial.pool.acquire().await?;
+            let mut advice = prove(
+                ctx,
+                &mut trial_conn,
+                &trial_catalog,
+                &candidates,
+                scenarios,
+                args,
+            )
+            .await?;
+            drop(trial_conn);
+            for a in advice.iter_mut().filter(|a| a.ddl.is_some()) {
+                a.measured_on = "a scratch copy of the tables, with the index created there".into();
+                if let Some(index) = trial_catalog.exact_index(&a.table, &a.columns) {
+                    a.index_bytes = trial.index_bytes(&a.table, &index.name).await;
+                }
+            }
+            // Each write cost drops its index from the copy at the end: measured last.
+            for a in advice.iter_mut().filter(|a| a.ddl.is_some()) {
+                let now = Catalog::load(&trial.pool).await?;
+                if let Some(index) = now.exact_index(&a.table, &a.columns) {
+                    a.write_cost = trial.write_cost(&a.table, &index.name).await?;
+                }
+            }
+            Ok(Advised {
+                advice,
+                trial: Some(trial.summary.clone()),
+                trial_note: None,
+            })
+        }
+        Setting::Trials(_) | Setting::HintsOnly => {
+            let advice = prove(ctx, conn, catalog, &candidates, scenarios, args).await?;
+            Ok(Advised::plain(advice))
+        }
+    }
+}
+
+/// Where the advisor's proposals are measured.
+enum Setting<'a> {
+    /// Indexes created on the tool's own tables (`--create-indexes`).
+    CreateIndexes(&'a ScratchIndexes),
+    /// A proposal without an index is tried on a scratch copy (`--trials copy`).
+    Trials(&'a TrialSlot),
+    /// Only proposals an existing index stands for (`--trials none`).
+    HintsOnly,
+}
+
+/// The advice, and the trial it was measured in (if any).
+struct Advised {
+    advice: Vec<Advice>,
+    trial: Option<TrialSummary>,
+    trial_note: Option<String>,
+}
+
+impl Advised {
+    fn plain(advice: Vec<Advice>) -> Self {
+        Self {
+            advice,
+            trial: None,
+            trial_note: None,
+        }
+    }
+}
+
+/// Measures each candidate whose index `catalog` has, leave-one-out (see [`advise`]).
+async fn prove(
+    ctx: &Context,
+    conn: &mut PoolConnection<MySql>,
+    catalog: &Catalog,
+    candidates: &[Candidate],
+    scenarios: &[Scenario],
+    args: &ExplainArgs,
+) -> Result<Vec<Advice>> {
     let exists = |table: &str, columns: &[String]| catalog.index_on(table, columns).is_some();
     let provable: Vec<&Candidate> = candidates
         .iter()
@@ -297,7 +422,7 @@ async fn advise(
         .sum();
     let bar = progress::runs_bar(&bars, "advisor", runs);
     let mut advice = Vec::new();
-    for candidate in &candidates {
+    for candidate in candidates {
         let (table, columns) = (&candidate.table, &candidate.columns);
         // A covering candidate is judged against the plain index of its table.
         let plain = candidate
@@ -370,8 +495,11 @@ fn unproven(candidate: &Candidate, existing_index: Option<String>) -> Advice {
         speedup: None,
         ci95: None,
         scenarios: Vec::new(),
-        verdict: "unproven: no such index exists to measure with hints; pass --create-indexes (or create it on a copy) and run explain again".into(),
+        verdict: "unproven: no such index exists to measure with hints; run explain with --trials copy (the default), or --create-indexes on concert-bench's own tables".into(),
         ddl: None,
+        measured_on: "not measured".into(),
+        index_bytes: None,
+        write_cost: None,
     }
 }
 
@@ -416,6 +544,9 @@ fn judge(
         ci95: best.as_ref().map(|b| b.ci95),
         scenarios: measured,
         verdict,
+        measured_on: "this database, the index hidden and shown by hints".into(),
+        index_bytes: None,
+        write_cost: None,
         ddl: wins.then(|| {
             let name = format!("idx_{table}_{}", columns.join("_"));
             let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
@@ -437,8 +568,10 @@ impl crate::commands::Subcommand for ExplainArgs {
         Some(crate::render::output::schema_of::<ExplainReport>())
     }
 
+    /// Always: --create-indexes and the trials drop what they made before answering it, and
+    /// the rest stops at once.
     fn owns_ctrl_c(&self) -> bool {
-        self.create_indexes
+        true
     }
 
     fn plot_dir(&self) -> Option<&std::path::Path> {

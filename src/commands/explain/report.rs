@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::index_lab::params::ParamSummary;
 use crate::index_lab::plans::Plan;
+use crate::index_lab::trial::{TrialSummary, WriteCost};
 use crate::index_lab::workload::StatementSummary;
 use crate::index_lab::{Redundant, scratch};
 use crate::render::output::{CommandReport, Table};
@@ -35,6 +36,11 @@ pub struct ExplainReport {
     /// `unused_indexes_note`.
     pub unused_indexes: Option<Vec<UnusedIndex>>,
     pub unused_indexes_note: Option<String>,
+    /// The scratch copy the proposals without an index were tried in (dropped afterwards);
+    /// null when none was needed or allowed.
+    pub trial: Option<TrialSummary>,
+    /// Why proposals were not tried, when a trial was wanted and could not be made.
+    pub trial_note: Option<String>,
     /// The speedup a proposal's 95% interval must reach at its low end (`--min-speedup`); null
     /// when the advisor did not run.
     pub min_speedup: Option<f64>,
@@ -56,6 +62,12 @@ pub struct Advice {
     pub scenarios: Vec<ScenarioSpeedup>,
     pub verdict: String,
     pub ddl: Option<String>,
+    /// Where it was measured: this database by hints, or a scratch copy (`--trials copy`).
+    pub measured_on: String,
+    /// The index's size in the trial copy (InnoDB statistics); null when not tried there.
+    pub index_bytes: Option<u64>,
+    /// What it costs single-row writes to its table, measured in the trial copy.
+    pub write_cost: Option<WriteCost>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -167,6 +179,40 @@ impl CommandReport for ExplainReport {
         notes.extend(self.findings.iter().map(|f| format!("- {f}")));
         notes.push(format!("Workload: {}.", self.workload));
         notes.extend(self.unused_indexes_note.clone());
+        notes.extend(self.trial_note.clone());
+        if let Some(trial) = &self.trial {
+            let tables: Vec<String> = trial
+                .tables
+                .iter()
+                .map(|(t, rows)| format!("{t} ({rows} rows)"))
+                .collect();
+            notes.push(format!(
+                "Trials: {} copied into the scratch database {} in {:.1} s, the proposals created there and measured; the database was dropped afterwards.",
+                tables.join(", "),
+                trial.database,
+                trial.copy_seconds
+            ));
+        }
+        for a in self
+            .advice
+            .iter()
+            .filter(|a| a.write_cost.is_some() || a.index_bytes.is_some())
+        {
+            let cost = a.write_cost.as_ref().map_or("-".to_string(), |w| {
+                format!(
+                    "{:.2}x [{:.2}, {:.2}] ({:.3} vs {:.3} ms per delete+insert)",
+                    w.ratio, w.ci95[0], w.ci95[1], w.with_index.p50_ms, w.without_index.p50_ms
+                )
+            });
+            let size = a.index_bytes.map_or("-".to_string(), |b| {
+                format!("{:.1} MiB", b as f64 / 1048576.0)
+            });
+            notes.push(format!(
+                "{}({}): size {size}, write cost {cost}.",
+                a.table,
+                a.columns.join(", ")
+            ));
+        }
         notes.extend(self.statements.iter().filter_map(StatementSummary::note));
         notes.extend(scratch::created_note(&self.created_indexes));
         notes

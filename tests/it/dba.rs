@@ -11,58 +11,22 @@ use serde_json::Value;
 
 const LOANS: u64 = 1_000_000;
 
-/// The library: `loan` has no index on `member_id` or `book_id` (the two the advisor must
-/// find), and `book` has `idx_isbn`, which `idx_isbn_title` makes redundant.
+/// `fixtures/library.sql`: the schema and its rows, the same the README's session loads.
 async fn library(db: &TestDb) {
-    for ddl in [
-        "CREATE TABLE member (id INT PRIMARY KEY, name VARCHAR(60) NOT NULL, joined_at DATE NOT NULL)",
-        "CREATE TABLE book (id INT PRIMARY KEY, isbn VARCHAR(20) NOT NULL, title VARCHAR(120) NOT NULL, \
-         author VARCHAR(80) NOT NULL, KEY idx_isbn (isbn), KEY idx_isbn_title (isbn, title))",
-        "CREATE TABLE loan (id INT PRIMARY KEY, book_id INT NOT NULL, member_id INT NOT NULL, \
-         loaned_at DATETIME NOT NULL, returned_at DATETIME NULL)",
-        "CREATE TABLE digit (d INT PRIMARY KEY)",
-        "INSERT INTO digit VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)",
-    ] {
-        common::exec(&db.pool, ddl).await;
-    }
-    // Numbers 0..10^k from the digits, the same on MariaDB and MySQL.
-    let numbers = |k: usize| {
-        let names = ["a", "b", "c", "e", "f", "g"];
-        let sum: Vec<String> = (0..k)
-            .map(|i| format!("{}.d * {}", names[i], 10u64.pow(i as u32)))
-            .collect();
-        let from: Vec<String> = (0..k).map(|i| format!("digit {}", names[i])).collect();
-        format!("SELECT {} AS n FROM {}", sum.join(" + "), from.join(", "))
-    };
-    common::exec(
-        &db.pool,
-        &format!(
-            "INSERT INTO member SELECT n + 1, CONCAT('member ', n), '2020-01-01' + INTERVAL (n % 2000) DAY \
-             FROM ({}) t WHERE n < 20000",
-            numbers(5)
-        ),
-    )
-    .await;
-    common::exec(
-        &db.pool,
-        &format!(
-            "INSERT INTO book SELECT n + 1, CONCAT('978-', LPAD(n, 9, '0')), CONCAT('title ', n), \
-             CONCAT('author ', n % 5000) FROM ({}) t WHERE n < 50000",
-            numbers(5)
-        ),
-    )
-    .await;
-    common::exec(
-        &db.pool,
-        &format!(
-            "INSERT INTO loan SELECT n + 1, 1 + (n * 7919) % 50000, 1 + (n * 104729) % 20000, \
-             '2025-01-01' + INTERVAL (n % 330) DAY, NULL FROM ({}) t",
-            numbers(6)
-        ),
-    )
-    .await;
-    common::exec(&db.pool, "DROP TABLE digit").await;
-    common::exec(&db.pool, "ANALYZE TABLE member, book, loan").await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sql = std::fs::read_to_string(root.join("fixtures/library.sql")).unwrap();
+    common::exec(&db.pool, &sql).await;
+}
+
+/// `fixtures/library-app.sql`: the application's statements, one execution each.
+fn app_statements() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("fixtures/library-app.sql"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 async fn statistics(db: &TestDb) -> Vec<(String, String, String, i64)> {
@@ -83,29 +47,8 @@ async fn the_advisor_proves_every_missing_index_of_a_foreign_schema_from_its_slo
     let loans: i64 = db.count("SELECT COUNT(*) FROM loan").await;
     assert_eq!(loans as u64, LOANS);
     let log = crate::workload::capture_slow_log(&db, async |app| {
-        for member in [11, 222, 3333, 4444, 15555] {
-            common::exec(
-                app,
-                &format!(
-                    "SELECT l.id, l.loaned_at, b.title FROM loan l JOIN book b ON b.id = l.book_id \
-                     WHERE l.member_id = {member} ORDER BY l.loaned_at DESC LIMIT 20"
-                ),
-            )
-            .await;
-        }
-        for book in [7, 77, 777, 7777] {
-            common::exec(
-                app,
-                &format!("SELECT member_id, loaned_at FROM loan WHERE book_id = {book}"),
-            )
-            .await;
-        }
-        for isbn in ["978-000000042", "978-000004242"] {
-            common::exec(
-                app,
-                &format!("SELECT title, author FROM book WHERE isbn = '{isbn}'"),
-            )
-            .await;
+        for statement in app_statements() {
+            common::exec(app, &statement).await;
         }
     })
     .await;

@@ -143,6 +143,20 @@ async fn run_plans(
 /// no `sys` schema (and starts with performance_schema off), and a server whose
 /// performance_schema is off counts nothing.
 async fn unused_indexes(db: &Database) -> (Option<Vec<UnusedIndex>>, Option<String>) {
+    let counting: Option<String> = sqlx::query_scalar("SELECT CAST(@@performance_schema AS CHAR)")
+        .fetch_optional(&db.pool)
+        .await
+        .ok()
+        .flatten();
+    if !matches!(counting.as_deref(), Some("1" | "ON")) {
+        return (
+            None,
+            Some(format!(
+                "Unused indexes: not known on this {}: performance_schema is off, so nothing counts index use (start the server with --performance-schema=ON).",
+                db.server.flavor
+            )),
+        );
+    }
     let rows: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(
         "SELECT CAST(object_name AS CHAR), CAST(index_name AS CHAR) FROM sys.schema_unused_indexes \
          WHERE object_schema = DATABASE() ORDER BY 1, 2",
@@ -281,7 +295,7 @@ async fn advise(
                 }
             }
             let created = Catalog::load(scratch.pool()).await?;
-            let advice = prove(ctx, conn, &created, &candidates, scenarios, args).await?;
+            let advice = prove(ctx, conn, &created, catalog, &candidates, scenarios, args).await?;
             Ok(Advised::plain(advice))
         }
         Setting::Trials(slot) if missing(catalog) => {
@@ -298,7 +312,8 @@ async fn advise(
                 Ok(trial) => held.insert(trial),
                 // A login that may only read still gets the proposals measured by hints.
                 Err(e) => {
-                    let advice = prove(ctx, conn, catalog, &candidates, scenarios, args).await?;
+                    let advice =
+                        prove(ctx, conn, catalog, catalog, &candidates, scenarios, args).await?;
                     return Ok(Advised {
                         advice,
                         trial: None,
@@ -321,20 +336,21 @@ async fn advise(
                 ctx,
                 &mut trial_conn,
                 &trial_catalog,
+                catalog,
                 &candidates,
                 scenarios,
                 args,
             )
             .await?;
             drop(trial_conn);
-            for a in advice.iter_mut().filter(|a| a.ddl.is_some()) {
+            for a in advice.iter_mut().filter(|a| a.kept) {
                 a.measured_on = "a scratch copy of the tables, with the index created there".into();
                 if let Some(index) = trial_catalog.exact_index(&a.table, &a.columns) {
                     a.index_bytes = trial.index_bytes(&a.table, &index.name).await;
                 }
             }
             // Each write cost drops its index from the copy at the end: measured last.
-            for a in advice.iter_mut().filter(|a| a.ddl.is_some()) {
+            for a in advice.iter_mut().filter(|a| a.kept) {
                 let now = Catalog::load(&trial.pool).await?;
                 if let Some(index) = now.exact_index(&a.table, &a.columns) {
                     a.write_cost = trial.write_cost(&a.table, &index.name).await?;
@@ -347,7 +363,7 @@ async fn advise(
             })
         }
         Setting::Trials(_) | Setting::HintsOnly => {
-            let advice = prove(ctx, conn, catalog, &candidates, scenarios, args).await?;
+            let advice = prove(ctx, conn, catalog, catalog, &candidates, scenarios, args).await?;
             Ok(Advised::plain(advice))
         }
     }
@@ -385,6 +401,7 @@ async fn prove(
     ctx: &Context,
     conn: &mut PoolConnection<MySql>,
     catalog: &Catalog,
+    theirs: &Catalog,
     candidates: &[Candidate],
     scenarios: &[Scenario],
     args: &ExplainArgs,
@@ -462,7 +479,14 @@ async fn prove(
                 });
             }
         }
-        advice.push(judge(candidate, &existing.name, measured, args.min_speedup));
+        let already = theirs.exact_index(table, columns).map(|i| i.name.as_str());
+        advice.push(judge(
+            candidate,
+            &existing.name,
+            already,
+            measured,
+            args.min_speedup,
+        ));
     }
     bar.finish_and_clear();
     Ok(advice)
@@ -497,17 +521,20 @@ fn unproven(candidate: &Candidate, existing_index: Option<String>) -> Advice {
         scenarios: Vec::new(),
         verdict: "unproven: no such index exists to measure with hints; run explain with --trials copy (the default), or --create-indexes on concert-bench's own tables".into(),
         ddl: None,
+        kept: false,
         measured_on: "not measured".into(),
         index_bytes: None,
         write_cost: None,
     }
 }
 
-/// The verdict on a measured candidate: kept (with its DDL) only when some scenario's 95%
-/// interval clears `min_speedup` at its low end; scenarios it makes slower are named.
+/// The verdict on a measured candidate: kept only when some scenario's 95% interval clears
+/// `min_speedup` at its low end (with the DDL that creates it, unless the database has it
+/// already: `already` names it); scenarios it makes slower are named.
 fn judge(
     candidate: &Candidate,
     existing_index: &str,
+    already: Option<&str>,
     measured: Vec<ScenarioSpeedup>,
     min_speedup: f64,
 ) -> Advice {
@@ -525,9 +552,13 @@ fn judge(
     let against = candidate.over.as_ref().map_or(String::new(), |plain| {
         format!(" over {table}({})", plain.join(", "))
     });
+    let keep = match already {
+        Some(name) => format!("keep the existing {name}"),
+        None => "keep".to_string(),
+    };
     let mut verdict = match &best {
         Some(b) if wins => format!(
-            "keep: {:.1}x{against} on {} (95% CI low end {:.1}x)",
+            "{keep}: {:.1}x{against} on {} (95% CI low end {:.1}x)",
             b.speedup, b.scenario, b.ci95[0]
         ),
         _ => format!("not proven{against}: no scenario's 95% CI low end reaches {min_speedup:.1}x"),
@@ -544,10 +575,11 @@ fn judge(
         ci95: best.as_ref().map(|b| b.ci95),
         scenarios: measured,
         verdict,
+        kept: wins,
         measured_on: "this database, the index hidden and shown by hints".into(),
         index_bytes: None,
         write_cost: None,
-        ddl: wins.then(|| {
+        ddl: (wins && already.is_none()).then(|| {
             let name = format!("idx_{table}_{}", columns.join("_"));
             let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
             format!(

@@ -61,6 +61,9 @@ pub struct Advice {
     /// Every scenario that joins or filters on these columns, with this index vs without it.
     pub scenarios: Vec<ScenarioSpeedup>,
     pub verdict: String,
+    /// Proven: the low end of its best interval reached `--min-speedup`.
+    pub kept: bool,
+    /// The statement that creates it, for a kept index the database does not have yet.
     pub ddl: Option<String>,
     /// Where it was measured: this database by hints, or a scratch copy (`--trials copy`).
     pub measured_on: String,

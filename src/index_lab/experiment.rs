@@ -169,6 +169,30 @@ impl Experiment {
     }
 }
 
+/// Whether the server may answer a repeated SELECT from its query cache (MariaDB; MySQL 8+
+/// has none): the timings would then measure the cache, not the plan.
+pub async fn query_cache_state(db: &Database) -> String {
+    if db.server.flavor == Flavor::Mysql {
+        return "none (MySQL 8+ has no query cache)".into();
+    }
+    let row: Option<(String, u64)> = sqlx::query_as(
+        "SELECT CAST(@@query_cache_type AS CHAR), CAST(@@query_cache_size AS UNSIGNED)",
+    )
+    .fetch_optional(&db.pool)
+    .await
+    .ok()
+    .flatten();
+    match row {
+        Some((kind, size)) if kind == "OFF" || kind == "0" || size == 0 => {
+            format!("off (query_cache_type={kind}, query_cache_size={size})")
+        }
+        Some((kind, size)) => format!(
+            "ON (query_cache_type={kind}, query_cache_size={size}): a repeated SELECT may be answered from the cache, so its timings measure the cache, not the plan"
+        ),
+        None => "unknown (the server did not say)".into(),
+    }
+}
+
 /// The variant made of the advisor's proposals.
 const ADVISED: &str = "advised";
 

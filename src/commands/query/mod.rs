@@ -17,7 +17,7 @@ pub use report::{
 use anyhow::Result;
 
 use crate::context::Context;
-use crate::index_lab::experiment::{Experiment, measure, server_time};
+use crate::index_lab::experiment::{Experiment, measure, query_cache_state, server_time};
 use crate::index_lab::params::ParamSummary;
 use crate::index_lab::workload::StatementSummary;
 use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch, with_literals};
@@ -40,7 +40,9 @@ pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
         let sweep = Box::pin(sweep::run(ctx, args)).await?;
         return Report::of(&QueryDocument::Sweep(sweep));
     }
-    Report::of(&QueryDocument::Variants(measure_variants(ctx, args).await?))
+    Report::of(&QueryDocument::Variants(Box::new(
+        measure_variants(ctx, args).await?,
+    )))
 }
 
 /// Every scenario under every variant, with scratch indexes if `--create-indexes` asks.
@@ -139,14 +141,17 @@ async fn run_variants(
     }
     bar.finish_and_clear();
     let statements = scenarios.iter().map(|s| s.statement.summary()).collect();
-    Ok(report(
+    let query_cache = query_cache_state(&db).await;
+    let mut report = report(
         &db,
         variants,
         (workload, statements),
         params,
         &measured,
         args,
-    ))
+    );
+    report.query_cache = query_cache;
+    Ok(report)
 }
 
 fn report(
@@ -201,6 +206,7 @@ fn report(
         results,
         comparisons,
         created_indexes: Vec::new(),
+        query_cache: String::new(),
     }
 }
 

@@ -41,7 +41,7 @@ pub fn writeup(scenario: &str) -> Option<WriteupFigures> {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum QueryDocument {
-    Variants(QueryReport),
+    Variants(Box<QueryReport>),
     Sweep(SweepReport),
 }
 
@@ -67,6 +67,9 @@ pub struct QueryReport {
     pub comparisons: Vec<Comparison>,
     /// Indexes `--create-indexes` made for the run and dropped afterwards.
     pub created_indexes: Vec<String>,
+    /// The server's query cache as the run found it (MariaDB's `query_cache_type` and
+    /// `query_cache_size`): when on, a repeated SELECT may be timed from the cache.
+    pub query_cache: String,
 }
 
 /// One scenario under one variant.
@@ -247,6 +250,7 @@ fn variants_notes(r: &QueryReport) -> Vec<String> {
             r.server.flavor, r.server.version, r.warmup, r.iterations, r.server_runs
         ),
         format!("Workload: {}.", r.workload),
+        format!("Query cache: {}.", r.query_cache),
     ];
     notes.extend(r.statements.iter().filter_map(StatementSummary::note));
     if !r.params.is_empty() {

@@ -317,6 +317,7 @@ fn stage_subset(main: &query::QueryReport, large: &query::QueryReport) -> query:
             .cloned()
             .collect(),
         created_indexes: Vec::new(),
+        query_cache: main.query_cache.clone(),
     }
 }
 
@@ -357,7 +358,7 @@ fn figures(measured: &Measured, plan: &StagePlan) -> Vec<Drawn> {
     );
     add(measured.queue_sim.figures(), plan.queue_sim.line(), None);
     add(
-        query::QueryDocument::Variants(measured.query.clone()).figures(),
+        query::QueryDocument::Variants(Box::new(measured.query.clone())).figures(),
         plan.query.line(),
         None,
     );

@@ -103,7 +103,7 @@ fn tables_of(doc: &ReportDocument, section: Section) -> Vec<Table> {
         Section::Queue => doc.queue_sim.tables(),
         Section::Indexes => [
             SeedDocument::Loaded(doc.seed.clone()).tables(),
-            QueryDocument::Variants(doc.query.clone()).tables(),
+            QueryDocument::Variants(Box::new(doc.query.clone())).tables(),
             QueryDocument::Sweep(doc.scales.clone()).tables(),
             doc.explain.tables(),
         ]

@@ -63,7 +63,10 @@ async fn require_readable(db: &Database, workload: &Workload) -> Result<()> {
     for statement in &workload.statements {
         for table in &statement.tables {
             // A name from the workload, quoted; the statement runs as written anyway.
-            let probe = format!("SELECT 1 FROM {} LIMIT 0", params::quote(table));
+            let probe = format!(
+                "SELECT 1 FROM {} LIMIT 0",
+                crate::storage::db::quote_identifier(table)
+            );
             let Err(e) = sqlx::query(AssertSqlSafe(probe)).execute(&db.pool).await else {
                 continue;
             };

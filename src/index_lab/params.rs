@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, MySqlPool, Row};
 
 use super::Catalog;
 use super::workload::{Distribution, Source, Statement};
+use crate::storage::db::quote_identifier as quote;
 
 /// Values drawn from one source at most: a seeded random sample of the column, so a large
 /// table costs one scan, not its whole column in memory.
@@ -299,11 +300,6 @@ fn first_value(row: &MySqlRow) -> Option<ParamValue> {
         return Some(ParamValue::Text(d.to_string()));
     }
     None
-}
-
-/// A name in backticks, its backticks doubled.
-pub fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 /// The statement with its values written in (ANALYZE and EXPLAIN take no bound parameters).

@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use sqlx::{AssertSqlSafe, MySqlPool};
 
 use crate::context::{Context, Failure};
-use crate::storage::db::{self, Database};
+use crate::storage::db::{self, Database, quote_identifier as quote};
 use crate::storage::schema::{self, Ownership};
 
 pub const PREFIX: &str = "cb_tmp_";
@@ -277,10 +277,6 @@ async fn present(pool: &MySqlPool) -> Result<Vec<(String, String)>, sqlx::Error>
 fn server_message(err: &sqlx::Error) -> String {
     err.as_database_error()
         .map_or_else(|| err.to_string(), |d| d.message().to_string())
-}
-
-fn quote(identifier: &str) -> String {
-    format!("`{}`", identifier.replace('`', "``"))
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, MySqlPool};
 
-use super::params::quote;
 use crate::context::Failure;
 use crate::measure::stats::{Latency, Samples, speedup};
+use crate::storage::db::quote_identifier as quote;
 use crate::storage::db::{DatabaseUrl, ServerConnection};
 use crate::storage::scratch::ScratchDatabase;
 

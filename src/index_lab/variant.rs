@@ -121,8 +121,8 @@ impl Catalog {
                         covered_by_columns: cover.columns.clone(),
                         ddl: format!(
                             "ALTER TABLE {} DROP INDEX {};",
-                            super::params::quote(table),
-                            super::params::quote(&index.name)
+                            crate::storage::db::quote_identifier(table),
+                            crate::storage::db::quote_identifier(&index.name)
                         ),
                     });
                 }

@@ -15,7 +15,6 @@ use sqlx::pool::PoolConnection;
 
 use crate::context::Context;
 use crate::context::Failure;
-use crate::index_lab::params::quote;
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
 };
@@ -26,6 +25,7 @@ use crate::index_lab::{
 use crate::measure::stats::speedup;
 use crate::render::output::Report;
 use crate::render::progress;
+use crate::storage::db::quote_identifier as quote;
 use crate::storage::db::{Database, user_error};
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<Report> {

@@ -55,6 +55,12 @@ pub struct WorkloadArgs {
     /// Seed of the parameter values drawn per execution: the same seed, the same values.
     #[arg(long, default_value_t = 42)]
     pub rng_seed: u64,
+
+    /// Also time a workload file's UPDATE and DELETE statements. Each execution (and each
+    /// ANALYZE) runs in a transaction that is rolled back, so the data stays as it was; the
+    /// rows it touches are locked meanwhile, so run it on a copy, not under live traffic.
+    #[arg(long)]
+    pub allow_writes: bool,
 }
 
 impl WorkloadArgs {
@@ -79,6 +85,9 @@ impl WorkloadArgs {
         } else {
             Workload::week8()
         };
+        if !self.allow_writes {
+            workload.require_reads_only()?;
+        }
         workload.select(&self.scenarios)
     }
 }

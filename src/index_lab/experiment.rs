@@ -237,13 +237,21 @@ pub async fn measure(
     // Built once: each run only bumps a reference count, so no copy lands in the timed region.
     let statements: Vec<Arc<str>> = sql.iter().map(|s| Arc::from(s.as_str())).collect();
     let mut out: Vec<(usize, Samples)> = sql.iter().map(|_| (0, Samples::default())).collect();
+    let writes = scenario.statement.writes;
     for round in 0..warmup + iterations {
         for (statement, (rows, samples)) in statements.iter().zip(out.iter_mut()) {
-            let started = Instant::now();
-            *rows = execute(conn, statement, scenario.values(round as usize)).await?;
-            crate::measure::slowdown::per_operation();
+            let values = scenario.values(round as usize);
+            // A write's BEGIN and ROLLBACK stay outside the timed region.
+            let (count, elapsed) = rolled_back(conn, writes, async |conn| {
+                let started = Instant::now();
+                let count = execute(conn, statement, values, writes).await?;
+                crate::measure::slowdown::per_operation();
+                Ok::<_, sqlx::Error>((count, started.elapsed()))
+            })
+            .await?;
+            *rows = count;
             if round >= warmup {
-                samples.record(started.elapsed());
+                samples.record(elapsed);
             }
             on_run();
         }
@@ -251,11 +259,33 @@ pub async fn measure(
     Ok(out)
 }
 
-/// Executes the prepared statement and fetches every row, as an application would.
+/// Runs `work` on `conn`; for a write statement (`writes`), inside a transaction that is
+/// rolled back afterwards, also when `work` fails, so the data is as it was before. (An
+/// ANALYZE executes the statement too, so plans and server times of writes go through here.)
+pub async fn rolled_back<T, E: From<sqlx::Error>>(
+    conn: &mut PoolConnection<MySql>,
+    writes: bool,
+    work: impl AsyncFnOnce(&mut PoolConnection<MySql>) -> Result<T, E>,
+) -> Result<T, E> {
+    if !writes {
+        return work(conn).await;
+    }
+    // Sent as text: MySQL refuses BEGIN and ROLLBACK as prepared statements.
+    sqlx::raw_sql("BEGIN").execute(&mut **conn).await?;
+    let outcome = work(conn).await;
+    let rolled = sqlx::raw_sql("ROLLBACK").execute(&mut **conn).await;
+    let value = outcome?;
+    rolled?;
+    Ok(value)
+}
+
+/// Executes the prepared statement and fetches every row, as an application would; a write
+/// returns the rows it changed.
 async fn execute(
     conn: &mut PoolConnection<MySql>,
     sql: &Arc<str>,
     values: &[ParamValue],
+    writes: bool,
 ) -> Result<usize, sqlx::Error> {
     // Hints are built from index names the server reported, quoted; values stay bound.
     let mut query = sqlx::query(AssertSqlSafe(Arc::clone(sql)));
@@ -265,6 +295,9 @@ async fn execute(
             ParamValue::Float(x) => query.bind(*x),
             ParamValue::Text(s) => query.bind(s.clone()),
         };
+    }
+    if writes {
+        return Ok(query.execute(&mut **conn).await?.rows_affected() as usize);
     }
     Ok(query.fetch_all(&mut **conn).await?.len())
 }

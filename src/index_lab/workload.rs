@@ -45,6 +45,9 @@ pub struct Statement {
     pub params: Vec<ParamSpec>,
     /// The parameter each `?` binds, in order (a parameter may be used more than once).
     pub binds: Vec<String>,
+    /// An UPDATE or DELETE (allowed with `--allow-writes`): each execution runs in a
+    /// transaction that is rolled back, so every run and variant sees the same data.
+    pub writes: bool,
     /// Every table it reads, once each, in order of appearance.
     pub tables: Vec<String>,
     /// Columns it filters, joins or groups on, as (table, column) where the text says
@@ -327,6 +330,21 @@ impl Workload {
         Ok(Self::parse(&text, &path.display().to_string())?)
     }
 
+    /// Refuses a write statement (`--allow-writes` not given), naming its file and line.
+    pub fn require_reads_only(&self) -> Result<(), WorkloadError> {
+        match self.statements.iter().find(|s| s.writes) {
+            Some(write) => Err(WorkloadError {
+                file: self.source.clone(),
+                line: write.line,
+                message: format!(
+                    "statement {} is an UPDATE or DELETE, not a SELECT: writes are timed only with --allow-writes (each execution then runs in a transaction that is rolled back, so the data stays as it was)",
+                    write.name
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Keeps the statements named in `names` (all when empty), in file order; an unknown name
     /// is an error that lists the known ones.
     pub fn select(mut self, names: &[String]) -> anyhow::Result<Self> {
@@ -472,15 +490,19 @@ impl Block {
         let Some(first) = analyzed.first_keyword.as_deref() else {
             return Err((self.line, format!("statement {} has no SQL", self.name)));
         };
-        if !matches!(first, "SELECT" | "WITH") {
-            return Err((
-                at,
-                format!(
-                    "statement {} is a {first}, not a SELECT: only reads are timed (a write would change the data between runs and variants)",
-                    self.name
-                ),
-            ));
-        }
+        let writes = match first {
+            "SELECT" | "WITH" => false,
+            "UPDATE" | "DELETE" => true,
+            _ => {
+                return Err((
+                    at,
+                    format!(
+                        "statement {} is a {first}: a workload times SELECTs, and UPDATEs and DELETEs with --allow-writes (the statements that look rows up, where an index can help)",
+                        self.name
+                    ),
+                ));
+            }
+        };
         for bind in &analyzed.binds {
             if !self.params.iter().any(|p| &p.name == bind) {
                 return Err((
@@ -511,6 +533,7 @@ impl Block {
             line: self.line,
             params: self.params,
             binds: analyzed.binds,
+            writes,
             tables: analyzed.tables,
             access_columns: analyzed.access,
             filter_columns: analyzed.filters,
@@ -946,11 +969,19 @@ fn analyze(sql: &str) -> Result<Analyzed, String> {
         }
     };
     let is_kw = |i: usize, kw: &str| word(i).is_some_and(|(w, q)| !q && w.eq_ignore_ascii_case(kw));
-    // Table references: after FROM or JOIN, and after commas of a FROM list.
+    // A statement's first word, which an UPDATE's table references follow (not a SELECT's
+    // trailing FOR UPDATE).
+    let leads = |kw: &str| is_kw(0, kw);
+    // Table references: after FROM or JOIN, after a leading UPDATE (and its modifiers), and
+    // after commas of a FROM or UPDATE list.
     let mut i = 0;
     while i < tokens.len() {
-        if is_kw(i, "FROM") || is_kw(i, "JOIN") || is_kw(i, "STRAIGHT_JOIN") {
+        let update = i == 0 && leads("UPDATE");
+        if is_kw(i, "FROM") || is_kw(i, "JOIN") || is_kw(i, "STRAIGHT_JOIN") || update {
             let mut at = i + 1;
+            while update && (is_kw(at, "LOW_PRIORITY") || is_kw(at, "IGNORE")) {
+                at += 1;
+            }
             // A derived table `(SELECT ...)` (or nothing) ends the list: no slot.
             while let Some((table, quoted)) = word(at) {
                 if !quoted && is_keyword(table) {
@@ -982,7 +1013,7 @@ fn analyze(sql: &str) -> Result<Analyzed, String> {
                 }
                 slots.push((last, table));
                 if tokens.get(last + 1).map(|t| &t.token) == Some(&Token::Other(','))
-                    && is_kw(i, "FROM")
+                    && (is_kw(i, "FROM") || update)
                 {
                     at = last + 2;
                 } else {
@@ -1019,7 +1050,9 @@ fn analyze(sql: &str) -> Result<Analyzed, String> {
                         // What a query sorts by can finish an index (a covering one), but
                         // the rows to read are chosen by the filters and joins.
                         "ORDER" => Clause::Select,
-                        "LIMIT" | "OFFSET" => Clause::Other,
+                        "LIMIT" | "OFFSET" | "SET" => Clause::Other,
+                        // An UPDATE's table references.
+                        "UPDATE" if i == 0 => Clause::From,
                         _ => *here,
                     };
                 } else if tokens.get(i + 1).map(|t| &t.token) == Some(&Token::Other('.')) {
@@ -1072,9 +1105,28 @@ fn analyze(sql: &str) -> Result<Analyzed, String> {
     // The read list keeps only what is not also an access: the covering index adds those.
     let access = out.access.clone();
     out.read.retain(|pair| !access.contains(pair));
+    // A single-table DELETE takes no index hints; its multi-table form (`DELETE t FROM t
+    // <hint> WHERE ...`) deletes the same rows and does, but allows no ORDER BY or LIMIT.
+    let mut delete_target = None;
+    if leads("DELETE") && is_kw(1, "FROM") {
+        if (0..tokens.len()).any(|i| is_kw(i, "ORDER") || is_kw(i, "LIMIT")) {
+            return Err(
+                "a DELETE with ORDER BY or LIMIT cannot take the variants' index hints (only the multi-table form can, and it allows neither): time it without them".into(),
+            );
+        }
+        let Some(&(last, _)) = slots.first() else {
+            return Err("a DELETE needs a table after FROM".into());
+        };
+        delete_target = Some(&text[tokens[last].start..tokens[last].end]);
+    }
     // The text, with `?` for each parameter and a slot after each table reference.
     let mut cursor = 0;
     for (index, lexed) in tokens.iter().enumerate() {
+        if let (0, Some(target)) = (index, delete_target) {
+            out.parts
+                .push(Part::Text(format!("{} {target}", &text[cursor..lexed.end])));
+            cursor = lexed.end;
+        }
         if let Token::Param(_) = lexed.token {
             out.parts
                 .push(Part::Text(text[cursor..lexed.start].to_string()));
@@ -1202,6 +1254,41 @@ mod tests {
     }
 
     #[test]
+    fn updates_and_deletes_get_hint_slots_and_are_refused_without_allow_writes() {
+        let text = "-- name: renew\n-- param: m = uniform(loan.member_id)\n\
+             UPDATE LOW_PRIORITY loan l SET l.due_at = l.due_at + INTERVAL 7 DAY WHERE l.member_id = :m\n\
+             -- name: forget\n-- param: b = uniform(loan.book_id)\n\
+             DELETE FROM `loan` WHERE book_id = :b\n\
+             -- name: locked\n-- param: m = uniform(loan.member_id)\n\
+             SELECT id FROM loan WHERE member_id = :m FOR UPDATE NOWAIT";
+        let workload = Workload::parse(text, "w.sql").expect("parses");
+        let [renew, forget, locked] = &workload.statements[..] else {
+            panic!("three statements");
+        };
+        assert!(renew.writes && forget.writes && !locked.writes);
+        let hint = |t: &str| format!("IGNORE INDEX (x_{t})");
+        assert_eq!(
+            renew.sql(hint),
+            "UPDATE LOW_PRIORITY loan l IGNORE INDEX (x_loan) SET l.due_at = l.due_at + INTERVAL 7 DAY WHERE l.member_id = ?"
+        );
+        assert_eq!(pairs(&renew.filter_columns), ["loan.member_id"]);
+        assert_eq!(renew.tables, ["loan"]);
+        // The multi-table form, which takes hints and deletes the same rows.
+        assert_eq!(
+            forget.sql(hint),
+            "DELETE `loan` FROM `loan` IGNORE INDEX (x_loan) WHERE book_id = ?"
+        );
+        assert_eq!(locked.tables, ["loan"], "FOR UPDATE names no table");
+        let err = workload.require_reads_only().unwrap_err().to_string();
+        assert!(
+            err.starts_with("w.sql:1: statement renew is an UPDATE or DELETE")
+                && err.contains("--allow-writes"),
+            "{err}"
+        );
+        assert!(Workload::week8().require_reads_only().is_ok());
+    }
+
+    #[test]
     fn bad_files_name_the_file_and_line() {
         for (text, line, says) in [
             ("SELECT 1", 1, "SQL before the first -- name:"),
@@ -1213,14 +1300,14 @@ mod tests {
             ),
             ("-- name: a b\nSELECT 1", 1, "letters, digits and _"),
             (
-                "-- name: a\n\nDELETE FROM t",
+                "-- name: a\n\nINSERT INTO t VALUES (1)",
                 3,
-                "is a DELETE, not a SELECT",
+                "is a INSERT: a workload times SELECTs, and UPDATEs and DELETEs with --allow-writes",
             ),
             (
-                "-- name: a\nUPDATE t SET x = 1",
+                "-- name: a\nDELETE FROM t WHERE x = 1 LIMIT 10",
                 2,
-                "is a UPDATE, not a SELECT",
+                "a DELETE with ORDER BY or LIMIT cannot take the variants' index hints",
             ),
             (
                 "-- name: a\nSELECT * FROM t WHERE id = :id",

@@ -195,7 +195,11 @@ async fn bad_workloads_are_refused_in_one_line_naming_the_file_and_line() {
         ),
         (
             "-- name: a\nDELETE FROM seat\n",
-            "2: statement a is a DELETE, not a SELECT",
+            "1: statement a is an UPDATE or DELETE, not a SELECT: writes are timed only with --allow-writes",
+        ),
+        (
+            "-- name: a\nINSERT INTO seat (id) VALUES (1)\n",
+            "2: statement a is a INSERT: a workload times SELECTs, and UPDATEs and DELETEs with --allow-writes",
         ),
         (
             "-- name: a\nSELECT * FROM nope n WHERE n.id = 1\n",
@@ -237,6 +241,101 @@ async fn bad_workloads_are_refused_in_one_line_naming_the_file_and_line() {
         err.to_string()
             .contains("has no statement of that name (it has concerts_with_dates"),
         "{err}"
+    );
+}
+
+/// Writes a DBA wants timed: an UPDATE and a DELETE that look rows up by a column.
+const WRITES: &str = "\
+-- name: reprice
+-- param: performance = uniform(performance.id)
+UPDATE seat SET price = price + 1 WHERE performance_id = :performance;
+
+-- name: unsell
+-- param: performance = uniform(performance.id)
+DELETE FROM seat WHERE performance_id = :performance AND status = 'AVAILABLE'
+";
+
+#[tokio::test]
+async fn write_statements_are_timed_under_every_variant_and_rolled_back() {
+    let db = TestDb::seeded_small().await;
+    let before = db.checksums(&["seat"]).await;
+    let file = File::new(WRITES);
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        [
+            &["-o", "json", "query", "--workload", file.path()][..],
+            FAST,
+            extra,
+        ]
+        .concat()
+        .into_iter()
+        .map(String::from)
+        .collect()
+    };
+    let run = async |extra: &[&'static str]| {
+        let argv = args(extra);
+        db.run(&argv.iter().map(String::as_str).collect::<Vec<_>>())
+            .await
+    };
+    let err = run(&[]).await.unwrap_err().to_string();
+    assert!(err.contains("--allow-writes"), "{err}");
+    let doc: Value = serde_json::from_str(
+        &run(&["--allow-writes", "--server-runs", "2"])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    common::assert_matches_published_schema(&doc);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "2 statements x (none, week8): {doc}");
+    // Each execution changed rows (its count) inside a transaction that was rolled back.
+    let reprice: Vec<u64> = results
+        .iter()
+        .filter(|r| r["scenario"] == "reprice")
+        .map(|r| r["rows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reprice, [100, 100], "{doc}");
+    for r in results {
+        assert_eq!(r["client"]["count"], 5, "{r}");
+    }
+    // Plans (ANALYZE executes the statement) are rolled back too.
+    let plans: Value = serde_json::from_str(
+        &db.run(&[
+            "-o",
+            "json",
+            "explain",
+            "--workload",
+            file.path(),
+            "--allow-writes",
+            "--analyze",
+            "--no-advice",
+        ])
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let seat_plans: Vec<&Value> = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["scenario"] == "reprice")
+        .collect();
+    assert_eq!(seat_plans.len(), 2, "{plans}");
+    let key = |p: &Value| p["steps"][0]["key"].as_str().map(String::from);
+    // The hint slot works in an UPDATE: `none` scans, week8 looks the rows up by its index.
+    assert_ne!(
+        key(seat_plans[0]).as_deref(),
+        Some("idx_seat_performance"),
+        "none hides the index: {plans}"
+    );
+    assert_eq!(
+        key(seat_plans[1]).as_deref(),
+        Some("idx_seat_performance"),
+        "week8 uses it: {plans}"
+    );
+    assert_eq!(
+        db.checksums(&["seat"]).await,
+        before,
+        "the data is as it was"
     );
 }
 

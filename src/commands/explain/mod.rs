@@ -15,6 +15,7 @@ use sqlx::pool::PoolConnection;
 
 use crate::context::Context;
 use crate::context::Failure;
+use crate::index_lab::experiment::rolled_back;
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
 };
@@ -91,17 +92,21 @@ async fn run_plans(
                 &scenario.sql(|t| variant.hint(t, &catalog)),
                 scenario.values(0),
             );
-            let steps = plan_steps(
-                &mut conn,
-                db.server.flavor,
-                &scenario.statement,
-                &sql,
-                args.analyze,
-            )
+            // Under --analyze the server executes the statement: a write's is rolled back.
+            let writes = scenario.statement.writes && args.analyze;
+            let flavor = db.server.flavor;
+            let steps = rolled_back(&mut conn, writes, async |conn| {
+                plan_steps(conn, flavor, &scenario.statement, &sql, args.analyze).await
+            })
             .await
             .map_err(|e| user_error(e, url))?;
             let raw = if args.raw {
-                Some(raw_plan(&mut conn, db.server.flavor, &sql, args.analyze).await?)
+                Some(
+                    rolled_back(&mut conn, writes, async |conn| {
+                        raw_plan(conn, flavor, &sql, args.analyze).await
+                    })
+                    .await?,
+                )
             } else {
                 None
             };

@@ -17,7 +17,9 @@ pub use report::{
 use anyhow::Result;
 
 use crate::context::Context;
-use crate::index_lab::experiment::{Experiment, measure, query_cache_state, server_time};
+use crate::index_lab::experiment::{
+    Experiment, measure, query_cache_state, rolled_back, server_time,
+};
 use crate::index_lab::params::ParamSummary;
 use crate::index_lab::workload::StatementSummary;
 use crate::index_lab::{BASELINE, ScratchIndexes, Variant, scratch, with_literals};
@@ -114,8 +116,16 @@ async fn run_variants(
         for round in 0..args.server_runs as usize {
             for (variant, statement) in sql.iter().enumerate() {
                 let literal = with_literals(statement, scenario.values(round));
-                let time = server_time(&mut conn, db.server.flavor, &literal).await.map_err(|e| {
-                    e.context(format!("cannot read the server's time for {} (ANALYZE needs SELECT on the tables)", scenario.name()))
+                let writes = scenario.statement.writes;
+                let time = rolled_back(&mut conn, writes, async |conn| {
+                    server_time(conn, db.server.flavor, &literal).await
+                })
+                .await
+                .map_err(|e| {
+                    e.context(format!(
+                        "cannot read the server's time for {} (ANALYZE needs SELECT on the tables)",
+                        scenario.name()
+                    ))
                 })?;
                 // None when the server timed nothing (a MySQL const lookup): reported as null.
                 match time {

@@ -194,10 +194,15 @@ impl ScratchIndexes {
     }
 }
 
-/// `cb_tmp_<table>_<columns>`; a name over MySQL's 64 characters is cut at a character
-/// boundary and ends in a hash of the whole name, so two long names never collide.
+/// `cb_tmp_<table>_<columns>` (see [`index_name_with`]).
 pub fn index_name(table: &str, columns: &[String]) -> String {
-    let full = format!("{PREFIX}{table}_{}", columns.join("_"));
+    index_name_with(PREFIX, table, columns)
+}
+
+/// `<prefix><table>_<columns>`; a name over MySQL's 64 characters is cut at a character
+/// boundary and ends in a hash of the whole name, so two long names never collide.
+pub fn index_name_with(prefix: &str, table: &str, columns: &[String]) -> String {
+    let full = format!("{prefix}{table}_{}", columns.join("_"));
     if full.chars().count() <= MAX_NAME_CHARS {
         return full;
     }

@@ -41,20 +41,30 @@ pub struct WriteCost {
     pub ci95: [f64; 2],
 }
 
-/// Where a run keeps its trial while it works, so that whatever ends the work (its end, an
-/// error, Ctrl-C) the trial database is still found and dropped.
-pub type TrialSlot = tokio::sync::Mutex<Option<Trial>>;
+/// What a trial made and must remove again: the copy's database, or invisible indexes.
+pub trait Closing: Sized {
+    /// Removes what the trial made.
+    fn close(self) -> impl Future<Output = Result<()>> + Send;
+}
 
-/// Runs `work` with a slot for a trial, then drops the trial database it opened, whatever
-/// happened: success, error or Ctrl-C.
-pub async fn guarded<T>(work: impl AsyncFnOnce(&TrialSlot) -> Result<T>) -> Result<T> {
-    let slot = TrialSlot::default();
+/// Where a run keeps its trial while it works, so that whatever ends the work (its end, an
+/// error, Ctrl-C) what the trial made is still found and removed.
+pub type Slot<S> = tokio::sync::Mutex<Option<S>>;
+/// The slot of a trial on a scratch copy.
+pub type TrialSlot = Slot<Trial>;
+
+/// Runs `work` with a slot for a trial (holding `opened`, if the trial is already open),
+/// then closes the trial it holds, whatever happened: success, error or Ctrl-C (reported
+/// with `interrupted`).
+pub async fn guarded<S: Closing, T>(
+    opened: Option<S>,
+    interrupted: &'static str,
+    work: impl AsyncFnOnce(&Slot<S>) -> Result<T>,
+) -> Result<T> {
+    let slot = Slot::new(opened);
     let outcome = tokio::select! {
         outcome = work(&slot) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(
-            "no results; the scratch database of the index trials was dropped, and nothing of yours was changed",
-        )
-        .into()),
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(interrupted).into()),
     };
     let closed = match slot.lock().await.take() {
         Some(trial) => trial.close().await,
@@ -157,20 +167,9 @@ impl Trial {
         Ok(())
     }
 
-    /// The index's size on disk (InnoDB's own statistics, pages times the page size), where
-    /// the login may read them.
+    /// The index's size on disk (see [`index_bytes`]).
     pub async fn index_bytes(&self, table: &str, index: &str) -> Option<u64> {
-        sqlx::query_scalar::<_, u64>(
-            "SELECT CAST(s.stat_value * @@innodb_page_size AS UNSIGNED) FROM mysql.innodb_index_stats s \
-             WHERE s.database_name = ? AND s.table_name = ? AND s.index_name = ? AND s.stat_name = 'size'",
-        )
-        .bind(&self.summary.database)
-        .bind(table)
-        .bind(index)
-        .fetch_optional(&self.pool)
-        .await
-        .ok()
-        .flatten()
+        index_bytes(&self.pool, &self.summary.database, table, index).await
     }
 
     /// The index's write cost (see [`WriteCost`]); the index is dropped from the copy at the
@@ -218,12 +217,35 @@ impl Trial {
             ci95: ratio.ci95,
         }))
     }
+}
 
+impl Closing for Trial {
     /// Drops the scratch database.
-    pub async fn close(self) -> Result<()> {
+    async fn close(self) -> Result<()> {
         self.pool.close().await;
         self.scratch.drop_it().await
     }
+}
+
+/// An index's size on disk (InnoDB's own statistics, pages times the page size), where the
+/// login may read them.
+pub async fn index_bytes(
+    pool: &MySqlPool,
+    database: &str,
+    table: &str,
+    index: &str,
+) -> Option<u64> {
+    sqlx::query_scalar::<_, u64>(
+        "SELECT CAST(s.stat_value * @@innodb_page_size AS UNSIGNED) FROM mysql.innodb_index_stats s \
+         WHERE s.database_name = ? AND s.table_name = ? AND s.index_name = ? AND s.stat_name = 'size'",
+    )
+    .bind(database)
+    .bind(table)
+    .bind(index)
+    .fetch_optional(pool)
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Deletes and inserts again each of `rows`, one timed sample per row.

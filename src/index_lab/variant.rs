@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
-use sqlx::MySqlPool;
+use sqlx::{AssertSqlSafe, MySqlPool};
 
 /// A secondary index as the server describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -40,7 +40,29 @@ pub struct Redundant {
 }
 
 impl Catalog {
+    /// The database's columns and the indexes a plan may use: MySQL's INVISIBLE and MariaDB's
+    /// IGNORED indexes are left out, since a hint that names one is an error.
     pub async fn load(pool: &MySqlPool) -> Result<Self, sqlx::Error> {
+        Self::load_seeing(pool, false).await
+    }
+
+    /// As [`Catalog::load`], with the invisible indexes of a `--trials invisible` run, which
+    /// its measuring session (and only it) may use.
+    pub async fn load_with_trials(pool: &MySqlPool) -> Result<Self, sqlx::Error> {
+        Self::load_seeing(pool, true).await
+    }
+
+    async fn load_seeing(pool: &MySqlPool, trials: bool) -> Result<Self, sqlx::Error> {
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(pool)
+            .await?;
+        let usable = if version.to_ascii_lowercase().contains("mariadb") {
+            "ignored = 'NO'"
+        } else if trials {
+            "(is_visible = 'YES' OR index_name LIKE 'cb\\_trial\\_%')"
+        } else {
+            "is_visible = 'YES'"
+        };
         let mut catalog = Catalog::default();
         let columns: Vec<(String, String)> = sqlx::query_as(
             "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
@@ -51,13 +73,13 @@ impl Catalog {
         for (table, column) in columns {
             catalog.columns.entry(table).or_default().push(column);
         }
-        let parts: Vec<(String, String, String, i64)> = sqlx::query_as(
+        let parts: Vec<(String, String, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR), \
                     CAST(non_unique AS SIGNED) \
              FROM information_schema.statistics \
-             WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' \
-             ORDER BY table_name, index_name, seq_in_index",
-        )
+             WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY' AND {usable} \
+             ORDER BY table_name, index_name, seq_in_index"
+        )))
         .fetch_all(pool)
         .await?;
         for (table, index, column, non_unique) in parts {

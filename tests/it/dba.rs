@@ -29,7 +29,7 @@ fn app_statements() -> Vec<String> {
         .collect()
 }
 
-async fn statistics(db: &TestDb) -> Vec<(String, String, String, i64)> {
+pub async fn statistics(db: &TestDb) -> Vec<(String, String, String, i64)> {
     sqlx::query_as(
         "SELECT CAST(table_name AS CHAR), CAST(index_name AS CHAR), CAST(column_name AS CHAR), \
          CAST(seq_in_index AS SIGNED) FROM information_schema.statistics \
@@ -128,4 +128,138 @@ async fn the_advisor_proves_every_missing_index_of_a_foreign_schema_from_its_slo
         redundant[0]["ddl"],
         "ALTER TABLE `book` DROP INDEX `idx_isbn`;"
     );
+}
+
+/// `--trials invisible` (MySQL 8+): the proposal is created on the user's own table as an
+/// INVISIBLE index, proven by the measuring session alone, and dropped; meanwhile another
+/// session's plan of the same statement never changes. On MariaDB, which has no per-session
+/// switch for ignored indexes, the mode is refused in one line and nothing is created.
+#[tokio::test]
+async fn an_invisible_trial_changes_no_other_sessions_plan() {
+    let db = TestDb::new().await;
+    common::exec(
+        &db.pool,
+        "CREATE TABLE item (id INT PRIMARY KEY, category INT NOT NULL, price INT NOT NULL);
+         CREATE TABLE digit (d INT);
+         INSERT INTO digit VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9);
+         INSERT INTO item SELECT n, n % 3000, n % 97 FROM
+           (SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d AS n
+            FROM digit a, digit b, digit c, digit e, digit f) rows_;
+         DROP TABLE digit;
+         ANALYZE TABLE item;",
+    )
+    .await;
+    let file = crate::workload::File::new(
+        "-- name: by_category\n-- param: c = uniform(item.category)\n\
+         SELECT id, price FROM item WHERE category = :c\n",
+    );
+    let before = statistics(&db).await;
+    let argv = [
+        "-o",
+        "json",
+        "explain",
+        "--workload",
+        file.path(),
+        "--variant",
+        "none",
+        "--trials",
+        "invisible",
+        "--iterations",
+        "15",
+        "--warmup",
+        "2",
+    ];
+    if common::server_flavor().await == "mariadb" {
+        let err = format!("{:#}", db.run(&argv).await.unwrap_err());
+        assert!(
+            err.contains("--trials invisible needs MySQL 8.0 or later")
+                && err.contains("--trials copy")
+                && !err.contains('\n'),
+            "{err}"
+        );
+        assert_eq!(statistics(&db).await, before);
+        return;
+    }
+    // A trial index a killed run left behind (both marks) is dropped; a look-alike without the
+    // tool's comment is someone else's and stays.
+    common::exec(
+        &db.pool,
+        "CREATE INDEX cb_trial_item_price ON item (price) INVISIBLE COMMENT 'concert-bench invisible trial';
+         CREATE INDEX cb_trial_item_id_price ON item (id, price) INVISIBLE",
+    )
+    .await;
+    let before = statistics(&db).await;
+    let other = db.pool.clone();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    // Another session: its plan of the statement, and whether the trial index exists, polled
+    // for as long as the trial runs.
+    let watch = async {
+        let mut seen = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let row = sqlx::query(
+                "EXPLAIN FORMAT=TRADITIONAL SELECT id, price FROM item WHERE category = 7",
+            )
+            .fetch_one(&other)
+            .await
+            .unwrap();
+            let key: Option<String> = sqlx::Row::try_get(&row, "key").unwrap();
+            let trial_present: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() \
+                 AND index_name = 'cb_trial_item_category'",
+            )
+            .fetch_one(&other)
+            .await
+            .unwrap();
+            seen.push((trial_present > 0, key));
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        seen
+    };
+    let trial = async {
+        let out = db.run(&argv).await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        out
+    };
+    let (out, seen) = tokio::join!(trial, watch);
+    let doc: Value = serde_json::from_str(&out.unwrap()).unwrap();
+    let during = seen.iter().filter(|(present, _)| *present).count();
+    assert!(
+        during > 0,
+        "the watcher never saw the trial index: {seen:?}"
+    );
+    eprintln!(
+        "watcher: {during} of {} polls saw the trial index",
+        seen.len()
+    );
+    assert!(
+        seen.iter().all(|(_, key)| key.is_none()),
+        "another session's plan changed during the trial: {seen:?}"
+    );
+    let advice = doc["advice"].as_array().unwrap();
+    let item = advice
+        .iter()
+        .find(|a| a["table"] == "item" && a["columns"] == serde_json::json!(["category"]))
+        .unwrap_or_else(|| panic!("item(category) not proposed: {doc}"));
+    assert_eq!(item["kept"], true, "{item}");
+    assert!(item["ci95"][0].as_f64().unwrap() >= 2.0, "{item}");
+    assert!(
+        item["measured_on"].as_str().unwrap().contains("INVISIBLE"),
+        "{item}"
+    );
+    assert!(item["index_bytes"].as_u64().unwrap() > 0, "{item}");
+    // The plain proposal and the covering one, each tried as an invisible index.
+    assert_eq!(
+        doc["invisible_indexes"],
+        serde_json::json!([
+            "item.cb_trial_item_category",
+            "item.cb_trial_item_category_price"
+        ]),
+        "{doc}"
+    );
+    // The leftover is gone, the look-alike stays, and nothing else changed.
+    let expected: Vec<_> = before
+        .into_iter()
+        .filter(|(_, index, _, _)| index != "cb_trial_item_price")
+        .collect();
+    assert_eq!(statistics(&db).await, expected);
 }

@@ -19,6 +19,7 @@ Examples:
   concert-bench explain
   concert-bench explain --analyze --scenario concert_detail
   concert-bench explain --workload my-queries.sql      # advice for your own statements
+  concert-bench explain --slow-log slow.log --trials invisible   # MySQL 8+: no table copy
   concert-bench explain --raw -o json | jq '.plans[0].raw'";
 
 /// `--trials`.
@@ -26,6 +27,7 @@ Examples:
 #[serde(rename_all = "lowercase")]
 pub enum Trials {
     Copy,
+    Invisible,
     None,
 }
 
@@ -49,7 +51,10 @@ pub struct ExplainArgs {
 
     /// Where a proposal without an index is measured: `copy` copies the tables the workload
     /// reads into a scratch database this run creates and drops, and creates the index there
-    /// (nothing of yours is changed); `none` leaves it unproven.
+    /// (nothing of yours is changed); `invisible` (MySQL 8+) creates it on your table as an
+    /// INVISIBLE index that only the measuring session uses, under --lock-wait-timeout, and
+    /// drops it afterwards (also on error and Ctrl-C): no copy, but DDL on your table and no
+    /// write cost; `none` leaves it unproven.
     #[arg(long, value_enum, default_value_t = Trials::Copy)]
     pub trials: Trials,
 
@@ -64,7 +69,7 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub create_indexes: bool,
 
-    /// How long a --create-indexes DDL statement waits for the table's metadata lock before it
+    /// How long a --create-indexes or --trials invisible DDL statement waits for the table's metadata lock before it
     /// gives up (the server's default is a year).
     #[arg(long, default_value = "10s", value_parser = duration_up_to(HOUR, "1h"), allow_hyphen_values = true)]
     pub lock_wait_timeout: Duration,

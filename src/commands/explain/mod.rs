@@ -16,10 +16,11 @@ use sqlx::pool::PoolConnection;
 use crate::context::Context;
 use crate::context::Failure;
 use crate::index_lab::experiment::rolled_back;
+use crate::index_lab::invisible::{InvisibleTrial, see_invisible};
 use crate::index_lab::plans::{
     Candidate, Plan, candidates, is_large_join_scan, plan_steps, raw_plan,
 };
-use crate::index_lab::trial::{self, Trial, TrialSlot, TrialSummary};
+use crate::index_lab::trial::{self, Slot, Trial, TrialSlot, TrialSummary};
 use crate::index_lab::{
     Catalog, Experiment, Scenario, ScratchIndexes, Variant, measure, scratch, with_literals,
 };
@@ -45,7 +46,29 @@ pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<ExplainReport>
     }
     match args.trials {
         Trials::Copy => {
-            trial::guarded(async |slot| run_plans(ctx, args, Setting::Trials(slot)).await).await
+            trial::guarded(
+                None,
+                "no results; the scratch database of the index trials was dropped, and nothing of yours was changed",
+                async |slot| run_plans(ctx, args, Setting::Trials(slot)).await,
+            )
+            .await
+        }
+        Trials::Invisible => {
+            // Opened first: a server without invisible indexes is refused before any work,
+            // and a killed run's trial indexes are gone before the plans are read.
+            let opened = InvisibleTrial::open(&ctx.database, args.lock_wait_timeout).await?;
+            if !opened.leftovers.is_empty() {
+                ctx.warn(format!(
+                    "dropped invisible trial indexes an interrupted run had left behind: {}",
+                    opened.leftovers.join(", ")
+                ));
+            }
+            trial::guarded(
+                Some(opened),
+                "no results; the invisible indexes of the trials were dropped, so your tables are as they were",
+                async |slot| run_plans(ctx, args, Setting::Invisible(slot)).await,
+            )
+            .await
         }
         Trials::None => {
             tokio::select! {
@@ -133,6 +156,7 @@ async fn run_plans(
         redundant_indexes: catalog.redundant(),
         trial: advised.trial,
         trial_note: advised.trial_note,
+        invisible_indexes: advised.invisible,
         unused_indexes,
         unused_indexes_note,
         params,
@@ -320,11 +344,10 @@ async fn advise(
                     let advice =
                         prove(ctx, conn, catalog, catalog, &candidates, scenarios, args).await?;
                     return Ok(Advised {
-                        advice,
-                        trial: None,
                         trial_note: Some(format!(
                             "Proposals without an index were not tried: a trial copies the tables into a scratch database, and {e:#}"
                         )),
+                        ..Advised::plain(advice)
                     });
                 }
             };
@@ -362,12 +385,60 @@ async fn advise(
                 }
             }
             Ok(Advised {
-                advice,
                 trial: Some(trial.summary.clone()),
-                trial_note: None,
+                ..Advised::plain(advice)
             })
         }
-        Setting::Trials(_) | Setting::HintsOnly => {
+        Setting::Invisible(slot) if missing(catalog) => {
+            let mut held = slot.lock().await;
+            let trial = held.as_mut().expect("opened before the plans");
+            let mut created = Vec::new();
+            for c in &candidates {
+                let now = Catalog::load_with_trials(trial.pool()).await?;
+                if now.index_on(&c.table, &c.columns).is_none() {
+                    let name = trial.create(&c.table, &c.columns).await?;
+                    created.push(format!("{}.{name}", c.table));
+                }
+            }
+            let trial_catalog = Catalog::load_with_trials(trial.pool()).await?;
+            // Only this session sees them; every other session's plans stay as they were.
+            see_invisible(conn, true).await?;
+            let advice = prove(
+                ctx,
+                conn,
+                &trial_catalog,
+                catalog,
+                &candidates,
+                scenarios,
+                args,
+            )
+            .await;
+            see_invisible(conn, false).await?;
+            let mut advice = advice?;
+            for a in &mut advice {
+                let Some(index) = a
+                    .existing_index
+                    .as_ref()
+                    .filter(|name| created.iter().any(|c| *c == format!("{}.{name}", a.table)))
+                else {
+                    continue;
+                };
+                a.measured_on =
+                    "this database, as an INVISIBLE index only the measuring session used".into();
+                if a.kept {
+                    a.index_bytes =
+                        trial::index_bytes(trial.pool(), trial.database(), &a.table, index).await;
+                }
+            }
+            Ok(Advised {
+                trial_note: Some(
+                    "Write costs are measured only on a copy (--trials copy): an invisible trial writes nothing to your tables.".into(),
+                ),
+                invisible: created,
+                ..Advised::plain(advice)
+            })
+        }
+        Setting::Trials(_) | Setting::Invisible(_) | Setting::HintsOnly => {
             let advice = prove(ctx, conn, catalog, catalog, &candidates, scenarios, args).await?;
             Ok(Advised::plain(advice))
         }
@@ -380,6 +451,8 @@ enum Setting<'a> {
     CreateIndexes(&'a ScratchIndexes),
     /// A proposal without an index is tried on a scratch copy (`--trials copy`).
     Trials(&'a TrialSlot),
+    /// A proposal without an index is tried as an INVISIBLE index (`--trials invisible`).
+    Invisible(&'a Slot<InvisibleTrial>),
     /// Only proposals an existing index stands for (`--trials none`).
     HintsOnly,
 }
@@ -389,6 +462,8 @@ struct Advised {
     advice: Vec<Advice>,
     trial: Option<TrialSummary>,
     trial_note: Option<String>,
+    /// The invisible indexes the trial made (`--trials invisible`).
+    invisible: Vec<String>,
 }
 
 impl Advised {
@@ -397,6 +472,7 @@ impl Advised {
             advice,
             trial: None,
             trial_note: None,
+            invisible: Vec::new(),
         }
     }
 }

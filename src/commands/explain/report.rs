@@ -39,8 +39,12 @@ pub struct ExplainReport {
     /// The scratch copy the proposals without an index were tried in (dropped afterwards);
     /// null when none was needed or allowed.
     pub trial: Option<TrialSummary>,
-    /// Why proposals were not tried, when a trial was wanted and could not be made.
+    /// Why proposals were not tried, when a trial was wanted and could not be made, or what
+    /// a trial could not measure.
     pub trial_note: Option<String>,
+    /// The INVISIBLE indexes `--trials invisible` made on your tables for its trials (only
+    /// the measuring session used them), as `table.index`, all dropped afterwards.
+    pub invisible_indexes: Vec<String>,
     /// The speedup a proposal's 95% interval must reach at its low end (`--min-speedup`); null
     /// when the advisor did not run.
     pub min_speedup: Option<f64>,
@@ -218,6 +222,12 @@ impl CommandReport for ExplainReport {
         }
         notes.extend(self.statements.iter().filter_map(StatementSummary::note));
         notes.extend(scratch::created_note(&self.created_indexes));
+        if !self.invisible_indexes.is_empty() {
+            notes.push(format!(
+                "--trials invisible: created {} INVISIBLE for the trials (no other session's plans could use them) and dropped them afterwards.",
+                self.invisible_indexes.join(", ")
+            ));
+        }
         notes
     }
 }

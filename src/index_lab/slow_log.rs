@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use anyhow::{Result, bail};
 use sqlx::MySqlPool;
 
-use super::workload::{Logged, Statement, Workload, fingerprint};
+use super::workload::{Logged, Statement, Workload, fingerprint, without_index_hints};
 use crate::storage::db::{Flavor, ServerInfo};
 
 /// Tuples of observed values kept per statement at most.
@@ -126,7 +126,11 @@ pub fn from_slow_log(text: &str, file: &str, database: &str, top: usize) -> Resu
             }
             continue;
         }
-        let Ok((print, literals)) = fingerprint(&entry.sql) else {
+        let Ok(sql) = without_index_hints(&entry.sql) else {
+            skipped.unusable += 1;
+            continue;
+        };
+        let Ok((print, literals)) = fingerprint(&sql) else {
             skipped.unusable += 1;
             continue;
         };
@@ -140,7 +144,7 @@ pub fn from_slow_log(text: &str, file: &str, database: &str, top: usize) -> Resu
         group.executions += 1;
         group.total += entry.query_time;
         if entry.query_time > group.worst.0 {
-            group.worst = (entry.query_time, entry.sql.clone());
+            group.worst = (entry.query_time, sql);
         }
         if group.literals.len() < OBSERVED_KEPT {
             group.literals.push(literals);
@@ -245,6 +249,10 @@ pub async fn from_digest(
         }
         // A prepared statement's sample keeps its `?` and not the values: nothing to run it
         // with (a slow log records the values).
+        let Ok(sample) = without_index_hints(&sample) else {
+            unusable += 1;
+            continue;
+        };
         let Ok((_, literals)) = fingerprint(&sample) else {
             unusable += 1;
             continue;

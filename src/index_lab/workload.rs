@@ -445,6 +445,43 @@ pub(crate) fn fingerprint(sql: &str) -> Result<(String, Vec<String>), String> {
     Ok((out.join(" "), literals))
 }
 
+/// The SQL without its index hints (`USE|IGNORE|FORCE INDEX|KEY [FOR JOIN|ORDER BY|GROUP BY]
+/// (..)`). A logged statement is replayed under the advisor's own variants, so the hints it
+/// was logged with (the application's, or those of a `query` run's variant) are not part of
+/// it: `none` must be able to hide an index, and a variant to use it.
+pub(crate) fn without_index_hints(sql: &str) -> Result<String, String> {
+    let tokens = lex(sql)?;
+    let kw = |i: usize, word: &str| {
+        matches!(tokens.get(i).map(|t| &t.token),
+            Some(Token::Ident { text, quoted: false }) if text.eq_ignore_ascii_case(word))
+    };
+    let mut out = String::new();
+    let mut cursor = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        if (kw(i, "USE") || kw(i, "IGNORE") || kw(i, "FORCE"))
+            && (kw(i + 1, "INDEX") || kw(i + 1, "KEY"))
+        {
+            let mut open = i + 2;
+            if kw(open, "FOR") {
+                open += if kw(open + 1, "JOIN") { 2 } else { 3 };
+            }
+            let close = (open..tokens.len()).find(|&k| tokens[k].token == Token::Other(')'));
+            if let (Some(Token::Other('(')), Some(close)) =
+                (tokens.get(open).map(|t| &t.token), close)
+            {
+                out.push_str(sql[cursor..tokens[i].start].trim_end());
+                cursor = tokens[close].end;
+                i = close + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&sql[cursor..]);
+    Ok(out)
+}
+
 /// The SQL with each literal replaced by a parameter `:p1`, `:p2`, ..., and how many.
 fn parameterize(sql: &str) -> Result<(String, usize), String> {
     let text = sql.trim().trim_end_matches(';').trim_end();
@@ -1286,6 +1323,20 @@ mod tests {
             "{err}"
         );
         assert!(Workload::week8().require_reads_only().is_ok());
+    }
+
+    #[test]
+    fn logged_index_hints_are_removed() {
+        let logged = "SELECT s.id FROM seat s IGNORE INDEX (idx_seat_performance,`x`) \
+             JOIN performance p USE KEY FOR ORDER BY (i) ON p.id = s.performance_id \
+             WHERE s.grade = 'FORCE INDEX (a)' AND p.concert_id = 3";
+        assert_eq!(
+            without_index_hints(logged).unwrap(),
+            "SELECT s.id FROM seat s JOIN performance p ON p.id = s.performance_id \
+             WHERE s.grade = 'FORCE INDEX (a)' AND p.concert_id = 3"
+        );
+        let plain = "SELECT id FROM seat WHERE id = 1";
+        assert_eq!(without_index_hints(plain).unwrap(), plain);
     }
 
     #[test]

@@ -173,6 +173,12 @@ impl RedisCache {
             .query_async(&mut conn)
             .await?;
         if won.is_some() {
+            // Another loader may have stored the value and let go of the lock between our
+            // miss and our lock: its value is served, and the database is asked once.
+            if let (_, Some(bytes)) = self.lookup(name).await? {
+                let _: () = redis::cmd("DEL").arg(&lock).query_async(&mut conn).await?;
+                return Ok((bytes, true));
+            }
             let loaded = self.load_and_store(name, &version, load).await;
             let _: () = redis::cmd("DEL").arg(&lock).query_async(&mut conn).await?;
             return Ok((loaded?, false));

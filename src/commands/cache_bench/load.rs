@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::Workload;
 use crate::domain::concerts::{ConcertDetail, ConcertService};
+use crate::measure::pace::Pacer;
 use crate::measure::stats::Samples;
 
 /// What the workloads read and write: the open concerts and their unsold seats.
@@ -79,18 +80,25 @@ pub struct Load {
 }
 
 impl Load {
-    /// Whether request `index` (counted from 0) is still part of the run at `elapsed`.
+    /// Whether request `index` (counted from 0) is still part of a closed-loop run at
+    /// `elapsed`.
     fn admits(&self, index: u64, elapsed: Duration) -> bool {
-        match (self.requests, self.rate) {
-            (Some(n), _) => index < n,
-            (None, Some(rate)) => (index as f64) < rate * self.duration.as_secs_f64(),
-            (None, None) => elapsed < self.duration,
+        match self.requests {
+            Some(n) => index < n,
+            None => elapsed < self.duration,
         }
+    }
+
+    /// An open-loop run's slots: `--requests`, or the rate over the duration.
+    fn slots(&self, rate: f64) -> u64 {
+        self.requests
+            .unwrap_or_else(|| (rate * self.duration.as_secs_f64()).ceil() as u64)
     }
 }
 
 #[derive(Debug, Default)]
 pub struct CellOutcome {
+    /// Requests that succeeded: the rate and the latency are theirs; failures are `errors`.
     pub requests: u64,
     pub seconds: f64,
     pub latency: Samples,
@@ -103,6 +111,7 @@ pub struct CellOutcome {
     pub max_stale: Duration,
     pub errors: u64,
     pub fell_back: u64,
+    pub connections_opened: u32,
 }
 
 impl CellOutcome {
@@ -196,11 +205,16 @@ pub async fn drive(
         }
     }
     let queries_before = service.repository.queries();
+    let connections_before = service.repository.connections();
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let pacer = load
+        .rate
+        .map(|rate| Pacer::start(rate, load.slots(rate), started));
     let mut workers = JoinSet::new();
     for worker in 0..load.clients {
         let (service, next, writes) = (service.clone(), next.clone(), writes.clone());
+        let pacer = pacer.clone();
         let concerts = targets.concerts.clone();
         let (seats, holder) = (targets.seats.clone(), targets.holder);
         let mut rng = ChaCha8Rng::seed_from_u64(load.rng_seed ^ (worker as u64).rotate_left(29));
@@ -218,19 +232,21 @@ pub async fn drive(
                 fell_back: 0,
             };
             loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if !load.admits(index, started.elapsed()) {
-                    return t;
-                }
-                // Open loop: each request has its slot; latency counts from the slot, so a
-                // backlog shows up as latency instead of as fewer requests.
-                let begin = match load.rate {
-                    Some(rate) => {
-                        let slot = started + Duration::from_secs_f64(index as f64 / rate);
-                        tokio::time::sleep_until(slot.into()).await;
-                        slot
+                // Open loop: each request has its slot, handed out when it comes; latency
+                // counts from the slot, so a backlog shows up as latency instead of as fewer
+                // requests.
+                let begin = match &pacer {
+                    Some(pacer) => match pacer.next().await {
+                        Some(slot) => slot,
+                        None => return t,
+                    },
+                    None => {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if !load.admits(index, started.elapsed()) {
+                            return t;
+                        }
+                        Instant::now()
                     }
-                    None => Instant::now(),
                 };
                 let write =
                     workload == Workload::Mixed && rng.random_range(0.0..1.0) < load.write_ratio;
@@ -240,12 +256,13 @@ pub async fn drive(
                     crate::measure::slowdown::per_operation();
                     match toggled {
                         Ok(_) => {
+                            t.latency.record(begin.elapsed());
                             writes.record(Instant::now());
                             t.writes += 1;
+                            t.requests += 1;
                         }
                         Err(_) => t.errors += 1,
                     }
-                    t.latency.record(begin.elapsed());
                 } else {
                     let known = writes.returned();
                     let served = match workload {
@@ -261,6 +278,10 @@ pub async fn drive(
                     let elapsed = begin.elapsed();
                     match served {
                         Ok(served) => {
+                            // The staleness check below decodes the answer: not part of the
+                            // latency.
+                            t.latency.record(elapsed);
+                            t.requests += 1;
                             t.reads += 1;
                             t.hits += u64::from(served.cache_hit);
                             t.fell_back += u64::from(served.fell_back);
@@ -277,10 +298,7 @@ pub async fn drive(
                         }
                         Err(_) => t.errors += 1,
                     }
-                    // The staleness check above decodes the answer: not part of the latency.
-                    t.latency.record(elapsed);
                 }
-                t.requests += 1;
             }
         });
     }
@@ -299,6 +317,10 @@ pub async fn drive(
     }
     outcome.seconds = started.elapsed().as_secs_f64();
     outcome.db_queries = service.repository.queries() - queries_before;
+    outcome.connections_opened = service
+        .repository
+        .connections()
+        .saturating_sub(connections_before);
     outcome.value_bytes = service.cache().map_or(0, |c| c.value_bytes());
     Ok(outcome)
 }

@@ -27,7 +27,7 @@ use crate::keyspace::{self, KeyPrefix};
 use crate::measure::anchor;
 use crate::render::output::{Ratio, Report};
 use crate::render::progress;
-use crate::storage::schema;
+use crate::storage::{db, schema};
 use load::{CellOutcome, Load, Targets};
 
 /// Redis connections the cache reads spread over (measured: 1 gave 42k req/s for the cached
@@ -110,6 +110,8 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
     for _ in 1..CACHE_CONNECTIONS {
         redis_conns.push(keyspace::connect(&ctx.redis).await?);
     }
+    // Every connection the clients will use is opened before any cell is timed.
+    db::open_connections(&db.pool, args.clients).await?;
     let targets = Targets::load(&db.pool).await?;
     // Everything this run caches lives under its own sub-namespace, removed at the end.
     let namespace = KeyPrefix::parse(&format!("{}cache:", ctx.key_prefix.as_str()))?;
@@ -246,6 +248,7 @@ fn report(
             max_stale_ms: o.max_stale.as_secs_f64() * 1e3,
             errors: o.errors,
             fell_back: o.fell_back,
+            connections_opened: o.connections_opened,
         })
         .collect();
     let stampede = stampede

@@ -48,10 +48,12 @@ pub struct CellResult {
     /// Null for no cache.
     pub invalidation: Option<Invalidation>,
     pub clients: u32,
+    /// Requests that succeeded (failures are `errors`, counted apart).
     pub requests: u64,
     pub seconds: f64,
+    /// Successful requests per second.
     pub throughput_rps: f64,
-    /// Per request; in an open loop counted from its scheduled start.
+    /// Per successful request; in an open loop counted from its scheduled start.
     pub latency: Latency,
     /// Null for no cache.
     pub hit_ratio: Option<f64>,
@@ -61,9 +63,13 @@ pub struct CellResult {
     /// Answers older than a write that had returned before the read began.
     pub stale_reads: u64,
     pub max_stale_ms: f64,
+    /// Requests that failed: not in `requests`, the rate or the latency.
     pub errors: u64,
     /// Requests served from the database because Redis failed (`--fail-open`).
     pub fell_back: u64,
+    /// Database connections opened inside the timed window: 0, as the pool is opened before
+    /// the first cell (a handshake is not a request's latency).
+    pub connections_opened: u32,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -279,6 +285,7 @@ mod tests {
             max_stale_ms: 12.4,
             errors: 0,
             fell_back: 0,
+            connections_opened: 0,
         }
     }
 

@@ -176,9 +176,8 @@ impl EventsRun {
         } else {
             // Their own connections: the load's users must not starve the consumers.
             let db = Database::connect(url, WORKER_POOL).await?;
-            // Opened before the load, as the users' are (see `load::open_connections`).
-            let warm = futures::future::try_join_all((0..WORKER_POOL).map(|_| db.pool.acquire()));
-            drop(warm.await?);
+            // Opened before the load, as the users' are.
+            crate::storage::db::open_connections(&db.pool, WORKER_POOL).await?;
             let config = WorkerConfig::default();
             Some(Workers::start(&db.pool, &ctx.redis, &ctx.key_prefix, &config).await?)
         };

@@ -96,7 +96,7 @@ pub async fn run(
         );
     }
     let mut pool = SeatPool::load(booking).await?;
-    open_connections(&booking.pool, args.clients).await?;
+    crate::storage::db::open_connections(&booking.pool, args.clients).await?;
     let multi = progress::multi(ctx.progress_visible());
     let mut results = Vec::new();
     for (i, driver) in drivers.iter().enumerate() {
@@ -117,15 +117,6 @@ pub async fn run(
         results.push(result);
     }
     Ok(results)
-}
-
-/// Opens the connections the users will need before any is timed: a run measures
-/// reservations, not TCP and authentication handshakes.
-async fn open_connections(pool: &sqlx::MySqlPool, clients: u32) -> Result<()> {
-    let wanted = (clients as usize).min(pool.options().get_max_connections() as usize);
-    let connections = futures::future::try_join_all((0..wanted).map(|_| pool.acquire())).await?;
-    drop(connections);
-    Ok(())
 }
 
 /// How one simulated user's reservation is carried out.

@@ -122,6 +122,11 @@ impl ConcertRepository {
         self.queries.load(Ordering::Relaxed)
     }
 
+    /// Database connections open in its pool now (a benchmark checks none opens while timed).
+    pub fn connections(&self) -> u32 {
+        self.pool.size()
+    }
+
     /// The `concerts_with_dates` scenario query (`workloads/week8.sql`), grouped into one
     /// listing per concert.
     pub async fn list(&self) -> Result<Vec<ConcertListing>, ServiceError> {

@@ -392,6 +392,15 @@ pub fn explain(err: &sqlx::Error, url: &DatabaseUrl) -> anyhow::Error {
     }
 }
 
+/// Opens up to `clients` connections of `pool` (at most its size) and gives them back, so a
+/// benchmark times its requests, not TCP and authentication handshakes.
+pub async fn open_connections(pool: &MySqlPool, clients: u32) -> Result<(), sqlx::Error> {
+    let wanted = (clients as usize).min(pool.options().get_max_connections() as usize);
+    let connections = futures::future::try_join_all((0..wanted).map(|_| pool.acquire())).await?;
+    drop(connections);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,13 +440,4 @@ mod tests {
         assert_eq!(quote_identifier("a`b"), "`a``b`");
         assert!(DatabaseUrl::parse("not a url").is_err());
     }
-}
-
-/// Opens up to `clients` connections of `pool` (at most its size) and gives them back, so a
-/// benchmark times its requests, not TCP and authentication handshakes.
-pub async fn open_connections(pool: &MySqlPool, clients: u32) -> Result<(), sqlx::Error> {
-    let wanted = (clients as usize).min(pool.options().get_max_connections() as usize);
-    let connections = futures::future::try_join_all((0..wanted).map(|_| pool.acquire())).await?;
-    drop(connections);
-    Ok(())
 }

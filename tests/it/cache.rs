@@ -235,8 +235,7 @@ async fn single_flight_sends_one_query_for_a_stampede() {
     }
 }
 
-/// Stampedes per protection, and readers in each.
-const STAMPEDES: usize = 10;
+/// Readers in each stampede.
 const READERS: usize = 100;
 
 #[tokio::test]

@@ -97,6 +97,9 @@ pub enum Verdict {
     Improved,
     Unchanged,
     Regressed,
+    /// Too few measurements to say either way (the reason is in the metric's `reason`): never
+    /// "unchanged", which would claim what was not shown.
+    NotJudged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -113,14 +116,21 @@ pub struct MetricChange {
     /// `latency_p50_ms`, `rate_per_second` or `ratio` (a speedup measured within one run).
     pub unit: &'static str,
     pub better: Better,
+    /// Each run's figure as its document reports it (a latency's median from its whole
+    /// histogram).
     pub old: f64,
     pub new: f64,
+    /// The change the verdict rests on: for a latency with samples on both sides, the ratio
+    /// of the medians of those samples (the same samples as its interval); else new / old.
     pub change_pct: f64,
-    /// Bootstrap 95% interval of the change (latencies with their samples on both sides);
-    /// null for a single number (a rate), judged on the threshold alone.
+    /// Bootstrap 95% interval of the change, of the noise within the two runs (it does not
+    /// cover drift between runs on another day or machine): for latencies from their samples,
+    /// for speedups from each run's own interval; null for a single number (a rate).
     pub ci95_pct: Option<[f64; 2]>,
     pub threshold_pct: f64,
     pub verdict: Verdict,
+    /// Why a metric was not judged.
+    pub reason: Option<String>,
 }
 
 /// `compare`'s document (and the `baseline_comparison` of a run given `--baseline`).
@@ -136,6 +146,8 @@ pub struct CompareReport {
     pub metrics: Vec<MetricChange>,
     pub regressed: usize,
     pub improved: usize,
+    /// Metrics with too few measurements for a verdict.
+    pub not_judged: usize,
 }
 
 impl CompareReport {
@@ -159,6 +171,8 @@ struct Metric {
     samples: Vec<f64>,
     /// A ratio's own 95% interval, from the run that measured it.
     interval: Option<[f64; 2]>,
+    /// A rate over less than [`MIN_RATE_SECONDS`]: never judged.
+    too_short: bool,
 }
 
 fn interval(value: &Value) -> Option<[f64; 2]> {
@@ -195,6 +209,7 @@ fn walk(value: &Value, path: String, out: &mut Walked) {
                     value: p50,
                     samples,
                     interval: None,
+                    too_short: false,
                 });
             }
         }
@@ -217,15 +232,14 @@ fn walk(value: &Value, path: String, out: &mut Walked) {
                 match child.as_f64() {
                     Some(v) if is_rate || is_speedup => out.metrics.push(Metric {
                         name: here,
-                        // A rate over less than 100 ms (seed's 100-row tables) is timer
-                        // noise: kept, so both runs list it, but never a verdict.
-                        count: if too_short {
-                            Some(0)
-                        } else if is_rate {
+                        count: if is_rate {
                             map.get("succeeded").and_then(Value::as_u64)
                         } else {
                             None
                         },
+                        // A rate over less than 100 ms (seed's 100-row tables) is timer
+                        // noise: kept, so both runs list it, but never a verdict.
+                        too_short: is_rate && too_short,
                         unit: if is_rate { "rate_per_second" } else { "ratio" },
                         better: Better::Higher,
                         value: v,
@@ -318,6 +332,7 @@ pub fn compare(
         mismatches,
         regressed: count(Verdict::Regressed),
         improved: count(Verdict::Improved),
+        not_judged: count(Verdict::NotJudged),
         metrics,
     })
 }
@@ -341,72 +356,98 @@ fn comparable(
     kept
 }
 
-/// Criterion's rule: a verdict needs the change to be significant (its 95% interval
-/// excludes zero; a single number has no interval and only the threshold applies) and
-/// larger than the noise threshold.
 /// The fewest measurements (or completions, for a rate) a metric needs on each side before
-/// it can regress or improve.
+/// it is judged.
 const MIN_LATENCY_COUNT: u64 = 10;
 
+/// Criterion's rule: a metric regressed (or improved) only when the whole 95% interval of its
+/// change lies past the noise threshold, the point estimate and the interval coming from the
+/// same samples. A rate is one number with no interval: its change itself must pass. A
+/// latency change under the millisecond floor is unchanged whatever its percentage, and a
+/// metric with fewer than [`MIN_LATENCY_COUNT`] measurements on a side is not judged.
 fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
     let threshold_pct = match old.unit {
         "rate_per_second" => thresholds.rate_pct,
         "ratio" => thresholds.ratio_pct,
         _ => thresholds.latency_pct,
     };
-    let change_pct = if old.value > 0.0 {
+    let point_pct = if old.value > 0.0 {
         (new.value / old.value - 1.0) * 100.0
     } else {
         0.0
     };
     // speedup(old, new) = old median / new median; the change is its inverse, less one.
-    let ci95_pct = (!old.samples.is_empty() && !new.samples.is_empty())
+    let from_samples = (!old.samples.is_empty() && !new.samples.is_empty())
         .then(|| {
             speedup(
                 &Samples::from_ms(&old.samples),
                 &Samples::from_ms(&new.samples),
             )
         })
-        .flatten()
-        .map(|s| {
-            [
+        .flatten();
+    let (change_pct, ci95_pct) = match from_samples {
+        Some(s) => (
+            (1.0 / s.speedup - 1.0) * 100.0,
+            Some([
                 (1.0 / s.ci95[1] - 1.0) * 100.0,
                 (1.0 / s.ci95[0] - 1.0) * 100.0,
-            ]
-        })
+            ]),
+        ),
         // Two ratios, each with its interval: the change's interval from their ends (the
         // widest the change can be, given both).
-        .or_else(|| match (old.interval, new.interval) {
-            (Some([old_lo, old_hi]), Some([new_lo, new_hi])) if old_lo > 0.0 && old_hi > 0.0 => {
-                Some([
-                    (new_lo / old_hi - 1.0) * 100.0,
-                    (new_hi / old_lo - 1.0) * 100.0,
-                ])
-            }
-            _ => None,
-        });
-    let above_floor = old.unit != "latency_p50_ms"
-        || (new.value - old.value).abs() >= thresholds.latency_floor_ms;
+        None => (
+            point_pct,
+            match (old.interval, new.interval) {
+                (Some([old_lo, old_hi]), Some([new_lo, new_hi]))
+                    if old_lo > 0.0 && old_hi > 0.0 =>
+                {
+                    Some([
+                        (new_lo / old_hi - 1.0) * 100.0,
+                        (new_hi / old_lo - 1.0) * 100.0,
+                    ])
+                }
+                _ => None,
+            },
+        ),
+    };
     // A median of a handful of measurements, or a rate of a handful of completions (the hot
     // seat's one winner), is evidence of nothing: ten unchanged hot-seat runs moved the
     // winner's time by up to 500% and its rate from 1 to 0 completions.
-    let enough = [old.count, new.count]
-        .iter()
-        .all(|c| c.is_none_or(|c| c >= MIN_LATENCY_COUNT));
-    let significant = enough && above_floor && ci95_pct.is_none_or(|[lo, hi]| lo > 0.0 || hi < 0.0);
-    // A threshold of t% is a factor of 1 + t/100 either way, so it means the same for a
-    // slowdown and a speedup (a latency can fall by at most 100%).
-    let factor = 1.0 + threshold_pct / 100.0;
-    let (worse, better) = match old.better {
-        Better::Lower => (new.value / old.value, old.value / new.value),
-        Better::Higher => (old.value / new.value, new.value / old.value),
-    };
-    let verdict = if significant && worse > factor {
-        Verdict::Regressed
-    } else if significant && better > factor {
-        Verdict::Improved
+    let reason = if old.too_short || new.too_short {
+        Some(format!(
+            "measured over less than {} ms: timer noise",
+            MIN_RATE_SECONDS * 1e3
+        ))
     } else {
-        Verdict::Unchanged
+        let counts = [old.count, new.count];
+        counts
+            .iter()
+            .any(|c| c.is_some_and(|c| c < MIN_LATENCY_COUNT))
+            .then(|| {
+                format!(
+                    "too few measurements ({} and {}; a verdict needs {MIN_LATENCY_COUNT} on each side)",
+                    old.count.unwrap_or(0),
+                    new.count.unwrap_or(0)
+                )
+            })
+    };
+    let above_floor = old.unit != "latency_p50_ms"
+        || (new.value - old.value).abs() >= thresholds.latency_floor_ms;
+    // A threshold of t% is a factor of 1 + t/100 either way, so it means the same for a
+    // slowdown and a speedup (a latency can fall by at most 100%): the change must pass
+    // `up` to be a rise, `down` to be a fall.
+    let factor = 1.0 + threshold_pct / 100.0;
+    let (up, down) = ((factor - 1.0) * 100.0, (1.0 / factor - 1.0) * 100.0);
+    let [lo, hi] = ci95_pct.unwrap_or([change_pct, change_pct]);
+    let (rose, fell) = (lo > up, hi < down);
+    let verdict = match (&reason, old.better) {
+        (Some(_), _) => Verdict::NotJudged,
+        _ if !above_floor => Verdict::Unchanged,
+        (None, Better::Lower) if rose => Verdict::Regressed,
+        (None, Better::Lower) if fell => Verdict::Improved,
+        (None, Better::Higher) if fell => Verdict::Regressed,
+        (None, Better::Higher) if rose => Verdict::Improved,
+        _ => Verdict::Unchanged,
     };
     MetricChange {
         metric: if old.name == new.name {
@@ -422,6 +463,7 @@ fn judge(old: &Metric, new: &Metric, thresholds: Thresholds) -> MetricChange {
         ci95_pct,
         threshold_pct,
         verdict,
+        reason,
     }
 }
 
@@ -447,12 +489,13 @@ impl CommandReport for CompareReport {
                 format!("{:.3}{unit}", m.old),
                 format!("{:.3}{unit}", m.new),
                 format!("{:+.1}%{ci}", m.change_pct),
-                match m.verdict {
-                    Verdict::Improved => "improved",
-                    Verdict::Unchanged => "unchanged",
-                    Verdict::Regressed => "REGRESSED",
-                }
-                .into(),
+                match (m.verdict, &m.reason) {
+                    (Verdict::Improved, _) => "improved".into(),
+                    (Verdict::Unchanged, _) => "unchanged".into(),
+                    (Verdict::Regressed, _) => "REGRESSED".into(),
+                    (Verdict::NotJudged, Some(why)) => format!("not judged: {why}"),
+                    (Verdict::NotJudged, None) => "not judged".into(),
+                },
             ]);
         }
         vec![table]
@@ -460,10 +503,11 @@ impl CommandReport for CompareReport {
 
     fn notes(&self) -> Vec<String> {
         let mut notes = vec![format!(
-            "{} regressed, {} improved, {} unchanged · noise thresholds: {}% (and {} ms) for latencies (the median, with a bootstrap interval), {}% for rates (one number each, no interval), {}% for speedups within a run (with their intervals)",
+            "{} regressed, {} improved, {} unchanged, {} not judged (too few measurements) · a verdict needs the whole 95% interval of the change past the noise threshold; intervals cover the noise within the two runs, not drift between days or machines · noise thresholds: {}% (and {} ms) for latencies (the median, with a bootstrap interval), {}% for rates (one number each, no interval), {}% for speedups within a run (with their intervals)",
             self.regressed,
             self.improved,
-            self.metrics.len() - self.regressed - self.improved,
+            self.metrics.len() - self.regressed - self.improved - self.not_judged,
+            self.not_judged,
             self.thresholds.latency_pct,
             self.thresholds.latency_floor_ms,
             self.thresholds.rate_pct,
@@ -564,6 +608,16 @@ mod tests {
         .unwrap();
         assert_eq!(compared.regressed, 0, "{compared:?}");
         assert!(compared.metrics[0].change_pct > 300.0);
+        // Not judged, and said so: "unchanged" would claim what one measurement cannot show.
+        assert_eq!(compared.metrics[0].verdict, Verdict::NotJudged);
+        assert!(
+            compared.metrics[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("too few measurements (1 and 1")),
+            "{compared:?}"
+        );
+        assert!(compared.not_judged >= 1);
         // One winner, then none (refused for want of points): a rate of nothing.
         let hot = |succeeded: u64, rate: f64| {
             json!({"schema_version": 1, "command": "reserve", "results": [{"strategy": "conditional",
@@ -595,6 +649,93 @@ mod tests {
         )
         .unwrap();
         assert_eq!((compared.metrics.len(), compared.regressed), (1, 0));
+        assert_eq!(compared.metrics[0].verdict, Verdict::NotJudged);
+        assert_eq!(compared.not_judged, 1);
+    }
+
+    /// Latencies as a baseline stores them: a median and the samples it came from.
+    fn latency_doc(samples: &[f64], p50: f64) -> Value {
+        json!({"schema_version": 1, "command": "query", "results": [{"scenario": "s", "variant": "v",
+               "client": {"count": samples.len(), "p50_ms": p50, "sample_ms": samples}}]})
+    }
+
+    /// Criterion's rule: the whole interval past the threshold. A change whose point passes
+    /// the threshold but whose interval reaches back under it is not a regression (the old
+    /// rule, point past the threshold and interval excluding zero, called it one).
+    #[test]
+    fn a_regression_needs_the_whole_interval_past_the_threshold() {
+        let t = Thresholds {
+            latency_pct: 100.0,
+            latency_floor_ms: 0.0,
+            ..Thresholds::DEFAULT
+        };
+        let old: Vec<f64> = (0..40).map(|i| 10.0 + (i % 4) as f64 * 0.1).collect();
+        // Bimodal: the median lands near 23 ms (a 2.3x change), but half the samples sit at
+        // 12 ms, so resamples reach well under 2x.
+        let new: Vec<f64> = (0..40)
+            .map(|i| {
+                if i % 2 == 0 {
+                    12.0
+                } else {
+                    23.0 + (i % 3) as f64 * 0.1
+                }
+            })
+            .collect();
+        let compared = compare(
+            &latency_doc(&old, 10.1),
+            &latency_doc(&new, 23.0),
+            ("a", "b"),
+            t,
+            vec![],
+            false,
+        )
+        .unwrap();
+        let m = &compared.metrics[0];
+        let [lo, hi] = m.ci95_pct.unwrap();
+        assert!(lo < 100.0 && hi > 100.0 && lo > 0.0, "{m:?}");
+        assert_eq!(m.verdict, Verdict::Unchanged, "{m:?}");
+        // The same slowdown without the second mode: the whole interval is past 100%.
+        let clear: Vec<f64> = (0..40).map(|i| 23.0 + (i % 3) as f64 * 0.1).collect();
+        let compared = compare(
+            &latency_doc(&old, 10.1),
+            &latency_doc(&clear, 23.0),
+            ("a", "b"),
+            t,
+            vec![],
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            compared.metrics[0].verdict,
+            Verdict::Regressed,
+            "{compared:?}"
+        );
+    }
+
+    /// The change and its interval come from the same samples: a document whose median (from
+    /// its whole histogram) disagrees with its kept samples is judged on the samples.
+    #[test]
+    fn the_change_comes_from_the_same_samples_as_its_interval() {
+        let t = Thresholds {
+            latency_pct: 100.0,
+            latency_floor_ms: 0.0,
+            ..Thresholds::DEFAULT
+        };
+        let old: Vec<f64> = vec![10.0; 30];
+        let new: Vec<f64> = vec![11.0; 30];
+        // The histogram's median says 3x; the samples say 1.1x.
+        let compared = compare(
+            &latency_doc(&old, 10.0),
+            &latency_doc(&new, 30.0),
+            ("a", "b"),
+            t,
+            vec![],
+            false,
+        )
+        .unwrap();
+        let m = &compared.metrics[0];
+        assert!((m.change_pct - 10.0).abs() < 0.5, "{m:?}");
+        assert_eq!(m.verdict, Verdict::Unchanged, "{m:?}");
     }
 
     #[test]

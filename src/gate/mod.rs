@@ -7,8 +7,9 @@
 //!   comparison needs: the settings, the data set, the server, the tool's version, the
 //!   machine ([`Baseline`]).
 //! - [`compare`]: the metrics of two documents, each with old, new, change and, for a latency
-//!   with its samples, the change's bootstrap 95% interval; the verdict follows criterion's
-//!   rule (significant *and* larger than the noise threshold).
+//!   with its samples, the change's bootstrap 95% interval (within-run noise, from the same
+//!   samples as the change); the verdict follows criterion's rule: the whole interval past
+//!   the noise threshold. Too few measurements is "not judged", never "unchanged".
 
 mod compare;
 
@@ -37,7 +38,9 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
 
-    /// Compare this run with a baseline saved earlier; a regression exits with 4.
+    /// Compare this run with a baseline saved earlier; a regression exits with 4. A metric
+    /// regresses when the whole 95% interval of its change (the noise within the two runs)
+    /// lies past --noise-threshold; one with under 10 measurements a side is not judged.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 

@@ -7,9 +7,11 @@ use clap::Args;
 use crate::gate;
 
 pub(crate) const EXAMPLES: &str = "\
-A latency is judged on its median, with the change's bootstrap 95% interval; a rate (one number
-per run) on its change alone. A verdict needs the change to be significant and larger than the
-noise threshold. Runs of other settings, data sets or servers are refused unless
+A latency is judged on its median, with the change's bootstrap 95% interval (from the samples
+both runs kept; it covers the noise within the two runs, not drift between days or machines);
+a rate (one number per run) on its change alone. A verdict needs the whole interval past the
+noise threshold (criterion's rule); a metric with under 10 measurements on a side is `not
+judged`, never `unchanged`. Runs of other settings, data sets or servers are refused unless
 --allow-mismatch. Exit codes: 0 no regression, 4 a regression, 1 a baseline that cannot be used.
 
 Examples:

@@ -185,6 +185,7 @@ impl CommandReport for ExplainReport {
         )];
         notes.extend(self.findings.iter().map(|f| format!("- {f}")));
         notes.push(format!("Workload: {}.", self.workload));
+        notes.push("Intervals: bootstrap 95% (10,000 resamples) of the noise within this run, not of drift between runs.".into());
         notes.extend(self.unused_indexes_note.clone());
         notes.extend(self.trial_note.clone());
         if let Some(trial) = &self.trial {

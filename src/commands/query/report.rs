@@ -251,6 +251,7 @@ fn variants_notes(r: &QueryReport) -> Vec<String> {
         ),
         format!("Workload: {}.", r.workload),
         format!("Query cache: {}.", r.query_cache),
+        "Speedup intervals: bootstrap 95% (10,000 resamples) of the noise within this run; they do not cover drift between runs, which only repeated runs show.".into(),
     ];
     notes.extend(r.statements.iter().filter_map(StatementSummary::note));
     if !r.params.is_empty() {

@@ -32,7 +32,16 @@ pub struct StrategyResult {
     pub refused: u64,
     pub errors: u64,
     pub retries: u64,
+    /// The seats this strategy's users picked from: its own, shared with no other strategy
+    /// of the run.
+    pub seats: u64,
+    /// The measured run, from the first attempt to the last answer (after the warm-up).
     pub seconds: f64,
+    /// The drain: from the moment the last attempt started (fewer than `clients` in flight
+    /// from then on) to the last answer.
+    pub drain_seconds: f64,
+    /// Completed per second over the steady window (all clients busy: `seconds` less the
+    /// drain), counting the completions inside it.
     pub throughput_per_second: f64,
     /// Per attempt, won or lost.
     pub latency: Latency,
@@ -73,9 +82,9 @@ impl SeatPool {
         Ok(self.seats[self.next - n..self.next].to_vec())
     }
 
-    /// Every seat not yet given to a `hot` or `few` run.
-    fn rest(&self) -> Vec<i64> {
-        self.seats[self.next..].to_vec()
+    /// Seats not given out yet.
+    fn left(&self) -> usize {
+        self.seats.len() - self.next
     }
 }
 
@@ -97,26 +106,66 @@ pub async fn run(
     }
     let mut pool = SeatPool::load(booking).await?;
     crate::storage::db::open_connections(&booking.pool, args.clients).await?;
+    let warmup = warmup_attempts(args);
+    // Every strategy gets seats of its own, for its warm-up and for its measured run: a
+    // strategy that drew from seats an earlier one sold would lose races the earlier one
+    // never had to (with all four spread strategies, about 42% of the fourth's picks).
+    let per_strategy = |pool: &SeatPool| -> Result<usize> {
+        let warmup_seats = match args.seats {
+            SeatChoice::Hot => 1,
+            SeatChoice::Few(n) => n as usize,
+            SeatChoice::Spread => warmup,
+        };
+        let share = (pool.left() / drivers.len().max(1)).saturating_sub(warmup_seats);
+        if share == 0 {
+            bail!(
+                "only {} available seats in open concerts are left for this run: not enough for {} strategies' own seats and warm-ups; seed with more --open-concerts, or `seed --reset`",
+                pool.left(),
+                drivers.len()
+            );
+        }
+        Ok(share)
+    };
+    let spread_share = match args.seats {
+        SeatChoice::Spread => per_strategy(&pool)?,
+        _ => 0,
+    };
     let multi = progress::multi(ctx.progress_visible());
     let mut results = Vec::new();
     for (i, driver) in drivers.iter().enumerate() {
-        let seats = match args.seats {
-            SeatChoice::Hot => pool.take(1)?,
-            SeatChoice::Few(n) => pool.take(n as usize)?,
-            SeatChoice::Spread => pool.rest(),
+        let (warmup_seats, seats) = match args.seats {
+            SeatChoice::Hot => (pool.take(1)?, pool.take(1)?),
+            SeatChoice::Few(n) => (pool.take(n as usize)?, pool.take(n as usize)?),
+            SeatChoice::Spread => (pool.take(warmup)?, pool.take(spread_share)?),
         };
-        if seats.is_empty() {
-            bail!(
-                "no available seat is left in the open concerts: run `concert-bench seed --reset`"
-            );
-        }
         let name = format!("{} {}", driver.flow(), driver.strategy());
+        // Unmeasured: the first attempts of a strategy pay for cold caches and plans.
+        warm_up(driver, args, &warmup_seats, warmup).await;
         let bar = progress::rows_bar(&multi, &name, args.users);
         let result = one_run(driver, args, &seats, args.rng_seed ^ i as u64, &bar).await;
         bar.finish_and_clear();
         results.push(result);
     }
     Ok(results)
+}
+
+/// Warm-up attempts per strategy: two per client.
+fn warmup_attempts(args: &ReserveArgs) -> usize {
+    2 * args.clients as usize
+}
+
+/// Holds (never pays: no user's points are spent) on seats of the warm-up's own, by users
+/// taken in turn; the outcomes are not counted.
+async fn warm_up(driver: &Driver<'_>, args: &ReserveArgs, seats: &[i64], attempts: usize) {
+    let users = args.users as i64;
+    futures::stream::iter(0..attempts)
+        .map(|i| {
+            let (user, seat) = (1 + i as i64 % users, seats[i % seats.len()]);
+            async move { driver.reserve(user, seat, false).await }
+        })
+        .buffer_unordered(args.clients as usize)
+        .for_each(|_| async {})
+        .await;
 }
 
 /// How one simulated user's reservation is carried out.
@@ -232,13 +281,20 @@ async fn one_run(
         .map(|(user, _)| (user, seats[rng.random_range(0..seats.len())]))
         .collect();
     let pay = !args.no_pay;
+    let attempts_total = picks.len();
     let started = Instant::now();
+    // When the last attempt started: from then on fewer than `clients` are in flight.
+    let launched = std::sync::atomic::AtomicUsize::new(0);
+    let last_start = std::sync::Mutex::new(started);
     let mut latency = Samples::default();
     let mut end_to_end = Samples::default();
+    // When each completion came (seconds from the start), to count those in the steady window.
+    let mut completed_at: Vec<f32> = Vec::new();
     let mut result = StrategyResult {
         flow: driver.flow(),
         strategy: driver.strategy(),
         scenario: args.seats.to_string(),
+        seats: seats.len() as u64,
         attempts: 0,
         succeeded: 0,
         conflicts: 0,
@@ -246,14 +302,19 @@ async fn one_run(
         errors: 0,
         retries: 0,
         seconds: 0.0,
+        drain_seconds: 0.0,
         throughput_per_second: 0.0,
         latency: Latency::default(),
         e2e: None,
         first_error: None,
     };
+    let (launched, last_start) = (&launched, &last_start);
     let mut attempts = futures::stream::iter(picks)
         .map(|(user, seat)| async move {
             let begin = Instant::now();
+            if launched.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == attempts_total {
+                *last_start.lock().expect("last start") = begin;
+            }
             let outcome = driver.reserve(user, seat, pay).await;
             crate::measure::slowdown::per_operation();
             (outcome, begin.elapsed())
@@ -266,6 +327,7 @@ async fn one_run(
         match outcome {
             Attempt::Done { retries } => {
                 end_to_end.record(elapsed);
+                completed_at.push(started.elapsed().as_secs_f32());
                 result.succeeded += 1;
                 result.retries += u64::from(retries);
             }
@@ -278,15 +340,36 @@ async fn one_run(
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
-    result.throughput_per_second = result.succeeded as f64 / result.seconds;
+    let steady = last_start
+        .lock()
+        .expect("last start")
+        .duration_since(started)
+        .as_secs_f64();
+    result.drain_seconds = result.seconds - steady;
+    // A run too short to have a steady window (fewer attempts than clients) is all drain:
+    // its rate is over the whole run.
+    result.throughput_per_second = if steady > 0.0 {
+        completed_at
+            .iter()
+            .filter(|&&t| f64::from(t) <= steady)
+            .count() as f64
+            / steady
+    } else {
+        result.succeeded as f64 / result.seconds
+    };
     result.latency = latency.summary();
     result.e2e = end_to_end.summary_if_any();
     result
 }
 
-pub fn table(results: &[StrategyResult]) -> Table {
+pub fn table(results: &[StrategyResult], paid: bool) -> Table {
+    let title = if paid {
+        "Reservations under load (completed = held and paid)"
+    } else {
+        "Reservations under load (completed = held; --no-pay)"
+    };
     let mut table = Table::new(
-        "Reservations under load (completed = held and paid)",
+        title,
         &[
             "flow",
             "strategy",
@@ -297,12 +380,14 @@ pub fn table(results: &[StrategyResult]) -> Table {
             "refused",
             "errors",
             "retries",
+            "seats",
             "completed/s",
             "p50 ms",
             "p95 ms",
             "p99 ms",
             "e2e p99 ms",
             "wall s",
+            "drain s",
         ],
     );
     for r in results {
@@ -316,6 +401,7 @@ pub fn table(results: &[StrategyResult]) -> Table {
             thousands(r.refused as f64),
             thousands(r.errors as f64),
             thousands(r.retries as f64),
+            thousands(r.seats as f64),
             thousands(r.throughput_per_second),
             format!("{:.2}", r.latency.p50_ms),
             format!("{:.2}", r.latency.p95_ms),
@@ -324,6 +410,7 @@ pub fn table(results: &[StrategyResult]) -> Table {
                 .as_ref()
                 .map_or("-".into(), |e| format!("{:.2}", e.p99_ms)),
             format!("{:.2}", r.seconds),
+            format!("{:.3}", r.drain_seconds),
         ]);
     }
     table

@@ -65,7 +65,11 @@ pub async fn measure(ctx: &Context, args: &ReserveArgs) -> Result<ReserveReport>
         }
     } else if args.load {
         let (results, events) = load_runs(ctx, args, &url, &booking).await?;
-        Outcome::Load { results, events }
+        Outcome::Load {
+            results,
+            paid: !args.no_pay,
+            events,
+        }
     } else {
         by_hand(ctx, args, &booking, redis).await?
     };

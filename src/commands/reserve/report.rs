@@ -27,6 +27,8 @@ pub enum Outcome {
     /// `--load`: one result per flow and strategy.
     Load {
         results: Vec<StrategyResult>,
+        /// Whether a completion is a seat held and paid (false: held only, `--no-pay`).
+        paid: bool,
         /// The events flow's back end (null for `--flow direct`).
         events: Option<EventsSummary>,
     },
@@ -66,7 +68,7 @@ impl CommandReport for ReserveReport {
 
     fn tables(&self) -> Vec<Table> {
         let mut tables = match &self.outcome {
-            Outcome::Load { results, .. } => vec![load::table(results)],
+            Outcome::Load { results, paid, .. } => vec![load::table(results, *paid)],
             Outcome::ByHand {
                 strategy,
                 reservation,

@@ -669,9 +669,15 @@ async fn reserve_runs_the_direct_and_the_events_flow_side_by_side() {
     }
     let events = &doc["events"];
     assert_eq!(events["workers"], "in-process");
-    // Requested, held, and the outcome, per seat the events flow got; a second claim of a
-    // seat is refused before any event.
-    let held = results[1]["succeeded"].as_u64().unwrap();
+    // Requested, held, and the outcome, per seat the events flow got (its warm-up's too); a
+    // second claim of a seat is refused before any event.
+    let held =
+        results[1]["succeeded"].as_u64().unwrap() + results[1]["warmup_holds"].as_u64().unwrap();
+    assert!(
+        results[1]["warmup_holds"].as_u64().unwrap() > 0,
+        "{}",
+        results[1]
+    );
     assert_eq!(events["published"].as_u64().unwrap(), 3 * held, "{events}");
     assert_eq!(events["parked"], 0);
     for field in ["delivered", "redelivered"] {

@@ -140,7 +140,8 @@ async fn read_outcomes(
 /// The events flow's back end for one `reserve --load`: the workers (unless external), the
 /// outcome listener, and where this run's events start in the outbox.
 /// What the events flow's back end did in one run: counted from the tables (this run's outbox
-/// rows) and, for in-process workers, by the workers themselves (null for external ones).
+/// rows) and, for in-process workers, by the workers themselves (null for external ones). The
+/// warm-up's holds are part of it (`warmup_holds` in each result).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EventsSummary {
     /// `in-process` or `external`.

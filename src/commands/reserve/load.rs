@@ -35,6 +35,8 @@ pub struct StrategyResult {
     /// The seats this strategy's users picked from: its own, shared with no other strategy
     /// of the run.
     pub seats: u64,
+    /// Seats the unmeasured warm-up held (on seats of its own; counted in `events`, not here).
+    pub warmup_holds: u64,
     /// The measured run, from the first attempt to the last answer (after the warm-up).
     pub seconds: f64,
     /// The drain: from the moment the last attempt started (fewer than `clients` in flight
@@ -140,9 +142,10 @@ pub async fn run(
         };
         let name = format!("{} {}", driver.flow(), driver.strategy());
         // Unmeasured: the first attempts of a strategy pay for cold caches and plans.
-        warm_up(driver, args, &warmup_seats, warmup).await;
+        let warmup_holds = warm_up(driver, args, &warmup_seats, warmup).await;
         let bar = progress::rows_bar(&multi, &name, args.users);
-        let result = one_run(driver, args, &seats, args.rng_seed ^ i as u64, &bar).await;
+        let mut result = one_run(driver, args, &seats, args.rng_seed ^ i as u64, &bar).await;
+        result.warmup_holds = warmup_holds;
         bar.finish_and_clear();
         results.push(result);
     }
@@ -155,8 +158,8 @@ fn warmup_attempts(args: &ReserveArgs) -> usize {
 }
 
 /// Holds (never pays: no user's points are spent) on seats of the warm-up's own, by users
-/// taken in turn; the outcomes are not counted.
-async fn warm_up(driver: &Driver<'_>, args: &ReserveArgs, seats: &[i64], attempts: usize) {
+/// taken in turn; returns how many seats it held.
+async fn warm_up(driver: &Driver<'_>, args: &ReserveArgs, seats: &[i64], attempts: usize) -> u64 {
     let users = args.users as i64;
     futures::stream::iter(0..attempts)
         .map(|i| {
@@ -164,8 +167,10 @@ async fn warm_up(driver: &Driver<'_>, args: &ReserveArgs, seats: &[i64], attempt
             async move { driver.reserve(user, seat, false).await }
         })
         .buffer_unordered(args.clients as usize)
-        .for_each(|_| async {})
-        .await;
+        .fold(0, |held, outcome| async move {
+            held + u64::from(matches!(outcome, Attempt::Done { .. }))
+        })
+        .await
 }
 
 /// How one simulated user's reservation is carried out.
@@ -295,6 +300,7 @@ async fn one_run(
         strategy: driver.strategy(),
         scenario: args.seats.to_string(),
         seats: seats.len() as u64,
+        warmup_holds: 0,
         attempts: 0,
         succeeded: 0,
         conflicts: 0,

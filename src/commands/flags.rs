@@ -71,8 +71,11 @@ impl WorkloadArgs {
         let workload = if let Some(path) = &self.workload {
             Workload::load(path)?
         } else if let Some(path) = &self.slow_log {
-            let text = std::fs::read_to_string(path)
+            // A log holds whatever the server ran, binary values too: those bytes are replaced
+            // (such a statement cannot be replayed anyway), the rest is read.
+            let bytes = std::fs::read(path)
                 .map_err(|e| anyhow::anyhow!("cannot read the slow log {}: {e}", path.display()))?;
+            let text = String::from_utf8_lossy(&bytes);
             slow_log::from_slow_log(
                 &text,
                 &path.display().to_string(),

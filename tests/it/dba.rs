@@ -46,7 +46,8 @@ async fn the_advisor_proves_every_missing_index_of_a_foreign_schema_from_its_slo
     library(&db).await;
     let loans: i64 = db.count("SELECT COUNT(*) FROM loan").await;
     assert_eq!(loans as u64, LOANS);
-    let log = crate::workload::capture_slow_log(&db, async |app| {
+    let logs = crate::workload::server_logs().await;
+    let log = crate::workload::capture_slow_log(&logs, &db, async |app| {
         for statement in app_statements() {
             common::exec(app, &statement).await;
         }

@@ -9,6 +9,16 @@ use serde_json::Value;
 
 const FAST: &[&str] = &["--iterations", "5", "--warmup", "1"];
 
+/// The server's slow log file and MySQL's digest table are global: a test that captures them
+/// (and reads the digests afterwards) holds this for its whole run, so no other truncates the
+/// digests or moves the log file meanwhile.
+pub type ServerLogs = tokio::sync::MutexGuard<'static, ()>;
+
+pub async fn server_logs() -> ServerLogs {
+    static LOGS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOGS.lock().await
+}
+
 /// A workload file of the test's own, removed on drop.
 pub struct File(std::path::PathBuf);
 
@@ -482,10 +492,11 @@ async fn a_read_only_or_capped_login_hears_what_it_lacks_in_one_line() {
 /// The slow log the test server writes while `run` runs, in its own file: the server's log
 /// switched to that file and on, and only this session's statements logged (its own
 /// long_query_time of 0; every other session keeps the server's), then switched back.
-pub async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPool)) -> String {
-    // The log file is the server's global setting: one capture at a time.
-    static CAPTURE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _one_at_a_time = CAPTURE.lock().await;
+pub async fn capture_slow_log(
+    _logs: &ServerLogs,
+    db: &TestDb,
+    run: impl AsyncFnOnce(&sqlx::MySqlPool),
+) -> String {
     let admin = common::admin_pool().await;
     let (was_on, was_file): (String, String) = sqlx::query_as(
         "SELECT CAST(@@GLOBAL.slow_query_log AS CHAR), CAST(@@GLOBAL.slow_query_log_file AS CHAR)",
@@ -533,9 +544,12 @@ pub async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPoo
     // MySQL runs in a chroot here (scripts/mysql.sh): its /tmp is under the chroot.
     let chroot =
         std::env::var("MYSQL_CHROOT").unwrap_or_else(|_| "/var/lib/concert-bench/mysql-sid".into());
-    let text = std::fs::read_to_string(&file)
-        .or_else(|_| std::fs::read_to_string(format!("{chroot}{file}")))
+    // Other tests' statements (any database, binary values too) are in it while the global
+    // threshold is 0: read as the tool reads a log, invalid UTF-8 replaced.
+    let bytes = std::fs::read(&file)
+        .or_else(|_| std::fs::read(format!("{chroot}{file}")))
         .unwrap_or_else(|e| panic!("the server wrote no slow log at {file}: {e}"));
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     std::fs::remove_file(&file).ok();
     std::fs::remove_file(format!("{chroot}{file}")).ok();
     text
@@ -548,7 +562,8 @@ pub async fn capture_slow_log(db: &TestDb, run: impl AsyncFnOnce(&sqlx::MySqlPoo
 #[tokio::test]
 async fn the_advisor_proves_an_index_from_a_captured_slow_log() {
     let db = TestDb::seeded_with(&["--concerts", "40"]).await; // 80,000 seats: a clear 2x
-    let log = capture_slow_log(&db, async |app| {
+    let logs = server_logs().await;
+    let log = capture_slow_log(&logs, &db, async |app| {
         for concert in [1, 2, 3, 1, 2, 3, 1, 4] {
             common::exec(
                 app,
@@ -669,6 +684,53 @@ async fn the_advisor_proves_an_index_from_a_captured_slow_log() {
     }
 }
 
+/// A slow log holds whatever the server ran, binary values too: the tool reads the rest.
+#[tokio::test]
+async fn a_slow_log_with_binary_values_is_read() {
+    let db = TestDb::seeded_small().await;
+    let entry = |schema: &str, sql: &[u8]| -> Vec<u8> {
+        [
+            format!(
+                "# User@Host: root[root] @ localhost [127.0.0.1]\n# Thread_id: 31  Schema: {schema}  QC_hit: No\n\
+                 # Query_time: 0.002000  Lock_time: 0.000010  Rows_sent: 1  Rows_examined: 1\n\
+                 SET timestamp=1764921600;\n"
+            )
+            .into_bytes(),
+            sql.to_vec(),
+            b";\n".to_vec(),
+        ]
+        .concat()
+    };
+    let log = [
+        entry(
+            &db.name,
+            b"SELECT seat_no FROM seat WHERE performance_id = 3",
+        ),
+        entry(
+            "other",
+            b"SELECT id FROM blobs WHERE digest = '\xff\xfe\x00\x9c'",
+        ),
+    ]
+    .concat();
+    let path = std::env::temp_dir().join(format!("{}.log", common::unique_name("cbt-bin")));
+    std::fs::write(&path, log).unwrap();
+    let out = db
+        .run(&[
+            "-o",
+            "json",
+            "explain",
+            "--slow-log",
+            path.to_str().unwrap(),
+            "--variant",
+            "none",
+            "--no-advice",
+        ])
+        .await;
+    std::fs::remove_file(&path).ok();
+    let doc: Value = serde_json::from_str(&out.unwrap()).unwrap();
+    assert_eq!(doc["statements"].as_array().unwrap().len(), 1, "{doc}");
+}
+
 #[tokio::test]
 async fn digest_and_slow_log_refusals_are_one_line() {
     let db = TestDb::seeded_small().await;
@@ -716,7 +778,8 @@ async fn the_advisor_finds_the_seat_index_from_a_slow_log_of_query() {
     // low end fell to 1.9x in one run of four.
     let db = TestDb::seeded_with(&["--concerts", "100"]).await;
     let admin = common::admin_pool().await;
-    let log = capture_slow_log(&db, async |_| {
+    let logs = server_logs().await;
+    let log = capture_slow_log(&logs, &db, async |_| {
         // `query` opens its own connections: they log every statement while the global
         // threshold is 0 (connections read it when they open).
         let was: f64 = sqlx::query_scalar("SELECT @@GLOBAL.long_query_time")

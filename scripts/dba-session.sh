@@ -6,6 +6,7 @@
 # and the server's slow-log settings put back.
 #
 #   scripts/dba-session.sh [PORT]      3306: MariaDB here; 3307: scripts/mysql.sh's MySQL
+#   TRIALS=invisible scripts/dba-session.sh 3307   the trials as INVISIBLE indexes (MySQL 8+)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-3306}
@@ -35,6 +36,9 @@ sql -e "SET GLOBAL slow_query_log = $was_on"
 [ -s "$log" ] || log_file="$chroot$log"
 log_file=${log_file:-$log}
 
-echo "\$ concert-bench --database-url mysql://root@127.0.0.1:$port/$db explain --slow-log slow.log --variant none"
+trials=${TRIALS:-copy}
+echo "\$ concert-bench --database-url mysql://root@127.0.0.1:$port/$db explain --slow-log slow.log --variant none --trials $trials"
+started=$(date +%s.%N)
 ./target/release/concert-bench --database-url "mysql://root@127.0.0.1:$port/$db" -q \
-  explain --slow-log "$log_file" --variant none
+  explain --slow-log "$log_file" --variant none --trials "$trials"
+echo "explain took $(echo "$(date +%s.%N) - $started" | bc -l | cut -c1-5) s" >&2

@@ -238,6 +238,92 @@ async fn single_flight_sends_one_query_for_a_stampede() {
 /// Readers in each stampede.
 const READERS: usize = 100;
 
+/// The race single flight must survive, made certain: a reader misses, and before its lock
+/// command arrives another loader stores the value and lets go of the lock. On a private Redis,
+/// `CLIENT PAUSE WRITE` holds every write while reads go on: the test's SET of the value is
+/// queued first, then the reader's GET misses and its `SET NX` lock queues behind that SET.
+/// When the pause ends the value lands, then the reader wins the free lock: it must look again
+/// and serve the value, not query the database (it did before the second look).
+#[tokio::test]
+async fn the_lock_winner_looks_again_before_loading() {
+    let f = Fixture::new().await;
+    let redis = common::PrivateRedis::start(common::free_port());
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let target = concert_bench::keyspace::RedisTarget::parse(&url).unwrap();
+    let pool = MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&f.db.url)
+        .await
+        .unwrap();
+    let service = Arc::new(ConcertService::new(
+        ConcertRepository::new(pool),
+        vec![keyspace::connect(&target).await.unwrap()],
+        &f.prefix,
+        "race",
+        CachePolicy {
+            level: CacheLevel::Response,
+            invalidation: Invalidation::Ttl,
+            ttl: Duration::from_secs(60),
+            single_flight: true,
+            fail_open: false,
+        },
+    ));
+    // One load, to learn the value's key and bytes; then the key is cold again.
+    let first = service.get_concert(f.concert).await.unwrap();
+    assert!(!first.cache_hit);
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let [value_key] = &keys[..] else {
+        panic!("one cached value expected: {keys:?}");
+    };
+    let value: Vec<u8> = redis::cmd("GET")
+        .arg(value_key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(value_key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let queries = service.repository.queries();
+
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        // Under the clients' response timeout (redis-rs gives up after 500 ms).
+        .arg(250)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    // The other loader's store, queued first (its own connection: a paused write blocks it).
+    let mut other = client.get_multiplexed_async_connection().await.unwrap();
+    let key = value_key.clone();
+    let store = tokio::spawn(async move {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(value)
+            .query_async(&mut other)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let reader = service.get_concert(f.concert).await.unwrap();
+    store.await.unwrap();
+    assert!(
+        reader.cache_hit,
+        "the reader that won the lock after the value landed loaded again"
+    );
+    assert_eq!(service.repository.queries(), queries, "no second query");
+    assert_eq!(reader.body, first.body);
+    redis.stop();
+}
+
 #[tokio::test]
 async fn ttl_expiry_really_expires() {
     let f = Fixture::new().await;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use sqlx::{AssertSqlSafe, MySqlPool};
 
-use crate::storage::db::{self, Database, Flavor, quote_identifier as quote};
+use crate::storage::db::{self, BoundedDdl, Database, Flavor, quote_identifier as quote};
 
 /// Every trial index's name starts so.
 const PREFIX: &str = "cb_trial_";
@@ -34,7 +34,7 @@ pub struct InvisibleTrial {
     /// One connection of its own, so the drops do not wait on the measuring one.
     pool: MySqlPool,
     url: db::DatabaseUrl,
-    lock_wait_seconds: u64,
+    ddl: BoundedDdl,
     created: Vec<(String, String)>,
     /// Indexes an interrupted run left behind, dropped when this one opened.
     pub leftovers: Vec<String>,
@@ -51,9 +51,9 @@ impl InvisibleTrial {
             );
         }
         let mut trial = Self {
+            ddl: BoundedDdl::new(db.pool.clone(), url.clone(), lock_wait),
             pool: db.pool,
             url: url.clone(),
-            lock_wait_seconds: lock_wait.as_secs_f64().ceil().max(1.0) as u64,
             created: Vec::new(),
             leftovers: Vec::new(),
         };
@@ -77,11 +77,10 @@ impl InvisibleTrial {
             quote(table),
             quoted.join(", ")
         );
-        self.ddl(&ddl).await.map_err(|e| {
+        self.ddl.run(&ddl).await.map_err(|e| {
             anyhow!(
-                "--trials invisible could not create {table}({}): {}",
-                columns.join(", "),
-                self.failure(&e)
+                "--trials invisible could not create {table}({}): {e}",
+                columns.join(", ")
             )
         })?;
         Ok(name)
@@ -129,40 +128,14 @@ impl InvisibleTrial {
     }
 
     async fn drop_index(&self, table: &str, index: &str) -> Result<()> {
-        self.ddl(&format!("DROP INDEX {} ON {}", quote(index), quote(table)))
+        self.ddl
+            .run(&format!("DROP INDEX {} ON {}", quote(index), quote(table)))
             .await
             .map_err(|e| {
                 anyhow!(
-                    "could not drop the invisible trial index {table}.{index} (the next --trials invisible run drops it): {}",
-                    self.failure(&e)
+                    "could not drop the invisible trial index {table}.{index} (the next --trials invisible run drops it): {e}"
                 )
             })
-    }
-
-    /// One DDL statement under the session's `lock_wait_timeout`.
-    async fn ddl(&self, ddl: &str) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "SET SESSION lock_wait_timeout = {}",
-            self.lock_wait_seconds
-        )))
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(AssertSqlSafe(ddl.to_string()))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    fn failure(&self, err: &sqlx::Error) -> String {
-        if db::error_number(err) == Some(db::ER_LOCK_WAIT_TIMEOUT) {
-            format!(
-                "gave up after waiting {} s for the table's metadata lock (a long transaction holds it): retry later, or raise --lock-wait-timeout",
-                self.lock_wait_seconds
-            )
-        } else {
-            db::explain(err, &self.url).to_string()
-        }
     }
 }
 

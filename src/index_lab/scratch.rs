@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use sqlx::{AssertSqlSafe, MySqlPool};
+use sqlx::MySqlPool;
 
 use crate::context::{Context, Failure};
-use crate::storage::db::{self, Database, quote_identifier as quote};
+use crate::storage::db::{self, BoundedDdl, Database, quote_identifier as quote};
 use crate::storage::schema::{self, Ownership};
 
 pub const PREFIX: &str = "cb_tmp_";
@@ -35,7 +35,7 @@ pub struct ScratchIndexes {
     url: db::DatabaseUrl,
     /// The tables the tool proved it created: the only ones it adds indexes to.
     own_tables: Arc<Vec<String>>,
-    lock_wait_seconds: u64,
+    ddl: BoundedDdl,
     created: Arc<Mutex<Vec<(String, String)>>>,
 }
 
@@ -48,10 +48,10 @@ impl ScratchIndexes {
             .await
             .map_err(|e| db::user_error(e, url))?;
         Ok(Self {
+            ddl: BoundedDdl::new(db.pool.clone(), url.clone(), lock_wait),
             pool: db.pool,
             url: url.clone(),
             own_tables: Arc::new(ownership.owned),
-            lock_wait_seconds: lock_wait.as_secs_f64().ceil().max(1.0) as u64,
             created: Arc::default(),
         })
     }
@@ -122,53 +122,20 @@ impl ScratchIndexes {
             quote(table),
             columns_sql.join(", ")
         );
-        self.ddl(&ddl).await.map_err(|e| {
+        self.ddl.run(&ddl).await.map_err(|e| {
             anyhow!(
-                "--create-indexes could not create {table}({}): {}",
-                columns.join(", "),
-                self.ddl_failure(&e)
+                "--create-indexes could not create {table}({}): {e}",
+                columns.join(", ")
             )
         })?;
         Ok(name)
     }
 
-    /// One DDL statement under the session's `lock_wait_timeout`.
-    async fn ddl(&self, ddl: &str) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "SET SESSION lock_wait_timeout = {}",
-            self.lock_wait_seconds
-        )))
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(AssertSqlSafe(ddl.to_string()))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    fn ddl_failure(&self, err: &sqlx::Error) -> String {
-        if db::error_number(err) == Some(db::ER_LOCK_WAIT_TIMEOUT) {
-            format!(
-                "gave up after waiting {} s for the table's metadata lock (a long transaction holds it): retry later, or raise --lock-wait-timeout",
-                self.lock_wait_seconds
-            )
-        } else if db::error_number(err).is_some() {
-            db::explain(err, &self.url).to_string()
-        } else {
-            server_message(err)
-        }
-    }
-
     async fn drop_index(&self, table: &str, index: &str) -> Result<()> {
-        self.ddl(&format!("DROP INDEX {} ON {}", quote(index), quote(table)))
+        self.ddl
+            .run(&format!("DROP INDEX {} ON {}", quote(index), quote(table)))
             .await
-            .map_err(|e| {
-                anyhow!(
-                    "could not drop the scratch index {table}.{index}: {}",
-                    self.ddl_failure(&e)
-                )
-            })?;
+            .map_err(|e| anyhow!("could not drop the scratch index {table}.{index}: {e}"))?;
         schema::unclaim(&self.pool, CLAIM, &format!("{table}.{index}")).await?;
         Ok(())
     }
@@ -279,11 +246,6 @@ async fn present(pool: &MySqlPool) -> Result<Vec<(String, String)>, sqlx::Error>
 }
 
 /// The server's own words (sqlx repeats them in its error chain).
-fn server_message(err: &sqlx::Error) -> String {
-    err.as_database_error()
-        .map_or_else(|| err.to_string(), |d| d.message().to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,6 +245,57 @@ pub const ER_DB_CREATE_EXISTS: u16 = 1007;
 /// "Lock wait timeout exceeded", also what DDL says when `lock_wait_timeout` runs out.
 pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 
+/// DDL that gives up rather than stalls: every statement runs under a session
+/// `lock_wait_timeout`, so a long transaction holding the table's metadata lock makes it fail
+/// within the limit, instead of queueing every later query on that table behind the DDL.
+#[derive(Clone)]
+pub struct BoundedDdl {
+    pool: MySqlPool,
+    url: DatabaseUrl,
+    lock_wait_seconds: u64,
+}
+
+impl BoundedDdl {
+    /// `lock_wait` is rounded up to whole seconds (the variable's unit), at least one.
+    pub fn new(pool: MySqlPool, url: DatabaseUrl, lock_wait: Duration) -> Self {
+        Self {
+            pool,
+            url,
+            lock_wait_seconds: lock_wait.as_secs_f64().ceil().max(1.0) as u64,
+        }
+    }
+
+    /// Runs one DDL statement; a failure comes back as the words for the user's error line.
+    pub async fn run(&self, ddl: &str) -> Result<(), String> {
+        self.try_run(ddl).await.map_err(|e| self.failure(&e))
+    }
+
+    async fn try_run(&self, ddl: &str) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SET SESSION lock_wait_timeout = {}",
+            self.lock_wait_seconds
+        )))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(AssertSqlSafe(ddl.to_string()))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    fn failure(&self, err: &sqlx::Error) -> String {
+        if error_number(err) == Some(ER_LOCK_WAIT_TIMEOUT) {
+            format!(
+                "gave up after waiting {} s for the table's metadata lock (a long transaction holds it): retry later, or raise --lock-wait-timeout",
+                self.lock_wait_seconds
+            )
+        } else {
+            explain(err, &self.url).to_string()
+        }
+    }
+}
+
 /// Whether an error means the database could not be reached or could not take the work just
 /// now (connection lost or refused, pool exhausted, server shutting down, lock waits and
 /// deadlocks): worth retrying later, and never proof that the work itself is broken.

@@ -11,6 +11,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 use url::Url;
 
+use super::group;
+
 /// How long to wait for a server before giving up, so a black-holed host never hangs the tool.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,16 +39,25 @@ pub struct ServerInfo {
     pub version: String,
 }
 
-/// A validated `--database-url`: where the server is and which database to use.
+/// A validated `--database-url`: where the server is (or the members of a replicated group,
+/// listed as JDBC and MySQL Connector/J list them: `mysql://user@host1:3306,host2:3306/db`)
+/// and which database to use.
 #[derive(Clone)]
 pub struct DatabaseUrl {
+    /// The URL with the first host only: credentials, database and parameters for every host.
     url: Url,
     database: String,
+    /// Every host named, in order; one for a single server.
+    hosts: Vec<Host>,
 }
+
+/// A host name and port.
+type Host = (String, u16);
 
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self> {
-        let url = Url::parse(raw)
+        let (first_host_only, hosts) = split_hosts(raw)?;
+        let url = Url::parse(&first_host_only)
             .map_err(|e| anyhow!("--database-url is not a valid URL ({e}): expected mysql://user:password@host:3306/database"))?;
         if !matches!(url.scheme(), "mysql" | "mariadb") {
             bail!(
@@ -77,11 +88,46 @@ impl DatabaseUrl {
                 "database name {database:?} in --database-url is not one MySQL accepts: at most 64 characters, none of / \\ . or control characters, no trailing space"
             );
         }
-        Ok(Self { url, database })
+        let hosts = match hosts {
+            Some(hosts) => hosts,
+            None => vec![(
+                url.host_str().unwrap_or("localhost").to_string(),
+                url.port().unwrap_or(3306),
+            )],
+        };
+        Ok(Self {
+            url,
+            database,
+            hosts,
+        })
     }
 
     pub fn database(&self) -> &str {
         &self.database
+    }
+
+    /// Every host the URL names, as `host:port`.
+    pub fn hosts(&self) -> Vec<String> {
+        self.hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect()
+    }
+
+    /// Whether the URL names several hosts: the members of a group.
+    pub fn names_a_group(&self) -> bool {
+        self.hosts.len() > 1
+    }
+
+    /// The same credentials and database on the `i`th host alone.
+    pub fn member(&self, i: usize) -> Self {
+        let (host, port) = &self.hosts[i];
+        let mut url = self.url.clone();
+        // Both were accepted by the URL parser when the list was split.
+        url.set_host(Some(host)).expect("host checked at parse");
+        url.set_port(Some(*port)).expect("port checked at parse");
+        Self {
+            url,
+            database: self.database.clone(),
+            hosts: vec![(host.clone(), *port)],
+        }
     }
 
     /// The same server and credentials, another database (checked like any name).
@@ -91,20 +137,33 @@ impl DatabaseUrl {
             "/{}",
             utf8_percent_encode(database, NON_ALPHANUMERIC)
         ));
-        Self::parse(url.as_str())
+        let mut child = Self::parse(url.as_str())?;
+        child.hosts = self.hosts.clone();
+        Ok(child)
     }
 
     /// The URL with its password replaced, safe to print anywhere.
     pub fn masked(&self) -> String {
-        mask(&self.url)
+        let single = mask(&self.url);
+        if !self.names_a_group() {
+            return single;
+        }
+        // Put the host list back where the first host is: after the userinfo, before the path.
+        let start = single.find("://").map_or(0, |i| i + 3);
+        let (head, rest) = single.split_at(start);
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let userinfo_end = rest[..authority_end].rfind('@').map_or(0, |i| i + 1);
+        format!(
+            "{head}{}{}{}",
+            &rest[..userinfo_end],
+            self.hosts().join(","),
+            &rest[authority_end..]
+        )
     }
 
-    fn host_port(&self) -> String {
-        format!(
-            "{}:{}",
-            self.url.host_str().unwrap_or("localhost"),
-            self.url.port().unwrap_or(3306)
-        )
+    /// Where errors say the server is: the host, or every member of a group.
+    pub(crate) fn host_port(&self) -> String {
+        self.hosts().join(",")
     }
 
     fn user(&self) -> &str {
@@ -114,7 +173,7 @@ impl DatabaseUrl {
         }
     }
 
-    fn options(&self, with_database: bool) -> Result<MySqlConnectOptions> {
+    pub(crate) fn options(&self, with_database: bool) -> Result<MySqlConnectOptions> {
         let mut url = self.url.clone();
         if !with_database {
             url.set_path("");
@@ -130,6 +189,47 @@ impl DatabaseUrl {
             .disable_statement_logging()
             .statement_cache_capacity(STATEMENT_CACHE))
     }
+}
+
+/// Splits a multi-host URL (`mysql://u@h1:p1,h2:p2/db`, which no URL parser takes) into the
+/// URL with its first host alone and the list; `None` for a URL of one host.
+fn split_hosts(raw: &str) -> Result<(String, Option<Vec<Host>>)> {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return Ok((raw.to_string(), None));
+    };
+    let rest = &raw[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let userinfo_end = rest[..authority_end].rfind('@').map_or(0, |i| i + 1);
+    let list = &rest[userinfo_end..authority_end];
+    if !list.contains(',') {
+        return Ok((raw.to_string(), None));
+    }
+    let mut hosts = Vec::new();
+    for entry in list.split(',') {
+        let parsed = Url::parse(&format!("mysql://{entry}/")).ok();
+        let host = parsed
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .filter(|h| !h.is_empty());
+        let (Some(host), false) = (host, entry.is_empty()) else {
+            bail!(
+                "--database-url lists a host {entry:?} that is not host or host:port: expected mysql://user@host1:3306,host2:3306/database"
+            );
+        };
+        let port = parsed.as_ref().and_then(|u| u.port()).unwrap_or(3306);
+        if hosts.iter().any(|(h, p)| h == host && *p == port) {
+            bail!("--database-url lists {host}:{port} twice: name each member of the group once");
+        }
+        hosts.push((host.to_string(), port));
+    }
+    let first = list.split(',').next().unwrap_or_default();
+    let single = format!(
+        "{}{}{first}{}",
+        &raw[..scheme_end],
+        &rest[..userinfo_end],
+        &rest[authority_end..]
+    );
+    Ok((single, Some(hosts)))
 }
 
 /// Prepared statements kept per connection (sqlx's default is 100).
@@ -150,11 +250,15 @@ pub(crate) fn mask(url: &Url) -> String {
     masked.to_string()
 }
 
-/// An open pool on the database the URL names.
+/// An open pool on the database the URL names: on a group, on its primary.
 pub struct Database {
     pub pool: MySqlPool,
+    /// The URL the pool is on: the one given, or the group's primary alone.
     pub url: DatabaseUrl,
     pub server: ServerInfo,
+    /// The group's members that take writes, the pool's first (one URL for a single server).
+    pub writers: Vec<DatabaseUrl>,
+    pub group: Option<group::GroupInfo>,
 }
 
 impl Database {
@@ -169,7 +273,12 @@ impl Database {
         Self::open(url, max_connections, Missing::Create).await
     }
 
-    async fn open(url: &DatabaseUrl, max_connections: u32, missing: Missing) -> Result<Self> {
+    async fn open(given: &DatabaseUrl, max_connections: u32, missing: Missing) -> Result<Self> {
+        let placement = group::place(given).await?;
+        for warning in &placement.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let url = &placement.writers[0];
         ensure_database(url, missing).await?;
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
@@ -190,7 +299,27 @@ impl Database {
             pool,
             url: url.clone(),
             server: ServerInfo { flavor, version },
+            writers: placement.writers.clone(),
+            group: placement.group,
         })
+    }
+}
+
+impl Database {
+    /// A pool on each member that takes writes, this one's first: on a multi-primary group,
+    /// the clients spread over them.
+    pub async fn writer_pools(&self, max_each: u32) -> Result<Vec<MySqlPool>> {
+        let mut pools = vec![self.pool.clone()];
+        for url in &self.writers[1..] {
+            let pool = MySqlPoolOptions::new()
+                .max_connections(max_each)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .connect_with(url.options(true)?)
+                .await
+                .map_err(|e| user_error(e, url))?;
+            pools.push(pool);
+        }
+        Ok(pools)
     }
 }
 
@@ -202,7 +331,9 @@ pub struct ServerConnection {
 }
 
 impl ServerConnection {
-    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+    /// On a group, to its primary: the databases the tool makes are replicated from there.
+    pub async fn open(given: &DatabaseUrl) -> Result<Self> {
+        let url = &group::place(given).await?.writers[0];
         let pool = MySqlPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -315,6 +446,13 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         ),
         _ => false,
     }
+}
+
+/// Whether the server aborted a transaction for a conflict it found, leaving nothing behind:
+/// a deadlock (1213; also how Galera reports a certification failure), an error during COMMIT
+/// (1180), or Group Replication's rollback at commit (3101). Worth running again.
+pub fn is_aborted_commit(err: &sqlx::Error) -> bool {
+    matches!(error_number(err), Some(1213 | 1180 | 3101))
 }
 
 /// The server's error number, when the error came from the server.
@@ -490,5 +628,38 @@ mod tests {
         assert_eq!(child.database(), "my db_scale10");
         assert_eq!(quote_identifier("a`b"), "`a``b`");
         assert!(DatabaseUrl::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn a_group_is_named_by_listing_its_members() {
+        let url = DatabaseUrl::parse(
+            "mysql://app:s3cret@10.0.0.1:5306,10.0.0.2,db3:5308/tickets?ssl-mode=disabled",
+        )
+        .unwrap();
+        assert!(url.names_a_group());
+        assert_eq!(url.hosts(), ["10.0.0.1:5306", "10.0.0.2:3306", "db3:5308"]);
+        assert_eq!(
+            url.masked(),
+            "mysql://app:***@10.0.0.1:5306,10.0.0.2:3306,db3:5308/tickets?ssl-mode=disabled"
+        );
+        let third = url.member(2);
+        assert!(!third.names_a_group());
+        assert_eq!(
+            third.masked(),
+            "mysql://app:***@db3:5308/tickets?ssl-mode=disabled"
+        );
+        let child = url.with_database("tickets_2").unwrap();
+        assert_eq!(child.hosts(), url.hosts());
+        for bad in [
+            "mysql://u@h1:3306,,h3/db",
+            "mysql://u@h1:3306,h2:99999/db",
+            "mysql://u@h1,h1:3306/db",
+        ] {
+            let err = DatabaseUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("--database-url lists"), "{bad}: {err}");
+        }
+        let single = DatabaseUrl::parse("mysql://u@h1:3307/db").unwrap();
+        assert!(!single.names_a_group());
+        assert_eq!(single.hosts(), ["h1:3307"]);
     }
 }

@@ -32,6 +32,10 @@ pub struct StrategyResult {
     pub refused: u64,
     pub errors: u64,
     pub retries: u64,
+    /// Commits the server aborted for a conflict, each retried (errors 1213, 1180, 3101): on
+    /// Galera and multi-primary Group Replication, certification failures (a row another
+    /// member changed first); on one server, InnoDB deadlocks.
+    pub certification_failures: u64,
     /// The seats this strategy's users picked from: its own, shared with no other strategy
     /// of the run.
     pub seats: u64,
@@ -168,29 +172,33 @@ async fn warm_up(driver: &Driver<'_>, args: &ReserveArgs, seats: &[i64], attempt
         })
         .buffer_unordered(args.clients as usize)
         .fold(0, |held, outcome| async move {
-            held + u64::from(matches!(outcome, Attempt::Done { .. }))
+            held + u64::from(matches!(outcome.0, Attempt::Done { .. }))
         })
         .await
 }
 
 /// How one simulated user's reservation is carried out.
 pub enum Driver<'a> {
-    /// The single-transaction path: `Booking::hold` then `Booking::pay`.
-    Direct(&'a Booking, Strategy),
+    /// The single-transaction path: `Booking::hold` then `Booking::pay`, each user on one of
+    /// the writers (one, or every member of a multi-primary group).
+    Direct(&'a [Booking], Strategy),
     /// The services: start each saga, wait for its outcome event.
-    Events {
-        pool: &'a sqlx::MySqlPool,
-        outcomes: &'a Outcomes,
-        hold_for: Duration,
-        timeout: Duration,
-    },
+    Events(ThroughEvents<'a>),
+}
+
+/// What the events flow needs: where to start the sagas and where their outcomes arrive.
+pub struct ThroughEvents<'a> {
+    pub pool: &'a sqlx::MySqlPool,
+    pub outcomes: &'a Outcomes,
+    pub hold_for: Duration,
+    pub timeout: Duration,
 }
 
 impl Driver<'_> {
     fn flow(&self) -> &'static str {
         match self {
             Driver::Direct(..) => "direct",
-            Driver::Events { .. } => "events",
+            Driver::Events(_) => "events",
         }
     }
 
@@ -198,51 +206,95 @@ impl Driver<'_> {
         match self {
             Driver::Direct(_, strategy) => *strategy,
             // The Concert service takes a seat with the conditional update.
-            Driver::Events { .. } => Strategy::Conditional,
+            Driver::Events(_) => Strategy::Conditional,
         }
     }
 
-    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Attempt {
+    /// The attempt's outcome and the aborted commits it retried.
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> (Attempt, u32) {
         match *self {
-            Driver::Direct(booking, strategy) => match booking.hold(strategy, user, seat).await {
-                Ok(hold) if pay => match booking.pay(user, hold.reservation_id).await {
-                    Ok(_) => Attempt::Done {
+            Driver::Direct(bookings, strategy) => {
+                let booking = &bookings[user.unsigned_abs() as usize % bookings.len()];
+                let mut aborted = 0;
+                // Each step alone: a hold that committed is never taken again.
+                let outcome = match retry_aborted(&mut aborted, || {
+                    booking.hold(strategy, user, seat)
+                })
+                .await
+                {
+                    Ok(hold) if pay => {
+                        match retry_aborted(&mut aborted, || booking.pay(user, hold.reservation_id))
+                            .await
+                        {
+                            Ok(_) => Attempt::Done {
+                                retries: hold.retries,
+                            },
+                            Err(e) => e.into(),
+                        }
+                    }
+                    Ok(hold) => Attempt::Done {
                         retries: hold.retries,
                     },
                     Err(e) => e.into(),
-                },
-                Ok(hold) => Attempt::Done {
-                    retries: hold.retries,
-                },
-                Err(e) => e.into(),
-            },
-            Driver::Events {
-                pool,
-                outcomes,
-                hold_for,
-                timeout,
-            } => {
-                let reservation =
-                    match services::reservation::request(pool, user, seat, hold_for).await {
-                        Ok(id) => id,
-                        Err(e) => return e.into(),
-                    };
-                match outcomes.wait(Saga::Reservation(reservation), timeout).await {
-                    None => return Attempt::no_outcome("reservation", reservation, timeout),
-                    Some(Err(_)) => return Attempt::Conflict,
-                    Some(Ok(())) if !pay => return Attempt::Done { retries: 0 },
-                    Some(Ok(())) => {}
-                }
-                let payment = match services::payment::request(pool, user, reservation).await {
-                    Ok(id) => id,
-                    Err(e) => return e.into(),
                 };
-                match outcomes.wait(Saga::Payment(payment), timeout).await {
-                    None => Attempt::no_outcome("payment", payment, timeout),
-                    Some(Err(_)) => Attempt::Refused,
-                    Some(Ok(())) => Attempt::Done { retries: 0 },
-                }
+                (outcome, aborted)
             }
+            Driver::Events(ref events) => (events.reserve(user, seat, pay).await, 0),
+        }
+    }
+}
+
+impl ThroughEvents<'_> {
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Attempt {
+        let timeout = self.timeout;
+        let reservation =
+            match services::reservation::request(self.pool, user, seat, self.hold_for).await {
+                Ok(id) => id,
+                Err(e) => return e.into(),
+            };
+        match self
+            .outcomes
+            .wait(Saga::Reservation(reservation), timeout)
+            .await
+        {
+            None => return Attempt::no_outcome("reservation", reservation, timeout),
+            Some(Err(_)) => return Attempt::Conflict,
+            Some(Ok(())) if !pay => return Attempt::Done { retries: 0 },
+            Some(Ok(())) => {}
+        }
+        let payment = match services::payment::request(self.pool, user, reservation).await {
+            Ok(id) => id,
+            Err(e) => return e.into(),
+        };
+        match self.outcomes.wait(Saga::Payment(payment), timeout).await {
+            None => Attempt::no_outcome("payment", payment, timeout),
+            Some(Err(_)) => Attempt::Refused,
+            Some(Ok(())) => Attempt::Done { retries: 0 },
+        }
+    }
+}
+
+/// Commits a group (or a deadlock) aborted are retried this often per step.
+const ABORTED_COMMIT_RETRIES: u32 = 5;
+
+/// Runs `step` again while the server aborts its commit for a conflict, counting each abort:
+/// the transaction left nothing behind, and the retry meets the winner's committed row (a
+/// seat already held is then a lost race, as on one server).
+async fn retry_aborted<T, F, Fut>(aborted: &mut u32, mut step: F) -> Result<T, BookingError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BookingError>>,
+{
+    let mut tries = 0;
+    loop {
+        match step().await {
+            Err(BookingError::Database(e))
+                if crate::storage::db::is_aborted_commit(&e) && tries < ABORTED_COMMIT_RETRIES =>
+            {
+                tries += 1;
+                *aborted += 1;
+            }
+            done => return done,
         }
     }
 }
@@ -307,6 +359,7 @@ async fn one_run(
         refused: 0,
         errors: 0,
         retries: 0,
+        certification_failures: 0,
         seconds: 0.0,
         drain_seconds: 0.0,
         throughput_per_second: 0.0,
@@ -321,13 +374,14 @@ async fn one_run(
             if launched.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == attempts_total {
                 *last_start.lock().expect("last start") = begin;
             }
-            let outcome = driver.reserve(user, seat, pay).await;
+            let (outcome, aborted) = driver.reserve(user, seat, pay).await;
             crate::measure::slowdown::per_operation();
-            (outcome, begin.elapsed())
+            (outcome, aborted, begin.elapsed())
         })
         .buffer_unordered(args.clients as usize);
-    while let Some((outcome, elapsed)) = attempts.next().await {
+    while let Some((outcome, aborted, elapsed)) = attempts.next().await {
         result.attempts += 1;
+        result.certification_failures += u64::from(aborted);
         bar.inc(1);
         latency.record(elapsed);
         match outcome {
@@ -386,6 +440,7 @@ pub fn table(results: &[StrategyResult], paid: bool) -> Table {
             "refused",
             "errors",
             "retries",
+            "aborted commits",
             "seats",
             "completed/s",
             "p50 ms",
@@ -407,6 +462,7 @@ pub fn table(results: &[StrategyResult], paid: bool) -> Table {
             thousands(r.refused as f64),
             thousands(r.errors as f64),
             thousands(r.retries as f64),
+            thousands(r.certification_failures as f64),
             thousands(r.seats as f64),
             thousands(r.throughput_per_second),
             format!("{:.2}", r.latency.p50_ms),

@@ -26,7 +26,7 @@ use crate::domain::queue::{Clock, Position, QueueConfig, RedisQueue, WaitingQueu
 use crate::keyspace;
 use crate::render::output::Report;
 use crate::render::progress;
-use crate::storage::db::DatabaseUrl;
+use crate::storage::db::{self, DatabaseUrl};
 use crate::storage::schema;
 
 /// How often a person waiting in the queue sees their position refreshed.
@@ -64,7 +64,17 @@ pub async fn measure(ctx: &Context, args: &ReserveArgs) -> Result<ReserveReport>
                 .await?,
         }
     } else if args.load {
-        let (results, events) = load_runs(ctx, args, &url, &booking).await?;
+        // On a multi-primary group every member takes writes: the users spread over them.
+        let bookings: Vec<Booking> = db
+            .writer_pools(args.clients.clamp(2, 128))
+            .await?
+            .into_iter()
+            .map(|pool| booking.on_pool(pool))
+            .collect();
+        for other in &bookings[1..] {
+            db::open_connections(&other.pool, args.clients / bookings.len() as u32 + 1).await?;
+        }
+        let (results, events) = load_runs(ctx, args, &url, &bookings).await?;
         Outcome::Load {
             results,
             paid: !args.no_pay,
@@ -97,13 +107,14 @@ async fn load_runs(
     ctx: &Context,
     args: &ReserveArgs,
     url: &DatabaseUrl,
-    booking: &Booking,
+    bookings: &[Booking],
 ) -> Result<(Vec<StrategyResult>, Option<EventsSummary>)> {
+    let booking = &bookings[0];
     let mut results = Vec::new();
     if matches!(args.flow, FlowChoice::Direct | FlowChoice::Both) {
         let drivers: Vec<load::Driver> = strategies(args)
             .into_iter()
-            .map(|s| load::Driver::Direct(booking, s))
+            .map(|s| load::Driver::Direct(bookings, s))
             .collect();
         results = load::run(booking, ctx, args, &drivers).await?;
     }
@@ -118,12 +129,12 @@ async fn load_runs(
     }
     // Started after the direct runs, so those share the machine with nothing idle-polling.
     let back_end = EventsRun::start(ctx, url, &booking.pool, args.external_workers).await?;
-    let driver = load::Driver::Events {
+    let driver = load::Driver::Events(load::ThroughEvents {
         pool: &booking.pool,
         outcomes: &back_end.outcomes,
         hold_for: args.hold,
         timeout: args.settle_timeout,
-    };
+    });
     let events_run = load::run(booking, ctx, args, std::slice::from_ref(&driver)).await;
     let events = back_end.finish(&booking.pool, args.settle_timeout).await?;
     results.extend(events_run?);

@@ -149,6 +149,15 @@ impl Booking {
         }
     }
 
+    /// The same booking on another pool: another writer of a multi-primary group.
+    pub fn on_pool(&self, pool: MySqlPool) -> Self {
+        Self {
+            pool,
+            redis: self.redis.clone(),
+            hold_for: self.hold_for,
+        }
+    }
+
     /// Holds `seat` for `user` with the given strategy.
     pub async fn hold(
         &self,

@@ -1,0 +1,385 @@
+//! Replicated groups: MySQL Group Replication and MariaDB Galera, named by a `--database-url`
+//! that lists their members (`mysql://user@host1:3306,host2:3306,host3:3306/db`).
+//!
+//! Before any work, every named member is asked what it is ([`place`]), and the answers decide
+//! where the work goes: writes to the primary of a single-primary group (found from
+//! `performance_schema.replication_group_members`, matched to a named host by server UUID, so
+//! no host name has to match what the member reports), and to every member of a multi-primary
+//! group or a Galera cluster. A group the tool cannot trust is refused in one line before
+//! anything is written: a member named as a single server (its writes would not follow a
+//! failover), a plain server named as a group, a group that lost quorum, a Galera node that is
+//! not Synced (a donor serves stale reads and stalls its writes), or hosts of two groups.
+//! A named member that does not answer is left out with a warning; the others go on.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+use sqlx::mysql::MySqlConnection;
+use sqlx::{ConnectOptions, Connection};
+
+use super::db::{DatabaseUrl, Flavor};
+
+/// How long a member may take to answer before it counts as down: short, because the others
+/// are waiting and a group is expected to lose a member now and then.
+const MEMBER_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    GroupReplication,
+    Galera,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::GroupReplication => "Group Replication",
+            Engine::Galera => "Galera",
+        })
+    }
+}
+
+/// The group a run worked on, for its report.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct GroupInfo {
+    pub engine: Engine,
+    /// Whether every member takes writes (Galera always; Group Replication when multi-primary).
+    pub multi_primary: bool,
+    /// The members that take this run's writes, `host:port`, the primary first.
+    pub writers: Vec<String>,
+    /// Named members that did not answer when the run began.
+    pub down: Vec<String>,
+}
+
+/// Where a run's work goes.
+pub struct Placement {
+    /// The members that take writes, each as a single-host URL; the first is the primary.
+    pub writers: Vec<DatabaseUrl>,
+    /// `None` for a single server.
+    pub group: Option<GroupInfo>,
+    /// Members left out, in words, for a warning.
+    pub warnings: Vec<String>,
+}
+
+/// What one member said of itself.
+enum Membership {
+    Plain(Flavor),
+    Galera {
+        cluster: String,
+        /// `wsrep_cluster_status`: `Primary` while the node is in the quorum.
+        status: String,
+        /// `wsrep_local_state_comment`: `Synced` when it serves reads and writes.
+        state: String,
+        size: u32,
+    },
+    GroupReplication {
+        server_uuid: String,
+        group: String,
+        single_primary: bool,
+        /// `(member id, state, role)` as this member sees the group.
+        view: Vec<(String, String, String)>,
+    },
+}
+
+/// Asks every host the URL names what it is, and decides where the work goes (see the module
+/// doc for what is refused).
+pub async fn place(url: &DatabaseUrl) -> Result<Placement> {
+    if !url.names_a_group() {
+        // A server that cannot be asked is reported by the connect that follows.
+        if let Ok(membership) = probe(url).await {
+            refuse_a_lone_member(url, &membership)?;
+        }
+        return Ok(Placement {
+            writers: vec![url.clone()],
+            group: None,
+            warnings: Vec::new(),
+        });
+    }
+    let hosts = url.hosts();
+    let mut answered = Vec::new();
+    let mut down = Vec::new();
+    let probes = futures::future::join_all(
+        (0..hosts.len()).map(|i| async move { probe(&url.member(i)).await }),
+    )
+    .await;
+    for (i, probe) in probes.into_iter().enumerate() {
+        match probe {
+            Ok(membership) => answered.push((i, membership)),
+            Err(why) => down.push((hosts[i].clone(), why)),
+        }
+    }
+    if answered.is_empty() {
+        let why: Vec<String> = down.iter().map(|(h, e)| format!("{h} ({e})")).collect();
+        bail!(
+            "no member of the group in --database-url answers: {}",
+            why.join("; ")
+        );
+    }
+    let warnings = down
+        .iter()
+        .map(|(h, e)| format!("group member {h} does not answer ({e}): going on with the others"))
+        .collect();
+    let down: Vec<String> = down.into_iter().map(|(h, _)| h).collect();
+    let (engine, multi_primary, writers) = writers_of(&hosts, &answered)?;
+    Ok(Placement {
+        group: Some(GroupInfo {
+            engine,
+            multi_primary,
+            writers: writers.iter().map(|&i| hosts[i].clone()).collect(),
+            down,
+        }),
+        writers: writers.into_iter().map(|i| url.member(i)).collect(),
+        warnings,
+    })
+}
+
+fn refuse_a_lone_member(url: &DatabaseUrl, membership: &Membership) -> Result<()> {
+    let (engine, size) = match membership {
+        Membership::Plain(_) => return Ok(()),
+        Membership::Galera { size, .. } => (Engine::Galera, *size as usize),
+        Membership::GroupReplication { view, .. } => (Engine::GroupReplication, view.len()),
+    };
+    bail!(
+        "{} is a member of a {engine} group of {size}, named as a single server: list every member in --database-url (mysql://user@host1:port1,host2:port2,host3:port3/{}) so writes follow the group's primary and a lost member is left out",
+        url.host_port(),
+        url.database()
+    )
+}
+
+/// The engine, whether all members write, and which of the answering hosts (by index) take
+/// the writes, primary first; or the one-line reason the group cannot be trusted.
+fn writers_of(
+    hosts: &[String],
+    answered: &[(usize, Membership)],
+) -> Result<(Engine, bool, Vec<usize>)> {
+    let named = hosts.len();
+    for (i, membership) in answered {
+        if let Membership::Plain(flavor) = membership {
+            bail!(
+                "--database-url names {named} servers as a group, but {} is a plain {flavor} server in no Group Replication group or Galera cluster: name it alone (mysql://user@{}/db), or list the members of a group",
+                hosts[*i],
+                hosts[*i]
+            );
+        }
+    }
+    match &answered[0].1 {
+        Membership::Galera { .. } => {
+            galera_writers(hosts, answered).map(|w| (Engine::Galera, true, w))
+        }
+        Membership::GroupReplication { single_primary, .. } => {
+            group_replication_writers(hosts, answered)
+                .map(|w| (Engine::GroupReplication, !single_primary, w))
+        }
+        Membership::Plain(_) => unreachable!("refused above"),
+    }
+}
+
+fn galera_writers(hosts: &[String], answered: &[(usize, Membership)]) -> Result<Vec<usize>> {
+    let mut clusters = HashMap::new();
+    let mut writers = Vec::new();
+    for (i, membership) in answered {
+        let Membership::Galera {
+            cluster,
+            status,
+            state,
+            size,
+        } = membership
+        else {
+            bail!(
+                "{} is not a Galera node, but {} is: --database-url must name the members of one group",
+                hosts[*i],
+                hosts[answered[0].0]
+            );
+        };
+        clusters.entry(cluster.clone()).or_insert(*i);
+        if status != "Primary" {
+            bail!(
+                "{} is in a non-primary Galera component (wsrep_cluster_status = {status}, {size} node(s) in view): the cluster has lost quorum and takes no writes; restore quorum (or bootstrap a component with pc.bootstrap) first",
+                hosts[*i]
+            );
+        }
+        if state != "Synced" {
+            bail!(
+                "{} is a Galera node in state {state} (wsrep_local_state_comment), not Synced: a donor or joiner serves stale reads and stalls writes; wait until it is Synced, or leave it out of --database-url",
+                hosts[*i]
+            );
+        }
+        writers.push(*i);
+    }
+    if clusters.len() > 1 {
+        let hosts_of: Vec<&str> = clusters.values().map(|&i| hosts[i].as_str()).collect();
+        bail!(
+            "--database-url names members of {} different Galera clusters ({}): list the members of one",
+            clusters.len(),
+            hosts_of.join(" and ")
+        );
+    }
+    Ok(writers)
+}
+
+fn group_replication_writers(
+    hosts: &[String],
+    answered: &[(usize, Membership)],
+) -> Result<Vec<usize>> {
+    let mut groups = HashMap::new();
+    // Which named host each server UUID is.
+    let mut host_of = HashMap::new();
+    let mut view_of_first = None;
+    for (i, membership) in answered {
+        let Membership::GroupReplication {
+            server_uuid,
+            group,
+            view,
+            single_primary,
+        } = membership
+        else {
+            bail!(
+                "{} is not a Group Replication member, but {} is: --database-url must name the members of one group",
+                hosts[*i],
+                hosts[answered[0].0]
+            );
+        };
+        groups.entry(group.clone()).or_insert(*i);
+        host_of.insert(server_uuid.clone(), *i);
+        let own_state = view
+            .iter()
+            .find(|(id, ..)| id == server_uuid)
+            .map_or("OFFLINE", |(_, state, _)| state.as_str());
+        if own_state != "ONLINE" {
+            bail!(
+                "{} is a Group Replication member in state {own_state}, not ONLINE: wait until it is ONLINE, or leave it out of --database-url",
+                hosts[*i]
+            );
+        }
+        let online = view
+            .iter()
+            .filter(|(_, state, _)| state == "ONLINE")
+            .count();
+        if online * 2 <= view.len() {
+            bail!(
+                "{} sees only {online} of the group's {} members ONLINE: the group has lost quorum and takes no writes; bring members back (or force a new membership with group_replication_force_members) first",
+                hosts[*i],
+                view.len()
+            );
+        }
+        view_of_first.get_or_insert((view, *single_primary));
+    }
+    if groups.len() > 1 {
+        let hosts_of: Vec<&str> = groups.values().map(|&i| hosts[i].as_str()).collect();
+        bail!(
+            "--database-url names members of {} different Group Replication groups ({}): list the members of one",
+            groups.len(),
+            hosts_of.join(" and ")
+        );
+    }
+    let (view, single_primary) = view_of_first.expect("at least one member answered");
+    let mut writers = Vec::new();
+    for (id, ..) in view
+        .iter()
+        .filter(|(_, state, role)| state == "ONLINE" && role == "PRIMARY")
+    {
+        match host_of.get(id) {
+            Some(&i) => writers.push(i),
+            None if single_primary => bail!(
+                "the group's primary (server UUID {id}) is not among the hosts --database-url names ({}): add it",
+                hosts.join(",")
+            ),
+            // Multi-primary: a member not named is simply not used.
+            None => {}
+        }
+    }
+    if writers.is_empty() {
+        bail!(
+            "the group has no ONLINE primary among {}: wait for the election to finish",
+            hosts.join(",")
+        );
+    }
+    writers.sort_unstable();
+    Ok(writers)
+}
+
+/// Asks one server what it is, on a connection of its own (no database selected: `seed` may
+/// not have created it yet).
+async fn probe(url: &DatabaseUrl) -> Result<Membership, String> {
+    let options = url.options(false).map_err(|e| e.to_string())?;
+    let mut conn = tokio::time::timeout(MEMBER_TIMEOUT, options.connect())
+        .await
+        .map_err(|_| format!("no answer within {} s", MEMBER_TIMEOUT.as_secs()))?
+        .map_err(|e| super::db::explain(&e, url).to_string())?;
+    let membership = membership(&mut conn)
+        .await
+        .map_err(|e| super::db::explain(&e, url).to_string());
+    conn.close().await.ok();
+    membership
+}
+
+async fn membership(conn: &mut MySqlConnection) -> Result<Membership, sqlx::Error> {
+    let version: String = sqlx::query_scalar("SELECT VERSION()")
+        .fetch_one(&mut *conn)
+        .await?;
+    if version.to_ascii_lowercase().contains("mariadb") {
+        let status: HashMap<String, String> = sqlx::query_as(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN
+             ('wsrep_cluster_status', 'wsrep_local_state_comment', 'wsrep_cluster_size',
+              'wsrep_cluster_state_uuid')",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let get = |name: &str| status.get(name).cloned().unwrap_or_default();
+        let size: u32 = get("wsrep_cluster_size").parse().unwrap_or(0);
+        // A server without a Galera provider reports size 0, status Disconnected.
+        if size == 0 {
+            return Ok(Membership::Plain(Flavor::Mariadb));
+        }
+        return Ok(Membership::Galera {
+            cluster: get("wsrep_cluster_state_uuid"),
+            status: get("wsrep_cluster_status"),
+            state: get("wsrep_local_state_comment"),
+            size,
+        });
+    }
+    // A least-privilege login may not read performance_schema: then it is treated as plain,
+    // as it was before groups were known (a group named by such a login fails on `view`).
+    let view: Vec<(String, String, String)> = match sqlx::query_as(
+        "SELECT CAST(MEMBER_ID AS CHAR), CAST(MEMBER_STATE AS CHAR), CAST(MEMBER_ROLE AS CHAR)
+         FROM performance_schema.replication_group_members
+         WHERE MEMBER_ID <> '' AND MEMBER_STATE <> 'OFFLINE'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    {
+        Ok(view) => view,
+        Err(sqlx::Error::Database(_)) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    if view.is_empty() {
+        return Ok(Membership::Plain(Flavor::Mysql));
+    }
+    let server_uuid: String = sqlx::query_scalar("SELECT CAST(@@server_uuid AS CHAR)")
+        .fetch_one(&mut *conn)
+        .await?;
+    let variables: HashMap<String, String> = sqlx::query_as(
+        "SELECT CAST(VARIABLE_NAME AS CHAR), CAST(VARIABLE_VALUE AS CHAR)
+         FROM performance_schema.global_variables
+         WHERE VARIABLE_NAME IN ('group_replication_group_name', 'group_replication_single_primary_mode')",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    Ok(Membership::GroupReplication {
+        server_uuid,
+        group: variables
+            .get("group_replication_group_name")
+            .cloned()
+            .unwrap_or_default(),
+        single_primary: variables
+            .get("group_replication_single_primary_mode")
+            .is_none_or(|v| v == "ON" || v == "1"),
+        view,
+    })
+}

@@ -49,6 +49,9 @@ pub struct DatabaseUrl {
     database: String,
     /// Every host named, in order; one for a single server.
     hosts: Vec<Host>,
+    /// A member of a group, chosen by [`group::place`] from the URL that named the group: it
+    /// is not asked again (it would be refused as a member named alone).
+    placed: bool,
 }
 
 /// A host name and port.
@@ -99,6 +102,7 @@ impl DatabaseUrl {
             url,
             database,
             hosts,
+            placed: false,
         })
     }
 
@@ -127,7 +131,13 @@ impl DatabaseUrl {
             url,
             database: self.database.clone(),
             hosts: vec![(host.clone(), *port)],
+            placed: self.names_a_group(),
         }
+    }
+
+    /// Whether this is a group member [`group::place`] chose.
+    pub(crate) fn placed(&self) -> bool {
+        self.placed
     }
 
     /// The same server and credentials, another database (checked like any name).
@@ -139,6 +149,7 @@ impl DatabaseUrl {
         ));
         let mut child = Self::parse(url.as_str())?;
         child.hosts = self.hosts.clone();
+        child.placed = self.placed;
         Ok(child)
     }
 

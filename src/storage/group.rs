@@ -88,7 +88,9 @@ enum Membership {
 pub async fn place(url: &DatabaseUrl) -> Result<Placement> {
     if !url.names_a_group() {
         // A server that cannot be asked is reported by the connect that follows.
-        if let Ok(membership) = probe(url).await {
+        if !url.placed()
+            && let Ok(membership) = probe(url).await
+        {
             refuse_a_lone_member(url, &membership)?;
         }
         return Ok(Placement {

@@ -8,6 +8,8 @@
 #   scripts/galera.sh          start (idempotent: a cluster whose nodes all answer Synced is reused)
 #   scripts/galera.sh stop     stop all three and remove their state
 #   scripts/galera.sh status   each node's wsrep_local_state_comment and cluster size
+#   scripts/galera.sh kill N   SIGKILL node N (0-2), as a crash would (for fault runs)
+#   scripts/galera.sh rejoin N start node N again on its own data; it rejoins and catches up
 #
 # Each step says in one line why it cannot go on: no galera library, a port taken by someone
 # else, a node that did not reach Synced.
@@ -95,6 +97,23 @@ case ${1:-start} in
     stop_all
     say "stopped"
     ;;
+  kill)
+    n=${2:?usage: scripts/galera.sh kill N}
+    [ -f "$dir/node$n.pid" ] && kill -9 "$(cat "$dir/node$n.pid")" 2>/dev/null ||
+      fail "node $n is not running"
+    say "node $n (port $(port_of "$n")) killed"
+    ;;
+  rejoin)
+    n=${2:?usage: scripts/galera.sh rejoin N}
+    answers "$n" && fail "node $n (port $(port_of "$n")) is running: nothing to rejoin"
+    export PATH="$PATH:/usr/sbin"
+    # A killed node left its pid file and, in its state file, safe_to_bootstrap: 0; it joins
+    # the others through the cluster address and receives what it missed (IST or SST).
+    rm -f "$dir/node$n.pid"
+    start_node "$n"
+    wait_synced "$n"
+    say "node $n rejoined: Synced on 127.0.0.1:$(port_of "$n")"
+    ;;
   status)
     for n in $nodes; do
       echo "node$n 127.0.0.1:$(port_of "$n") state=$(state "$n") cluster_size=$(size "$n")"
@@ -128,6 +147,6 @@ case ${1:-start} in
     say "three Galera nodes Synced on 127.0.0.1:$(port_of 0)-$(port_of 2)"
     ;;
   *)
-    fail "usage: scripts/galera.sh [start|stop|status]"
+    fail "usage: scripts/galera.sh [start|stop|status|kill N|rejoin N]"
     ;;
 esac

@@ -7,6 +7,8 @@
 #   scripts/group-replication.sh          start (idempotent: a group of three ONLINE is reused)
 #   scripts/group-replication.sh stop     stop the three and remove their data
 #   scripts/group-replication.sh status   performance_schema.replication_group_members
+#   scripts/group-replication.sh kill M   SIGKILL member M (0-2), as a crash would
+#   scripts/group-replication.sh rejoin M start member M again on its data and rejoin the group
 #
 # Needs scripts/mysql.sh to have built the chroot; says in one line why it cannot go on.
 set -euo pipefail
@@ -26,7 +28,13 @@ port_of() { echo $((base + $1)); }
 datadir_of() { echo "/var/lib/mysql-gr$1"; }
 sql() { mariadb -h 127.0.0.1 -P "$(port_of "$1")" -u root -N -B "${@:2}"; }
 answers() { sql "$1" -e 'SELECT 1' >/dev/null 2>&1; }
-online() { sql 0 -e "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'ONLINE'" 2>/dev/null || echo 0; }
+online() { # ONLINE members as the first member that answers sees them
+  local m
+  for m in $members; do
+    sql "$m" -e "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'ONLINE'" 2>/dev/null && return 0
+  done
+  echo 0
+}
 ours() { { pgrep -f "^/usr/sbin/mysqld --user=root --datadir=$(datadir_of "$1") " || true; } | head -1; }
 
 seeds() {
@@ -52,7 +60,7 @@ start_member() {
   chroot "$root" /usr/sbin/mysqld --user=root --datadir="$datadir" --port="$port" \
     --bind-address=127.0.0.1 --mysqlx=OFF --secure-file-priv= --socket="/run/mysqld/gr$m.sock" \
     --pid-file="$datadir/mysqld.pid" --log-error="$datadir/error.log" \
-    --server-id=$((100 + m)) --gtid-mode=ON --enforce-gtid-consistency=ON \
+    --report-host=127.0.0.1 --server-id=$((100 + m)) --gtid-mode=ON --enforce-gtid-consistency=ON \
     --innodb-buffer-pool-size=128M --performance-schema=ON \
     --plugin-load-add=group_replication.so \
     --loose-group-replication-group-name="$group_name" \
@@ -84,6 +92,30 @@ case ${1:-start} in
   stop)
     stop_all
     say "stopped"
+    ;;
+  kill)
+    m=${2:?usage: scripts/group-replication.sh kill M}
+    pid=$(ours "$m")
+    [ -n "$pid" ] || fail "member $m is not running"
+    kill -9 "$pid"
+    say "member $m (port $(port_of "$m")) killed"
+    ;;
+  rejoin)
+    m=${2:?usage: scripts/group-replication.sh rejoin M}
+    [ -z "$(ours "$m")" ] || fail "member $m (port $(port_of "$m")) is running: nothing to rejoin"
+    start_member "$m"
+    # The group must have expelled the killed member before it may join again (a few seconds
+    # after the kill); its recovery channel's settings were kept on its data.
+    for _ in $(seq 1 60); do
+      sql "$m" -e "START GROUP_REPLICATION;" 2>/dev/null && break
+      sleep 1
+    done
+    for _ in $(seq 1 120); do
+      [ "$(sql "$m" -e "SELECT MEMBER_STATE FROM performance_schema.replication_group_members WHERE MEMBER_ID = @@server_uuid" 2>/dev/null)" = ONLINE ] && break
+      sleep 0.5
+    done
+    [ "$(online)" = 3 ] || fail "member $m did not come back ONLINE in 60 s (see $root$(datadir_of "$m")/error.log)"
+    say "member $m rejoined: ONLINE on 127.0.0.1:$(port_of "$m")"
     ;;
   status)
     sql 0 -e "SELECT MEMBER_PORT, MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members ORDER BY MEMBER_PORT" 2>/dev/null ||
@@ -124,6 +156,6 @@ case ${1:-start} in
     say "three members ONLINE on 127.0.0.1:$(port_of 0)-$(port_of 2) ($([ "$multi" = 1 ] && echo multi-primary || echo "single-primary: $(port_of 0) writes"))"
     ;;
   *)
-    fail "usage: scripts/group-replication.sh [start|stop|status]"
+    fail "usage: scripts/group-replication.sh [start|stop|status|kill M|rejoin M]"
     ;;
 esac

@@ -269,6 +269,8 @@ pub struct Database {
     pub server: ServerInfo,
     /// The group's members that take writes, the pool's first (one URL for a single server).
     pub writers: Vec<DatabaseUrl>,
+    /// The URL as given: on a group, all its members.
+    pub given_url: DatabaseUrl,
     pub group: Option<group::GroupInfo>,
 }
 
@@ -293,7 +295,7 @@ impl Database {
         ensure_database(url, missing).await?;
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(CONNECT_TIMEOUT)
+            .acquire_timeout(acquire_timeout(placement.group.is_some() || given.placed()))
             .connect_with(url.options(true)?)
             .await
             .map_err(|e| user_error(e, url))?;
@@ -311,6 +313,7 @@ impl Database {
             url: url.clone(),
             server: ServerInfo { flavor, version },
             writers: placement.writers.clone(),
+            given_url: given.clone(),
             group: placement.group,
         })
     }
@@ -324,13 +327,25 @@ impl Database {
         for url in &self.writers[1..] {
             let pool = MySqlPoolOptions::new()
                 .max_connections(max_each)
-                .acquire_timeout(CONNECT_TIMEOUT)
+                .acquire_timeout(acquire_timeout(true))
                 .connect_with(url.options(true)?)
                 .await
                 .map_err(|e| user_error(e, url))?;
             pools.push(pool);
         }
         Ok(pools)
+    }
+}
+
+/// How long a pool keeps trying to open a connection. On a group, short: the pool retries a
+/// refused connection with a back-off of up to a fifth of this, and after a failover every
+/// moment it sleeps on the dead member's address is added to the outage (10 s of acquire
+/// time cost up to 9 s after Group Replication had elected its new primary).
+fn acquire_timeout(group: bool) -> Duration {
+    if group {
+        Duration::from_secs(2)
+    } else {
+        CONNECT_TIMEOUT
     }
 }
 
@@ -464,6 +479,28 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 /// (1180), or Group Replication's rollback at commit (3101). Worth running again.
 pub fn is_aborted_commit(err: &sqlx::Error) -> bool {
     matches!(error_number(err), Some(1213 | 1180 | 3101))
+}
+
+/// Whether an error means the member a connection was on is gone or no longer takes writes:
+/// the connection broke or was refused, the server shut down or killed it, it turned
+/// read-only (a demoted primary), or it left its group's quorum. On a group, the work goes on
+/// elsewhere ([`super::group::Writers`]).
+pub fn is_member_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // 1047 a Galera node outside the primary component, 1053 shutdown, 1290 and 1792
+        // read-only, 1836 read-only mode, 1927 connection killed, 2006 and 2013 server gone,
+        // 3100 Group Replication's commit hook failed (the member left the group).
+        sqlx::Error::Database(_) => matches!(
+            error_number(err),
+            Some(1047 | 1053 | 1290 | 1792 | 1836 | 1927 | 2006 | 2013 | 3100)
+        ),
+        _ => false,
+    }
 }
 
 /// The server's error number, when the error came from the server.

@@ -12,14 +12,15 @@
 //! A named member that does not answer is left out with a warning; the others go on.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use sqlx::mysql::MySqlConnection;
+use sqlx::mysql::{MySql, MySqlConnection, MySqlPool};
+use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection};
 
-use super::db::{DatabaseUrl, Flavor};
+use super::db::{Database, DatabaseUrl, Flavor};
 
 /// How long a member may take to answer before it counts as down: short, because the others
 /// are waiting and a group is expected to lose a member now and then.
@@ -384,4 +385,129 @@ async fn membership(conn: &mut MySqlConnection) -> Result<Membership, sqlx::Erro
             .is_none_or(|v| v == "ON" || v == "1"),
         view,
     })
+}
+
+/// The pools a run writes through, following the group when a member is lost: the group is
+/// asked again ([`place`]), and each pool whose member no longer takes writes is pointed at
+/// one that does (on a single-primary group, the newly elected primary). Existing connections
+/// to a dead member fail their next use and are replaced by the pool from the new address.
+pub struct Writers {
+    /// The URL as given, naming the whole group; `None` for a single server (never followed).
+    group_url: Option<DatabaseUrl>,
+    engine: Option<Engine>,
+    pools: Vec<MySqlPool>,
+    /// The member each pool is on, `host:port`; `None` once it has none left to go to.
+    members: std::sync::Mutex<Vec<Option<String>>>,
+    /// Other pools of the run (the events flow's workers') and the member each is on: they
+    /// go where the first writer goes.
+    followers: std::sync::Mutex<Vec<(MySqlPool, String)>>,
+    /// One re-placement at a time; when the last one finished.
+    replaced: tokio::sync::Mutex<Instant>,
+}
+
+impl Writers {
+    /// A pool on each member that takes writes (see [`Database::writer_pools`]).
+    pub async fn open(db: &Database, max_each: u32) -> Result<Self> {
+        let pools = db.writer_pools(max_each).await?;
+        let members = db.writers.iter().map(|url| Some(url.host_port())).collect();
+        Ok(Self {
+            group_url: db.group.as_ref().map(|_| db.given_url.clone()),
+            engine: db.group.as_ref().map(|g| g.engine),
+            pools,
+            members: std::sync::Mutex::new(members),
+            followers: std::sync::Mutex::default(),
+            replaced: tokio::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    pub fn pools(&self) -> &[MySqlPool] {
+        &self.pools
+    }
+
+    /// The pool for `key` (a user: the same user stays on one member while it lives), among
+    /// those that still have a member (any, when none has: its failure is then reported).
+    pub fn pick(&self, key: u64) -> usize {
+        let members = self.members.lock().expect("writers");
+        let live: Vec<usize> = (0..members.len())
+            .filter(|&i| members[i].is_some())
+            .collect();
+        match live.len() {
+            0 => key as usize % members.len(),
+            n => live[key as usize % n],
+        }
+    }
+
+    /// A connection that sees every write the group acknowledged, on a member that answers:
+    /// Galera waits for its apply queue (`wsrep_sync_wait`), Group Replication for the
+    /// transactions before it (`group_replication_consistency = BEFORE`).
+    pub async fn reading_every_write(&self) -> Result<PoolConnection<MySql>> {
+        let mut conn = self.pools[self.pick(0)].acquire().await?;
+        let wait = match self.engine {
+            None => return Ok(conn),
+            Some(Engine::Galera) => "SET SESSION wsrep_sync_wait = 1",
+            Some(Engine::GroupReplication) => {
+                "SET SESSION group_replication_consistency = 'BEFORE'"
+            }
+        };
+        sqlx::query(wait).execute(&mut *conn).await?;
+        // Returned to the pool afterwards: the setting must not outlive this read.
+        conn.close_on_drop();
+        Ok(conn)
+    }
+
+    /// Moves `pool` (on `url`'s member) with the writers when that member is lost.
+    pub fn follow(&self, pool: MySqlPool, url: &DatabaseUrl) {
+        self.followers
+            .lock()
+            .expect("followers")
+            .push((pool, url.host_port()));
+    }
+
+    /// Whether a lost member is worth following: only on a group.
+    pub fn follows_a_group(&self) -> bool {
+        self.group_url.is_some()
+    }
+
+    /// After pool `slot` failed at `failed_at` with a lost member: asks the group again
+    /// (unless someone did since the failure) and repoints the pools. An error means the
+    /// group has no writer to offer yet (an election under way): the caller waits and retries.
+    pub async fn lost(&self, failed_at: Instant) -> Result<()> {
+        let Some(group_url) = &self.group_url else {
+            bail!("a single server is not followed");
+        };
+        let mut replaced = self.replaced.lock().await;
+        if *replaced > failed_at {
+            return Ok(());
+        }
+        let placement = place(group_url).await?;
+        let writers: Vec<String> = placement.writers.iter().map(|u| u.host_port()).collect();
+        let mut members = self.members.lock().expect("writers");
+        let mut unused: Vec<&DatabaseUrl> = placement
+            .writers
+            .iter()
+            .filter(|w| !members.iter().flatten().any(|m| *m == w.host_port()))
+            .collect();
+        for (slot, member) in members.iter_mut().enumerate() {
+            if member.as_ref().is_some_and(|m| writers.contains(m)) {
+                continue;
+            }
+            *member = match unused.pop() {
+                Some(url) => {
+                    self.pools[slot].set_connect_options(url.options(true)?);
+                    Some(url.host_port())
+                }
+                None => None,
+            };
+        }
+        if let Some(first) = placement.writers.first() {
+            for (pool, member) in self.followers.lock().expect("followers").iter_mut() {
+                if !writers.contains(member) {
+                    pool.set_connect_options(first.options(true)?);
+                    *member = first.host_port();
+                }
+            }
+        }
+        *replaced = Instant::now();
+        Ok(())
+    }
 }

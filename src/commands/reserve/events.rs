@@ -23,6 +23,7 @@ use crate::keyspace;
 use crate::keyspace::RedisConn;
 use crate::measure::stats::{Latency, Samples};
 use crate::storage::db::{Database, DatabaseUrl};
+use crate::storage::group::Writers;
 
 /// Which saga an outcome ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,9 +170,10 @@ impl EventsRun {
     pub async fn start(
         ctx: &Context,
         url: &DatabaseUrl,
-        pool: &MySqlPool,
+        writers: &Writers,
         external: bool,
     ) -> Result<Self> {
+        let pool = &writers.pools()[0];
         let workers = if external {
             None
         } else {
@@ -179,6 +181,8 @@ impl EventsRun {
             let db = Database::connect(url, WORKER_POOL).await?;
             // Opened before the load, as the users' are.
             crate::storage::db::open_connections(&db.pool, WORKER_POOL).await?;
+            // When the users' member is lost, the workers move with them.
+            writers.follow(db.pool.clone(), &db.url);
             let config = WorkerConfig::default();
             Some(Workers::start(&db.pool, &ctx.redis, &ctx.key_prefix, &config).await?)
         };

@@ -18,6 +18,8 @@ use crate::domain::services;
 use crate::measure::stats::{Latency, Samples};
 use crate::render::output::{Table, thousands};
 use crate::render::progress;
+use crate::storage::db;
+use crate::storage::group::Writers;
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StrategyResult {
@@ -36,6 +38,13 @@ pub struct StrategyResult {
     /// Galera and multi-primary Group Replication, certification failures (a row another
     /// member changed first); on one server, InnoDB deadlocks.
     pub certification_failures: u64,
+    /// Steps run again on another member after theirs was lost (a primary killed, say).
+    pub member_lost_retries: u64,
+    /// The longest time without a completion, in seconds: the outage a lost member caused.
+    pub longest_gap_seconds: f64,
+    /// Reservations the run reported to their users as done (held and paid; held with
+    /// --no-pay) that the database does not have after the run: acknowledged writes lost.
+    pub acknowledged_lost: u64,
     /// The seats this strategy's users picked from: its own, shared with no other strategy
     /// of the run.
     pub seats: u64,
@@ -179,16 +188,16 @@ async fn warm_up(driver: &Driver<'_>, args: &ReserveArgs, seats: &[i64], attempt
 
 /// How one simulated user's reservation is carried out.
 pub enum Driver<'a> {
-    /// The single-transaction path: `Booking::hold` then `Booking::pay`, each user on one of
-    /// the writers (one, or every member of a multi-primary group).
-    Direct(&'a [Booking], Strategy),
+    /// The single-transaction path: `Booking::hold` then `Booking::pay`.
+    Direct(&'a ThroughBooking<'a>, Strategy),
     /// The services: start each saga, wait for its outcome event.
     Events(ThroughEvents<'a>),
 }
 
 /// What the events flow needs: where to start the sagas and where their outcomes arrive.
 pub struct ThroughEvents<'a> {
-    pub pool: &'a sqlx::MySqlPool,
+    /// The sagas start on these (followed through a lost member, as the direct flow's).
+    pub writers: &'a Writers,
     pub outcomes: &'a Outcomes,
     pub hold_for: Duration,
     pub timeout: Duration,
@@ -210,48 +219,126 @@ impl Driver<'_> {
         }
     }
 
-    /// The attempt's outcome and the aborted commits it retried.
-    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> (Attempt, u32) {
+    /// The attempt's outcome and what it retried.
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> (Attempt, Retried) {
         match *self {
-            Driver::Direct(bookings, strategy) => {
-                let booking = &bookings[user.unsigned_abs() as usize % bookings.len()];
-                let mut aborted = 0;
-                // Each step alone: a hold that committed is never taken again.
-                let outcome = match retry_aborted(&mut aborted, || {
-                    booking.hold(strategy, user, seat)
-                })
-                .await
-                {
-                    Ok(hold) if pay => {
-                        match retry_aborted(&mut aborted, || booking.pay(user, hold.reservation_id))
-                            .await
-                        {
-                            Ok(_) => Attempt::Done {
-                                retries: hold.retries,
-                            },
-                            Err(e) => e.into(),
-                        }
-                    }
-                    Ok(hold) => Attempt::Done {
-                        retries: hold.retries,
-                    },
-                    Err(e) => e.into(),
-                };
-                (outcome, aborted)
-            }
-            Driver::Events(ref events) => (events.reserve(user, seat, pay).await, 0),
+            Driver::Direct(direct, strategy) => direct.reserve(strategy, user, seat, pay).await,
+            Driver::Events(ref events) => events.reserve(user, seat, pay).await,
         }
     }
 }
 
+/// What the direct flow needs: a booking per writer (one, or every member of a multi-primary
+/// group), and the writers to follow when a member is lost.
+pub struct ThroughBooking<'a> {
+    /// One per pool of `writers`, in the same order.
+    pub bookings: &'a [Booking],
+    pub writers: &'a Writers,
+}
+
+/// What one attempt ran again.
+#[derive(Default)]
+struct Retried {
+    /// Commits the server aborted for a conflict.
+    aborted: u32,
+    /// Steps run again after their member was lost.
+    member_lost: u32,
+}
+
+/// How long an attempt waits for a group to offer a writer again after losing one (Group
+/// Replication suspects a silent member for 5 s before it expels it and elects a primary).
+const FAILOVER_WAIT: Duration = Duration::from_secs(60);
+/// The pause before a step lost with its member is tried again.
+const FAILOVER_POLL: Duration = Duration::from_millis(100);
+
+impl Driver<'_> {
+    /// How many of `reservations` (reported done) the database lacks: not confirmed after a
+    /// paid run, gone after a held one. Read so that every write the group acknowledged is
+    /// seen, on whatever member answers.
+    async fn missing(&self, reservations: &[i64], pay: bool) -> Result<u64> {
+        if reservations.is_empty() {
+            return Ok(0);
+        }
+        let wanted = if pay {
+            "status = 'CONFIRMED'"
+        } else {
+            "status IN ('HELD', 'CONFIRMED', 'EXPIRED')"
+        };
+        let ids: Vec<String> = reservations.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM reservation WHERE {wanted} AND id IN ({})",
+            ids.join(",")
+        );
+        let writers = match self {
+            Driver::Direct(direct, _) => direct.writers,
+            Driver::Events(events) => events.writers,
+        };
+        let mut conn = writers.reading_every_write().await?;
+        let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(reservations.len() as u64 - found as u64)
+    }
+}
+
+impl ThroughBooking<'_> {
+    async fn reserve(
+        &self,
+        strategy: Strategy,
+        user: i64,
+        seat: i64,
+        pay: bool,
+    ) -> (Attempt, Retried) {
+        let mut retried = Retried::default();
+        // Each step alone: a hold that committed is never taken again.
+        let bookings = self.bookings;
+        let held = retry_step(self.writers, user, &mut retried, |slot| {
+            bookings[slot].hold(strategy, user, seat)
+        })
+        .await;
+        let outcome = match held {
+            Ok(hold) if pay => {
+                let paid = retry_step(self.writers, user, &mut retried, |slot| {
+                    bookings[slot].pay(user, hold.reservation_id)
+                })
+                .await;
+                match paid {
+                    Ok(_) => Attempt::Done {
+                        retries: hold.retries,
+                        reservation: hold.reservation_id,
+                    },
+                    Err(e) => e.into(),
+                }
+            }
+            Ok(hold) => Attempt::Done {
+                retries: hold.retries,
+                reservation: hold.reservation_id,
+            },
+            Err(e) => e.into(),
+        };
+        (outcome, retried)
+    }
+}
+
 impl ThroughEvents<'_> {
-    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> Attempt {
-        let timeout = self.timeout;
-        let reservation =
-            match services::reservation::request(self.pool, user, seat, self.hold_for).await {
-                Ok(id) => id,
-                Err(e) => return e.into(),
-            };
+    async fn reserve(&self, user: i64, seat: i64, pay: bool) -> (Attempt, Retried) {
+        let mut retried = Retried::default();
+        let outcome = self.saga(user, seat, pay, &mut retried).await;
+        (outcome, retried)
+    }
+
+    async fn saga(&self, user: i64, seat: i64, pay: bool, retried: &mut Retried) -> Attempt {
+        let (pools, timeout, hold_for) = (self.writers.pools(), self.timeout, self.hold_for);
+        // A request whose commit was cut off may have started its saga: run again, the second
+        // saga finds the seat taken and is rejected, and the first holds it until it lapses.
+        let requested = retry_step(self.writers, user, retried, |slot| {
+            services::reservation::request(&pools[slot], user, seat, hold_for)
+        })
+        .await;
+        let reservation = match requested {
+            Ok(id) => id,
+            Err(e) => return e.into(),
+        };
         match self
             .outcomes
             .wait(Saga::Reservation(reservation), timeout)
@@ -259,17 +346,72 @@ impl ThroughEvents<'_> {
         {
             None => return Attempt::no_outcome("reservation", reservation, timeout),
             Some(Err(_)) => return Attempt::Conflict,
-            Some(Ok(())) if !pay => return Attempt::Done { retries: 0 },
+            Some(Ok(())) if !pay => {
+                return Attempt::Done {
+                    retries: 0,
+                    reservation,
+                };
+            }
             Some(Ok(())) => {}
         }
-        let payment = match services::payment::request(self.pool, user, reservation).await {
+        let requested = retry_step(self.writers, user, retried, |slot| {
+            services::payment::request(&pools[slot], user, reservation)
+        })
+        .await;
+        let payment = match requested {
             Ok(id) => id,
             Err(e) => return e.into(),
         };
         match self.outcomes.wait(Saga::Payment(payment), timeout).await {
             None => Attempt::no_outcome("payment", payment, timeout),
             Some(Err(_)) => Attempt::Refused,
-            Some(Ok(())) => Attempt::Done { retries: 0 },
+            Some(Ok(())) => Attempt::Done {
+                retries: 0,
+                reservation,
+            },
+        }
+    }
+}
+
+/// Runs one step of an attempt on the writer `slot` the group offers for `user`, until it is
+/// done: again after a commit the server aborted for a conflict (the transaction left nothing
+/// behind, and the retry meets the winner's row: a seat already held is then a lost race, as
+/// on one server); and on a group, again on the member the group offers after one is lost,
+/// for up to [`FAILOVER_WAIT`]. A step whose commit was cut off may have committed: run again,
+/// it finds its own row and reports a lost race, so nothing is held twice and nothing
+/// unconfirmed is reported confirmed.
+async fn retry_step<T, F, Fut>(
+    writers: &Writers,
+    user: i64,
+    retried: &mut Retried,
+    mut step: F,
+) -> Result<T, BookingError>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, BookingError>>,
+{
+    let deadline = Instant::now() + FAILOVER_WAIT;
+    let mut aborted = 0;
+    loop {
+        let started = Instant::now();
+        match step(writers.pick(user.unsigned_abs())).await {
+            Err(BookingError::Database(e))
+                if db::is_aborted_commit(&e) && aborted < ABORTED_COMMIT_RETRIES =>
+            {
+                aborted += 1;
+                retried.aborted += 1;
+            }
+            Err(BookingError::Database(e))
+                if writers.follows_a_group()
+                    && db::is_member_lost(&e)
+                    && Instant::now() < deadline =>
+            {
+                retried.member_lost += 1;
+                // An election under way offers no writer yet: wait and try again.
+                let _ = writers.lost(started).await;
+                tokio::time::sleep(FAILOVER_POLL).await;
+            }
+            done => return done,
         }
     }
 }
@@ -277,30 +419,12 @@ impl ThroughEvents<'_> {
 /// Commits a group (or a deadlock) aborted are retried this often per step.
 const ABORTED_COMMIT_RETRIES: u32 = 5;
 
-/// Runs `step` again while the server aborts its commit for a conflict, counting each abort:
-/// the transaction left nothing behind, and the retry meets the winner's committed row (a
-/// seat already held is then a lost race, as on one server).
-async fn retry_aborted<T, F, Fut>(aborted: &mut u32, mut step: F) -> Result<T, BookingError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, BookingError>>,
-{
-    let mut tries = 0;
-    loop {
-        match step().await {
-            Err(BookingError::Database(e))
-                if crate::storage::db::is_aborted_commit(&e) && tries < ABORTED_COMMIT_RETRIES =>
-            {
-                tries += 1;
-                *aborted += 1;
-            }
-            done => return done,
-        }
-    }
-}
-
 enum Attempt {
-    Done { retries: u32 },
+    /// Reported to the user as held (and paid): `reservation` must be in the database.
+    Done {
+        retries: u32,
+        reservation: i64,
+    },
     Conflict,
     Refused,
     Failed(String),
@@ -347,6 +471,8 @@ async fn one_run(
     let mut end_to_end = Samples::default();
     // When each completion came (seconds from the start), to count those in the steady window.
     let mut completed_at: Vec<f32> = Vec::new();
+    // Every reservation reported to its user as done: each must be in the database after.
+    let mut acknowledged: Vec<i64> = Vec::new();
     let mut result = StrategyResult {
         flow: driver.flow(),
         strategy: driver.strategy(),
@@ -360,6 +486,9 @@ async fn one_run(
         errors: 0,
         retries: 0,
         certification_failures: 0,
+        member_lost_retries: 0,
+        longest_gap_seconds: 0.0,
+        acknowledged_lost: 0,
         seconds: 0.0,
         drain_seconds: 0.0,
         throughput_per_second: 0.0,
@@ -374,18 +503,23 @@ async fn one_run(
             if launched.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == attempts_total {
                 *last_start.lock().expect("last start") = begin;
             }
-            let (outcome, aborted) = driver.reserve(user, seat, pay).await;
+            let (outcome, retried) = driver.reserve(user, seat, pay).await;
             crate::measure::slowdown::per_operation();
-            (outcome, aborted, begin.elapsed())
+            (outcome, retried, begin.elapsed())
         })
         .buffer_unordered(args.clients as usize);
-    while let Some((outcome, aborted, elapsed)) = attempts.next().await {
+    while let Some((outcome, retried, elapsed)) = attempts.next().await {
         result.attempts += 1;
-        result.certification_failures += u64::from(aborted);
+        result.certification_failures += u64::from(retried.aborted);
+        result.member_lost_retries += u64::from(retried.member_lost);
         bar.inc(1);
         latency.record(elapsed);
         match outcome {
-            Attempt::Done { retries } => {
+            Attempt::Done {
+                retries,
+                reservation,
+            } => {
+                acknowledged.push(reservation);
                 end_to_end.record(elapsed);
                 completed_at.push(started.elapsed().as_secs_f32());
                 result.succeeded += 1;
@@ -417,9 +551,33 @@ async fn one_run(
     } else {
         result.succeeded as f64 / result.seconds
     };
+    result.longest_gap_seconds = longest_gap(&completed_at, result.seconds);
     result.latency = latency.summary();
     result.e2e = end_to_end.summary_if_any();
+    match driver.missing(&acknowledged, pay).await {
+        Ok(missing) => result.acknowledged_lost = missing,
+        Err(e) => {
+            result.errors += 1;
+            result.first_error.get_or_insert(format!(
+                "could not check the acknowledged reservations: {e}"
+            ));
+        }
+    }
     result
+}
+
+/// The longest time without a completion, from the start to the end of the run: a lost
+/// member's outage shows here.
+fn longest_gap(completed_at: &[f32], seconds: f64) -> f64 {
+    let mut times: Vec<f64> = completed_at.iter().map(|&t| f64::from(t)).collect();
+    times.sort_by(f64::total_cmp);
+    let mut previous = 0.0;
+    let mut longest: f64 = 0.0;
+    for t in times.into_iter().chain([seconds]) {
+        longest = longest.max(t - previous);
+        previous = t;
+    }
+    longest
 }
 
 pub fn table(results: &[StrategyResult], paid: bool) -> Table {
@@ -441,6 +599,9 @@ pub fn table(results: &[StrategyResult], paid: bool) -> Table {
             "errors",
             "retries",
             "aborted commits",
+            "member lost",
+            "longest gap s",
+            "ack lost",
             "seats",
             "completed/s",
             "p50 ms",
@@ -463,6 +624,9 @@ pub fn table(results: &[StrategyResult], paid: bool) -> Table {
             thousands(r.errors as f64),
             thousands(r.retries as f64),
             thousands(r.certification_failures as f64),
+            thousands(r.member_lost_retries as f64),
+            format!("{:.2}", r.longest_gap_seconds),
+            thousands(r.acknowledged_lost as f64),
             thousands(r.seats as f64),
             thousands(r.throughput_per_second),
             format!("{:.2}", r.latency.p50_ms),

@@ -27,6 +27,7 @@ use crate::keyspace;
 use crate::render::output::Report;
 use crate::render::progress;
 use crate::storage::db::{self, DatabaseUrl};
+use crate::storage::group::Writers;
 use crate::storage::schema;
 
 /// How often a person waiting in the queue sees their position refreshed.
@@ -65,16 +66,20 @@ pub async fn measure(ctx: &Context, args: &ReserveArgs) -> Result<ReserveReport>
         }
     } else if args.load {
         // On a multi-primary group every member takes writes: the users spread over them.
-        let bookings: Vec<Booking> = db
-            .writer_pools(args.clients.clamp(2, 128))
-            .await?
-            .into_iter()
-            .map(|pool| booking.on_pool(pool))
+        let writers = Writers::open(&db, args.clients.clamp(2, 128)).await?;
+        let bookings: Vec<Booking> = writers
+            .pools()
+            .iter()
+            .map(|pool| booking.on_pool(pool.clone()))
             .collect();
-        for other in &bookings[1..] {
-            db::open_connections(&other.pool, args.clients / bookings.len() as u32 + 1).await?;
+        for other in &writers.pools()[1..] {
+            db::open_connections(other, args.clients / bookings.len() as u32 + 1).await?;
         }
-        let (results, events) = load_runs(ctx, args, &url, &bookings).await?;
+        let direct = load::ThroughBooking {
+            bookings: &bookings,
+            writers: &writers,
+        };
+        let (results, events) = load_runs(ctx, args, &url, &direct).await?;
         Outcome::Load {
             results,
             paid: !args.no_pay,
@@ -107,14 +112,14 @@ async fn load_runs(
     ctx: &Context,
     args: &ReserveArgs,
     url: &DatabaseUrl,
-    bookings: &[Booking],
+    direct: &load::ThroughBooking<'_>,
 ) -> Result<(Vec<StrategyResult>, Option<EventsSummary>)> {
-    let booking = &bookings[0];
+    let booking = &direct.bookings[0];
     let mut results = Vec::new();
     if matches!(args.flow, FlowChoice::Direct | FlowChoice::Both) {
         let drivers: Vec<load::Driver> = strategies(args)
             .into_iter()
-            .map(|s| load::Driver::Direct(bookings, s))
+            .map(|s| load::Driver::Direct(direct, s))
             .collect();
         results = load::run(booking, ctx, args, &drivers).await?;
     }
@@ -128,9 +133,9 @@ async fn load_runs(
         ctx.warn("--strategy applies to the direct flow; the events flow's Concert service holds seats with the conditional update");
     }
     // Started after the direct runs, so those share the machine with nothing idle-polling.
-    let back_end = EventsRun::start(ctx, url, &booking.pool, args.external_workers).await?;
+    let back_end = EventsRun::start(ctx, url, direct.writers, args.external_workers).await?;
     let driver = load::Driver::Events(load::ThroughEvents {
-        pool: &booking.pool,
+        writers: direct.writers,
         outcomes: &back_end.outcomes,
         hold_for: args.hold,
         timeout: args.settle_timeout,

@@ -2,7 +2,8 @@
 # A local MySQL 9.7 Group Replication group for tests and benchmarks: three mysqld members of
 # scripts/mysql.sh's chroot on 127.0.0.1 (SQL ports ${GR_PORT:-5306} to +2, group ports
 # ${GR_GROUP_PORT:-33061} to +2), single-primary (the first member) unless MULTI_PRIMARY=1.
-# Each member has its own data directory in the chroot (/var/lib/mysql-gr0..2).
+# Each member has its own data directory in the chroot, named by its port (/var/lib/mysql-gr5306..),
+# so a second group on other ports (the tests' private ones) never touches this one's.
 #
 #   scripts/group-replication.sh          start (idempotent: a group of three ONLINE is reused)
 #   scripts/group-replication.sh stop     stop the three and remove their data
@@ -18,14 +19,14 @@ root=${MYSQL_CHROOT:-/var/lib/concert-bench/mysql-sid}
 base=${GR_PORT:-5306}
 group_base=${GR_GROUP_PORT:-33061}
 members="0 1 2"
-# A fixed group name: the same group across restarts of the script.
-group_name=aaaaaaaa-bbbb-cccc-dddd-0000000c0bea
+# A group name of its own per port: the same group across restarts, another for another group.
+group_name=aaaaaaaa-bbbb-cccc-dddd-0000000$(printf %05d "$base")
 multi=${MULTI_PRIMARY:-0}
 
 say() { printf 'group-replication.sh: %s\n' "$*" >&2; }
 fail() { say "$*"; exit 1; }
 port_of() { echo $((base + $1)); }
-datadir_of() { echo "/var/lib/mysql-gr$1"; }
+datadir_of() { echo "/var/lib/mysql-gr$(port_of "$1")"; }
 sql() { mariadb -h 127.0.0.1 -P "$(port_of "$1")" -u root -N -B "${@:2}"; }
 answers() { sql "$1" -e 'SELECT 1' >/dev/null 2>&1; }
 online() { # ONLINE members as the first member that answers sees them
@@ -49,16 +50,16 @@ start_member() {
   datadir=$(datadir_of "$m"); port=$(port_of "$m")
   if [ ! -d "$root$datadir/mysql" ]; then
     chroot "$root" mysqld --initialize-insecure --user=root --datadir="$datadir" \
-      >"/tmp/cb-gr$m-init.log" 2>&1 || fail "member $m: mysqld --initialize-insecure failed (see /tmp/cb-gr$m-init.log)"
+      >"/tmp/cb-gr$(port_of "$m")-init.log" 2>&1 || fail "member $m: mysqld --initialize-insecure failed (see /tmp/cb-gr$(port_of "$m")-init.log)"
   fi
-  rm -f "$root/run/mysqld/gr$m.sock" "$root/run/mysqld/gr$m.sock.lock"
+  rm -f "$root/run/mysqld/gr$port.sock" "$root/run/mysqld/gr$port.sock.lock"
   mkdir -p "$root/run/mysqld"
   local mode=()
   if [ "$multi" = 1 ]; then
     mode=(--loose-group-replication-single-primary-mode=OFF --loose-group-replication-enforce-update-everywhere-checks=ON)
   fi
   chroot "$root" /usr/sbin/mysqld --user=root --datadir="$datadir" --port="$port" \
-    --bind-address=127.0.0.1 --mysqlx=OFF --secure-file-priv= --socket="/run/mysqld/gr$m.sock" \
+    --bind-address=127.0.0.1 --mysqlx=OFF --secure-file-priv= --socket="/run/mysqld/gr$port.sock" \
     --pid-file="$datadir/mysqld.pid" --log-error="$datadir/error.log" \
     --report-host=127.0.0.1 --server-id=$((100 + m)) --gtid-mode=ON --enforce-gtid-consistency=ON \
     --innodb-buffer-pool-size=128M --performance-schema=ON \
@@ -152,7 +153,7 @@ case ${1:-start} in
       [ "$(online)" = 3 ] && break
       sleep 0.5
     done
-    [ "$(online)" = 3 ] || fail "the group has $(online) of 3 members ONLINE after 60 s (see $root/var/lib/mysql-gr*/error.log)"
+    [ "$(online)" = 3 ] || fail "the group has $(online) of 3 members ONLINE after 60 s (see $root$(datadir_of 0)/error.log and the others)"
     say "three members ONLINE on 127.0.0.1:$(port_of 0)-$(port_of 2) ($([ "$multi" = 1 ] && echo multi-primary || echo "single-primary: $(port_of 0) writes"))"
     ;;
   *)

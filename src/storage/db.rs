@@ -272,6 +272,8 @@ pub struct Database {
     /// The URL as given: on a group, all its members.
     pub given_url: DatabaseUrl,
     pub group: Option<group::GroupInfo>,
+    /// Named members that did not answer, in words, for the command to warn of.
+    pub warnings: Vec<String>,
 }
 
 impl Database {
@@ -288,9 +290,6 @@ impl Database {
 
     async fn open(given: &DatabaseUrl, max_connections: u32, missing: Missing) -> Result<Self> {
         let placement = group::place(given).await?;
-        for warning in &placement.warnings {
-            eprintln!("warning: {warning}");
-        }
         let url = &placement.writers[0];
         ensure_database(url, missing).await?;
         let pool = MySqlPoolOptions::new()
@@ -315,6 +314,7 @@ impl Database {
             writers: placement.writers.clone(),
             given_url: given.clone(),
             group: placement.group,
+            warnings: placement.warnings,
         })
     }
 }

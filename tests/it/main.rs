@@ -15,6 +15,7 @@ mod dba;
 mod events;
 mod explain;
 mod gate;
+mod group;
 mod holds;
 mod ownership;
 mod query;

@@ -40,6 +40,9 @@ pub async fn run(ctx: &Context, args: &ReserveArgs) -> Result<Report> {
 /// What the run did and the audit after it, as the typed report.
 pub async fn measure(ctx: &Context, args: &ReserveArgs) -> Result<ReserveReport> {
     let db = schema::connect_seeded(&ctx.database, args.clients.clamp(2, 128)).await?;
+    for warning in &db.warnings {
+        ctx.warn(warning);
+    }
     let url = db.url.clone();
     let needs_redis = !args.audit
         && !args.sweep

@@ -43,6 +43,9 @@ pub async fn seed(ctx: &Context, args: &SeedArgs) -> Result<SeedReport> {
     let plan = SeedPlan::new(args)?;
     let url = &ctx.database;
     let db = Database::connect_creating(url, args.connections).await?;
+    for warning in &db.warnings {
+        ctx.warn(warning);
+    }
 
     let schema_started = Instant::now();
     schema::prepare_for_seed(&db, args.reset).await?;

@@ -1,0 +1,450 @@
+//! A replicated group named by a multi-host `--database-url`: MariaDB Galera and MySQL Group
+//! Replication, each a private group of three on free ports (scripts/galera.sh and
+//! scripts/group-replication.sh), started and stopped by its test. What a group promises is
+//! proven with faults: a member killed in the middle of `reserve --load` (the run goes on,
+//! no error, no acknowledged reservation lost, the audit clean), a hot seat on a multi-primary
+//! group (one winner per strategy, certification failures retried), and what the tool refuses
+//! (a member named alone, a plain server named as a group, a donor, a lost quorum).
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{self, unique_name};
+
+#[derive(Clone, Copy)]
+enum Engine {
+    Galera,
+    GroupReplication,
+}
+
+/// A group of three of this test's own; stopped (its data removed) when dropped.
+struct PrivateGroup {
+    engine: Engine,
+    base: u16,
+    group_base: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateGroup {
+    fn start(engine: Engine) -> Self {
+        // SQL ports base..+2; group ports: Galera's g, g+10, g+20 (each with +1 and +2 for
+        // state transfers), Group Replication's g..+2.
+        // Below the ephemeral range and apart from the private Redis Clusters (20,000+); each
+        // engine in a band of its own, so the two tests (one process) never pick alike.
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        let band = match engine {
+            Engine::Galera => 10_000,
+            Engine::GroupReplication => 12_500,
+        };
+        let (base, group_base) = (0..600)
+            .map(|i| {
+                let base = band + (std::process::id() as u16 % 20) * 100 + (i % 600) * 3 % 2_400;
+                (base, base + 5_000)
+            })
+            .find(|&(base, group)| (base..base + 3).all(free) && (group..group + 33).all(free))
+            .expect("free ports for a private group");
+        let group = Self {
+            engine,
+            base,
+            group_base,
+            dir: std::env::temp_dir().join(unique_name("cbt-galera")),
+        };
+        let out = group.script(&["start"]);
+        assert!(
+            out.status.success(),
+            "the private group did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        group
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        let (script, port, group_port) = match self.engine {
+            Engine::Galera => ("galera.sh", "GALERA_PORT", "GALERA_GROUP_PORT"),
+            Engine::GroupReplication => ("group-replication.sh", "GR_PORT", "GR_GROUP_PORT"),
+        };
+        Command::new("bash")
+            .arg(format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR")))
+            .args(args)
+            .env(port, self.base.to_string())
+            .env(group_port, self.group_base.to_string())
+            .env("GALERA_DIR", &self.dir)
+            .output()
+            .expect("bash runs")
+    }
+
+    /// Every member, as a user names the group.
+    fn url(&self, database: &str) -> String {
+        let b = self.base;
+        format!(
+            "mysql://root@127.0.0.1:{b},127.0.0.1:{},127.0.0.1:{}/{database}",
+            b + 1,
+            b + 2
+        )
+    }
+
+    fn member_url(&self, member: u16, database: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{database}", self.base + member)
+    }
+
+    /// One statement on one member, as the mariadb client runs it; its output.
+    fn sql(&self, member: u16, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-N", "-B", "-P"])
+            .arg((self.base + member).to_string())
+            .args(["-e", sql])
+            .output()
+            .expect("the mariadb client runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn kill(&self, member: u16) {
+        let out = self.script(&["kill", &member.to_string()]);
+        assert!(out.status.success(), "kill {member}: {out:?}");
+    }
+
+    fn wait_until(&self, member: u16, sql: &str, wanted: &str) {
+        common::wait_for(
+            &format!("member {member}: `{sql}` = {wanted}"),
+            Duration::from_secs(60),
+            || self.sql(member, sql) == wanted,
+        );
+    }
+}
+
+impl Drop for PrivateGroup {
+    fn drop(&mut self) {
+        self.script(&["stop"]);
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// The test's Redis key prefix, its keys removed when it drops.
+struct Prefix(String);
+
+impl Prefix {
+    fn new() -> Self {
+        Self(unique_name("cbtg") + ":")
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let prefix = concert_bench::keyspace::KeyPrefix::parse(&self.0).unwrap();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                concert_bench::keyspace::clear(&mut common::redis().await, &prefix)
+                    .await
+                    .ok();
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// The binary, with the test's key prefix; stdout and stderr captured.
+fn tool(prefix: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concert-bench"))
+        .args(["--key-prefix", prefix, "-q"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+/// A refusal: exit 1 and one line on stderr that says `why`.
+fn assert_refused(out: &Output, why: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(why), "wanted `{why}` in: {stderr}");
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    common::assert_matches_published_schema(&doc);
+    doc
+}
+
+fn seed(group: &PrivateGroup, prefix: &str, database: &str, users: &str) {
+    json(&tool(
+        prefix,
+        &[
+            "seed",
+            "--database-url",
+            &group.url(database),
+            "--users",
+            users,
+            "-o",
+            "json",
+        ],
+    ));
+}
+
+/// Every strategy on one seat, its users spread over a multi-primary group's members: one
+/// winner each, every certification failure retried into a lost race, the audit clean.
+fn assert_one_winner_per_strategy(url: &str, prefix: &str) -> u64 {
+    let doc = json(&tool(
+        prefix,
+        &[
+            "reserve",
+            "--database-url",
+            url,
+            "--load",
+            "--seats",
+            "hot",
+            "--users",
+            "100",
+            "-c",
+            "32",
+            "--strategy",
+            "pessimistic",
+            "--strategy",
+            "optimistic",
+            "--strategy",
+            "conditional",
+            "--strategy",
+            "redis-lock",
+            "--no-pay",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(doc["violations"], serde_json::json!([]), "{doc:#}");
+    let mut certification_failures = 0;
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["succeeded"], 1, "one winner: {r:#}");
+        assert_eq!(r["errors"], 0, "{r:#}");
+        assert_eq!(r["conflicts"], 99, "{r:#}");
+        certification_failures += r["certification_failures"].as_u64().unwrap();
+    }
+    certification_failures
+}
+
+/// `reserve --load` with `member` SIGKILLed 1.5 s in: the run ends on the others with no
+/// error, at least one step moved to another member, no acknowledged reservation missing,
+/// the audit clean.
+fn assert_a_lost_member_loses_nothing(
+    group: &PrivateGroup,
+    prefix: &str,
+    database: &str,
+    member: u16,
+) -> Value {
+    let url = group.url(database);
+    let load = Command::new(env!("CARGO_BIN_EXE_concert-bench"))
+        .args([
+            "--key-prefix",
+            prefix,
+            "-q",
+            "reserve",
+            "--database-url",
+            &url,
+            "--load",
+        ])
+        .args([
+            "--seats",
+            "spread",
+            "--users",
+            "3000",
+            "-c",
+            "32",
+            "--strategy",
+            "conditional",
+        ])
+        .args(["-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    group.kill(member);
+    let out = load.wait_with_output().unwrap();
+    let doc = json(&out);
+    let r = &doc["results"][0];
+    assert_eq!(doc["violations"], serde_json::json!([]), "{doc:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    assert_eq!(r["acknowledged_lost"], 0, "{r:#}");
+    assert!(
+        r["member_lost_retries"].as_u64().unwrap() > 0,
+        "the kill came after the run: {r:#}"
+    );
+    assert_eq!(r["attempts"], 3000, "{r:#}");
+    doc
+}
+
+#[test]
+fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
+    let group = PrivateGroup::start(Engine::Galera);
+    let prefix = Prefix::new();
+    let prefix = &prefix.0;
+    let database = "cb_group";
+    seed(&group, prefix, database, "3000");
+
+    // A member named alone, and a plain server named as a group.
+    let alone = tool(
+        prefix,
+        &[
+            "reserve",
+            "--audit",
+            "--database-url",
+            &group.member_url(1, database),
+        ],
+    );
+    assert_refused(
+        &alone,
+        "is a member of a Galera group of 3, named as a single server",
+    );
+    let plain_host = common::server_url()
+        .trim_start_matches("mysql://")
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .to_string();
+    let mixed = format!(
+        "mysql://root@{plain_host},127.0.0.1:{}/{database}",
+        group.base
+    );
+    assert_refused(
+        &tool(prefix, &["reserve", "--audit", "--database-url", &mixed]),
+        "is a plain",
+    );
+
+    // A donor: nothing is written, not even the database `seed` would create.
+    group.sql(1, "SET GLOBAL wsrep_desync = ON");
+    group.wait_until(
+        1,
+        "SHOW STATUS LIKE 'wsrep_local_state_comment'",
+        "wsrep_local_state_comment\tDonor/Desynced",
+    );
+    let refused = tool(
+        prefix,
+        &[
+            "seed",
+            "--database-url",
+            &group.url("cb_never"),
+            "--users",
+            "10",
+        ],
+    );
+    assert_refused(&refused, "not Synced");
+    group.sql(1, "SET GLOBAL wsrep_desync = OFF");
+    group.wait_until(
+        1,
+        "SHOW STATUS LIKE 'wsrep_local_state_comment'",
+        "wsrep_local_state_comment\tSynced",
+    );
+
+    // A node cut off from the others is a non-primary component: no quorum, refused.
+    group.sql(2, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
+    group.wait_until(
+        2,
+        "SHOW STATUS LIKE 'wsrep_cluster_status'",
+        "wsrep_cluster_status\tnon-Primary",
+    );
+    let refused = tool(
+        prefix,
+        &[
+            "seed",
+            "--database-url",
+            &group.url("cb_never"),
+            "--users",
+            "10",
+        ],
+    );
+    assert_refused(&refused, "lost quorum");
+    group.sql(2, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
+    group.wait_until(
+        2,
+        "SHOW STATUS LIKE 'wsrep_local_state_comment'",
+        "wsrep_local_state_comment\tSynced",
+    );
+    assert_eq!(
+        group.sql(0, "SHOW DATABASES LIKE 'cb_never'"),
+        "",
+        "a refusal wrote nothing"
+    );
+
+    // Every node takes writes: the hot seat is decided by certification.
+    assert_one_winner_per_strategy(&group.url(database), prefix);
+
+    let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 1);
+    eprintln!("galera, node killed: {}", doc["results"][0]);
+}
+
+#[test]
+fn a_group_replication_primary_killed_mid_run_is_followed_and_a_lost_quorum_refused() {
+    let group = PrivateGroup::start(Engine::GroupReplication);
+    let prefix = Prefix::new();
+    let prefix = &prefix.0;
+    let database = "cb_group";
+    seed(&group, prefix, database, "3000");
+
+    let alone = tool(
+        prefix,
+        &[
+            "reserve",
+            "--audit",
+            "--database-url",
+            &group.member_url(0, database),
+        ],
+    );
+    assert_refused(
+        &alone,
+        "is a member of a Group Replication group of 3, named as a single server",
+    );
+    let b = group.base;
+    let secondaries = format!(
+        "mysql://root@127.0.0.1:{},127.0.0.1:{}/{database}",
+        b + 1,
+        b + 2
+    );
+    assert_refused(
+        &tool(
+            prefix,
+            &["reserve", "--audit", "--database-url", &secondaries],
+        ),
+        "the group's primary",
+    );
+
+    // The first member is the primary; killed mid-run, the group elects another.
+    let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 0);
+    eprintln!("group replication, primary killed: {}", doc["results"][0]);
+
+    // The two left, multi-primary: the hot seat is decided by certification (the dead
+    // member is named too, and left out with a warning).
+    group.wait_until(
+        1,
+        "SELECT COUNT(*) FROM performance_schema.replication_group_members",
+        "2",
+    );
+    group.sql(1, "SELECT group_replication_switch_to_multi_primary_mode()");
+    group.wait_until(2, "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY'", "2");
+    assert_one_winner_per_strategy(&group.url(database), prefix);
+
+    // One of two lost: the last member is a minority, and the tool refuses to write.
+    group.kill(2);
+    group.wait_until(
+        1,
+        "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'UNREACHABLE'",
+        "1",
+    );
+    let refused = tool(
+        prefix,
+        &[
+            "seed",
+            "--database-url",
+            &group.url("cb_never"),
+            "--users",
+            "10",
+        ],
+    );
+    assert_refused(&refused, "lost quorum");
+}

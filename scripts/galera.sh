@@ -89,6 +89,10 @@ stop_all() {
     [ $alive = 0 ] && break
     sleep 0.5
   done
+  # A node left in a non-primary component may not finish shutting down: it is killed.
+  for n in $nodes; do
+    [ -f "$dir/node$n.pid" ] && kill -9 "$(cat "$dir/node$n.pid")" 2>/dev/null || true
+  done
   rm -rf "$dir"
 }
 

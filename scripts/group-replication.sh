@@ -86,6 +86,11 @@ stop_all() {
     [ $alive = 0 ] && break
     sleep 0.5
   done
+  # A member left in a minority may wait forever to leave its group: it is killed.
+  for m in $members; do
+    local pid; pid=$(ours "$m")
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  done
   for m in $members; do rm -rf "$root$(datadir_of "$m")"; done
 }
 

@@ -447,4 +447,6 @@ fn a_group_replication_primary_killed_mid_run_is_followed_and_a_lost_quorum_refu
         ],
     );
     assert_refused(&refused, "lost quorum");
+    // A minority member waits to leave its group when stopped: it is killed instead.
+    group.kill(1);
 }

@@ -22,7 +22,9 @@ pub const GLOBAL: &str = "Global options";
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = GLOBAL)]
 pub struct ConnectOpts {
-    /// MySQL/MariaDB URL; `seed` creates the database it names if missing.
+    /// MySQL/MariaDB URL; `seed` creates the database it names if missing. A Galera cluster
+    /// or Group Replication group by listing every member:
+    /// mysql://user@host1:3306,host2:3306,host3:3306/db (writes follow the primary).
     #[arg(
         long,
         env = "DATABASE_URL",

@@ -458,12 +458,8 @@ impl BoundedDdl {
 /// deadlocks): worth retrying later, and never proof that the work itself is broken.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Tls(_) => true,
+        _ if is_connection_lost(err) => true,
         // Too many connections, shutdown in progress, lock wait timeout, deadlock, query
         // interrupted, read-only (a failover), connection killed, server gone away or lost.
         sqlx::Error::Database(_) => matches!(
@@ -472,6 +468,18 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         ),
         _ => false,
     }
+}
+
+/// The connection broke, was refused, or none could be had in time.
+fn is_connection_lost(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
 }
 
 /// Whether the server aborted a transaction for a conflict it found, leaving nothing behind:
@@ -487,11 +495,7 @@ pub fn is_aborted_commit(err: &sqlx::Error) -> bool {
 /// elsewhere ([`super::group::Writers`]).
 pub fn is_member_lost(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
+        _ if is_connection_lost(err) => true,
         // 1047 a Galera node outside the primary component, 1053 shutdown, 1290 and 1792
         // read-only, 1836 read-only mode, 1927 connection killed, 2006 and 2013 server gone,
         // 3100 Group Replication's commit hook failed (the member left the group).

@@ -190,11 +190,7 @@ fn galera_writers(hosts: &[String], answered: &[(usize, Membership)]) -> Result<
             size,
         } = membership
         else {
-            bail!(
-                "{} is not a Galera node, but {} is: --database-url must name the members of one group",
-                hosts[*i],
-                hosts[answered[0].0]
-            );
+            return Err(other_engine(hosts, answered, *i, Engine::Galera));
         };
         clusters.entry(cluster.clone()).or_insert(*i);
         if status != "Primary" {
@@ -211,15 +207,35 @@ fn galera_writers(hosts: &[String], answered: &[(usize, Membership)]) -> Result<
         }
         writers.push(*i);
     }
-    if clusters.len() > 1 {
-        let hosts_of: Vec<&str> = clusters.values().map(|&i| hosts[i].as_str()).collect();
+    one_group(hosts, &clusters, Engine::Galera)?;
+    Ok(writers)
+}
+
+/// Refuses hosts of several groups: `groups` maps each group's id to one host of it.
+fn one_group(hosts: &[String], groups: &HashMap<String, usize>, engine: Engine) -> Result<()> {
+    if groups.len() > 1 {
+        let hosts_of: Vec<&str> = groups.values().map(|&i| hosts[i].as_str()).collect();
         bail!(
-            "--database-url names members of {} different Galera clusters ({}): list the members of one",
-            clusters.len(),
+            "--database-url names members of {} different {engine} groups ({}): list the members of one",
+            groups.len(),
             hosts_of.join(" and ")
         );
     }
-    Ok(writers)
+    Ok(())
+}
+
+/// The refusal of a host of another engine than the first that answered.
+fn other_engine(
+    hosts: &[String],
+    answered: &[(usize, Membership)],
+    i: usize,
+    engine: Engine,
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} is not a {engine} member, but {} is: --database-url must name the members of one group",
+        hosts[i],
+        hosts[answered[0].0]
+    )
 }
 
 fn group_replication_writers(
@@ -238,11 +254,7 @@ fn group_replication_writers(
             single_primary,
         } = membership
         else {
-            bail!(
-                "{} is not a Group Replication member, but {} is: --database-url must name the members of one group",
-                hosts[*i],
-                hosts[answered[0].0]
-            );
+            return Err(other_engine(hosts, answered, *i, Engine::GroupReplication));
         };
         groups.entry(group.clone()).or_insert(*i);
         host_of.insert(server_uuid.clone(), *i);
@@ -269,14 +281,7 @@ fn group_replication_writers(
         }
         view_of_first.get_or_insert((view, *single_primary));
     }
-    if groups.len() > 1 {
-        let hosts_of: Vec<&str> = groups.values().map(|&i| hosts[i].as_str()).collect();
-        bail!(
-            "--database-url names members of {} different Group Replication groups ({}): list the members of one",
-            groups.len(),
-            hosts_of.join(" and ")
-        );
-    }
+    one_group(hosts, &groups, Engine::GroupReplication)?;
     let (view, single_primary) = view_of_first.expect("at least one member answered");
     let mut writers = Vec::new();
     for (id, ..) in view
@@ -427,14 +432,16 @@ impl Writers {
     /// The pool for `key` (a user: the same user stays on one member while it lives), among
     /// those that still have a member (any, when none has: its failure is then reported).
     pub fn pick(&self, key: u64) -> usize {
+        // On every step of every attempt: counted, not collected.
         let members = self.members.lock().expect("writers");
-        let live: Vec<usize> = (0..members.len())
-            .filter(|&i| members[i].is_some())
-            .collect();
-        match live.len() {
-            0 => key as usize % members.len(),
-            n => live[key as usize % n],
+        let live = members.iter().filter(|m| m.is_some()).count();
+        if live == 0 {
+            return key as usize % members.len();
         }
+        (0..members.len())
+            .filter(|&i| members[i].is_some())
+            .nth(key as usize % live)
+            .expect("nth < live")
     }
 
     /// A connection that sees every write the group acknowledged, on a member that answers:

@@ -163,6 +163,21 @@ fn assert_refused(out: &Output, why: &str) {
     assert!(stderr.contains(why), "wanted `{why}` in: {stderr}");
 }
 
+/// `seed` of a new database on the group, which must be refused: nothing written, not even
+/// the database.
+fn seed_refused(group: &PrivateGroup, prefix: &str) -> Output {
+    tool(
+        prefix,
+        &[
+            "seed",
+            "--database-url",
+            &group.url("cb_never"),
+            "--users",
+            "10",
+        ],
+    )
+}
+
 fn json(out: &Output) -> Value {
     assert!(
         out.status.success(),
@@ -324,16 +339,7 @@ fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
         "SHOW STATUS LIKE 'wsrep_local_state_comment'",
         "wsrep_local_state_comment\tDonor/Desynced",
     );
-    let refused = tool(
-        prefix,
-        &[
-            "seed",
-            "--database-url",
-            &group.url("cb_never"),
-            "--users",
-            "10",
-        ],
-    );
+    let refused = seed_refused(&group, prefix);
     assert_refused(&refused, "not Synced");
     group.sql(1, "SET GLOBAL wsrep_desync = OFF");
     group.wait_until(
@@ -349,16 +355,7 @@ fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
         "SHOW STATUS LIKE 'wsrep_cluster_status'",
         "wsrep_cluster_status\tnon-Primary",
     );
-    let refused = tool(
-        prefix,
-        &[
-            "seed",
-            "--database-url",
-            &group.url("cb_never"),
-            "--users",
-            "10",
-        ],
-    );
+    let refused = seed_refused(&group, prefix);
     assert_refused(&refused, "lost quorum");
     group.sql(2, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'");
     group.wait_until(
@@ -436,16 +433,7 @@ fn a_group_replication_primary_killed_mid_run_is_followed_and_a_lost_quorum_refu
         "SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'UNREACHABLE'",
         "1",
     );
-    let refused = tool(
-        prefix,
-        &[
-            "seed",
-            "--database-url",
-            &group.url("cb_never"),
-            "--users",
-            "10",
-        ],
-    );
+    let refused = seed_refused(&group, prefix);
     assert_refused(&refused, "lost quorum");
     // A minority member waits to leave its group when stopped: it is killed instead.
     group.kill(1);

@@ -11,6 +11,7 @@ use crate::domain::queue::{Arrival, Policy};
 use crate::index_lab::slow_log;
 use crate::index_lab::workload::Workload;
 use crate::storage::db::Database;
+use crate::storage::group::ReadFrom;
 
 /// `--plot`, on every command that draws figures (query, explain, cache-bench, queue-sim,
 /// reserve).
@@ -93,6 +94,17 @@ impl WorkloadArgs {
         }
         workload.select(&self.scenarios)
     }
+}
+
+/// `--read-from`, on `query` and `cache-bench`: where their database reads go.
+#[derive(Debug, Clone, Copy, Default, Args, serde::Serialize)]
+pub struct ReadFromArgs {
+    /// Where the database reads go: `primary` (the server, or the group member that takes
+    /// the writes) or `replicas` (a secondary of the group --database-url lists, reading
+    /// what it has applied so far, as an application reading from replicas does). Writes
+    /// always go to the primary.
+    #[arg(long, value_enum, default_value_t)]
+    pub read_from: ReadFrom,
 }
 
 pub const HOUR: Duration = Duration::from_secs(3600);

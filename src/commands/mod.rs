@@ -15,6 +15,7 @@ pub mod report;
 pub mod reserve;
 pub mod schema;
 pub mod seed;
+pub mod staleness;
 pub mod worker;
 
 use std::path::Path;
@@ -153,6 +154,9 @@ registry! {
     /// Reproduce the whole write-up on scratch databases: an HTML page with every figure.
     #[command(after_help = report::EXAMPLES)]
     Report(report::ReportArgs),
+    /// How stale reads from a group's secondaries are: a write's visibility delay per consistency.
+    #[command(after_help = staleness::EXAMPLES)]
+    Staleness(staleness::StalenessArgs),
     /// Run the event relay and service consumers (the events flow's back end).
     #[command(after_help = worker::EXAMPLES)]
     Worker(worker::WorkerArgs),

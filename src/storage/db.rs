@@ -269,6 +269,8 @@ pub struct Database {
     pub server: ServerInfo,
     /// The group's members that take writes, the pool's first (one URL for a single server).
     pub writers: Vec<DatabaseUrl>,
+    /// The members `--read-from replicas` reads on (see [`group::Placement::readers`]).
+    pub readers: Vec<DatabaseUrl>,
     /// The URL as given: on a group, all its members.
     pub given_url: DatabaseUrl,
     pub group: Option<group::GroupInfo>,
@@ -312,6 +314,7 @@ impl Database {
             url: url.clone(),
             server: ServerInfo { flavor, version },
             writers: placement.writers.clone(),
+            readers: placement.readers,
             given_url: given.clone(),
             group: placement.group,
             warnings: placement.warnings,

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use sqlx::mysql::{MySql, MySqlConnection, MySqlPool};
+use sqlx::mysql::{MySql, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection};
 
-use super::db::{Database, DatabaseUrl, Flavor};
+use super::db::{Database, DatabaseUrl, Flavor, user_error};
 
 /// How long a member may take to answer before it counts as down: short, because the others
 /// are waiting and a group is expected to lose a member now and then.
@@ -58,6 +58,10 @@ pub struct GroupInfo {
 pub struct Placement {
     /// The members that take writes, each as a single-host URL; the first is the primary.
     pub writers: Vec<DatabaseUrl>,
+    /// The members `--read-from replicas` reads on, each as a single-host URL: a
+    /// single-primary group's ONLINE secondaries, or every member but the first writer of a
+    /// multi-primary group or Galera cluster. Empty for a single server.
+    pub readers: Vec<DatabaseUrl>,
     /// `None` for a single server.
     pub group: Option<GroupInfo>,
     /// Members left out, in words, for a warning.
@@ -96,6 +100,7 @@ pub async fn place(url: &DatabaseUrl) -> Result<Placement> {
         }
         return Ok(Placement {
             writers: vec![url.clone()],
+            readers: Vec::new(),
             group: None,
             warnings: Vec::new(),
         });
@@ -125,7 +130,7 @@ pub async fn place(url: &DatabaseUrl) -> Result<Placement> {
         .map(|(h, e)| format!("group member {h} does not answer ({e}): going on with the others"))
         .collect();
     let down: Vec<String> = down.into_iter().map(|(h, _)| h).collect();
-    let (engine, multi_primary, writers) = writers_of(&hosts, &answered)?;
+    let (engine, multi_primary, writers, readers) = roles_of(&hosts, &answered)?;
     Ok(Placement {
         group: Some(GroupInfo {
             engine,
@@ -134,6 +139,7 @@ pub async fn place(url: &DatabaseUrl) -> Result<Placement> {
             down,
         }),
         writers: writers.into_iter().map(|i| url.member(i)).collect(),
+        readers: readers.into_iter().map(|i| url.member(i)).collect(),
         warnings,
     })
 }
@@ -151,12 +157,13 @@ fn refuse_a_lone_member(url: &DatabaseUrl, membership: &Membership) -> Result<()
     )
 }
 
-/// The engine, whether all members write, and which of the answering hosts (by index) take
-/// the writes, primary first; or the one-line reason the group cannot be trusted.
-fn writers_of(
+/// The engine, whether all members write, which of the answering hosts (by index) take the
+/// writes, primary first, and which serve `--read-from replicas`; or the one-line reason the
+/// group cannot be trusted.
+fn roles_of(
     hosts: &[String],
     answered: &[(usize, Membership)],
-) -> Result<(Engine, bool, Vec<usize>)> {
+) -> Result<(Engine, bool, Vec<usize>, Vec<usize>)> {
     let named = hosts.len();
     for (i, membership) in answered {
         if let Membership::Plain(flavor) = membership {
@@ -169,11 +176,18 @@ fn writers_of(
     }
     match &answered[0].1 {
         Membership::Galera { .. } => {
-            galera_writers(hosts, answered).map(|w| (Engine::Galera, true, w))
+            let writers = galera_writers(hosts, answered)?;
+            let readers = writers[1..].to_vec();
+            Ok((Engine::Galera, true, writers, readers))
         }
         Membership::GroupReplication { single_primary, .. } => {
-            group_replication_writers(hosts, answered)
-                .map(|w| (Engine::GroupReplication, !single_primary, w))
+            let (writers, secondaries) = group_replication_roles(hosts, answered)?;
+            let readers = if *single_primary {
+                secondaries
+            } else {
+                writers[1..].to_vec()
+            };
+            Ok((Engine::GroupReplication, !single_primary, writers, readers))
         }
         Membership::Plain(_) => unreachable!("refused above"),
     }
@@ -238,10 +252,11 @@ fn other_engine(
     )
 }
 
-fn group_replication_writers(
+/// The named ONLINE primaries (the writers) and secondaries of a Group Replication group.
+fn group_replication_roles(
     hosts: &[String],
     answered: &[(usize, Membership)],
-) -> Result<Vec<usize>> {
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let mut groups = HashMap::new();
     // Which named host each server UUID is.
     let mut host_of = HashMap::new();
@@ -305,7 +320,13 @@ fn group_replication_writers(
         );
     }
     writers.sort_unstable();
-    Ok(writers)
+    let mut secondaries: Vec<usize> = view
+        .iter()
+        .filter(|(_, state, role)| state == "ONLINE" && role == "SECONDARY")
+        .filter_map(|(id, ..)| host_of.get(id).copied())
+        .collect();
+    secondaries.sort_unstable();
+    Ok((writers, secondaries))
 }
 
 /// Asks one server what it is, on a connection of its own (no database selected: `seed` may
@@ -449,14 +470,12 @@ impl Writers {
     /// transactions before it (`group_replication_consistency = BEFORE`).
     pub async fn reading_every_write(&self) -> Result<PoolConnection<MySql>> {
         let mut conn = self.pools[self.pick(0)].acquire().await?;
-        let wait = match self.engine {
-            None => return Ok(conn),
-            Some(Engine::Galera) => "SET SESSION wsrep_sync_wait = 1",
-            Some(Engine::GroupReplication) => {
-                "SET SESSION group_replication_consistency = 'BEFORE'"
-            }
+        let Some(engine) = self.engine else {
+            return Ok(conn);
         };
-        sqlx::query(wait).execute(&mut *conn).await?;
+        sqlx::query(Consistency::Before.setting(engine))
+            .execute(&mut *conn)
+            .await?;
         // Returned to the pool afterwards: the setting must not outlive this read.
         conn.close_on_drop();
         Ok(conn)
@@ -515,6 +534,160 @@ impl Writers {
             }
         }
         *replaced = Instant::now();
+        Ok(())
+    }
+}
+
+/// Where `query` and `cache-bench` send their database reads (`--read-from`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFrom {
+    /// The server, or the group member that takes the writes.
+    #[default]
+    Primary,
+    /// A secondary of the group --database-url names (on Galera or a multi-primary group, a
+    /// member other than the one written to); its reads see a write once it has applied it.
+    Replicas,
+}
+
+impl ReadFrom {
+    /// Refuses `replicas` on a URL that names one server, before anything connects.
+    pub fn check(self, url: &DatabaseUrl) -> Result<()> {
+        if self == ReadFrom::Replicas && !url.names_a_group() {
+            bail!(
+                "--read-from replicas needs a group, and --database-url names one server: list the group's members (mysql://user@host1:port1,host2:port2,host3:port3/{})",
+                url.database()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How a read on a group member waits for the writes committed elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Consistency {
+    /// Answers from what the member has applied so far (Group Replication's `EVENTUAL`,
+    /// Galera's `wsrep_sync_wait = 0`): no wait, possibly stale.
+    Eventual,
+    /// First applies every transaction the group committed before the read began (Group
+    /// Replication's `BEFORE`, Galera's `wsrep_sync_wait = 1`): never stale, slower.
+    Before,
+}
+
+impl Consistency {
+    /// The session setting that asks `engine` for this consistency.
+    pub fn setting(self, engine: Engine) -> &'static str {
+        match (engine, self) {
+            (Engine::Galera, Consistency::Eventual) => "SET SESSION wsrep_sync_wait = 0",
+            (Engine::Galera, Consistency::Before) => "SET SESSION wsrep_sync_wait = 1",
+            (Engine::GroupReplication, Consistency::Eventual) => {
+                "SET SESSION group_replication_consistency = 'EVENTUAL'"
+            }
+            (Engine::GroupReplication, Consistency::Before) => {
+                "SET SESSION group_replication_consistency = 'BEFORE'"
+            }
+        }
+    }
+
+    /// What the engine calls it, for a report.
+    pub fn engine_name(self, engine: Engine) -> &'static str {
+        match (engine, self) {
+            (Engine::Galera, Consistency::Eventual) => "wsrep_sync_wait=0",
+            (Engine::Galera, Consistency::Before) => "wsrep_sync_wait=1",
+            (Engine::GroupReplication, Consistency::Eventual) => "EVENTUAL",
+            (Engine::GroupReplication, Consistency::Before) => "BEFORE",
+        }
+    }
+}
+
+/// The pool a command's reads go through: the primary's own, or one on a secondary.
+pub struct Reader {
+    pub pool: MySqlPool,
+    /// The member it reads on.
+    pub url: DatabaseUrl,
+    /// The group's engine when the pool is on a secondary.
+    engine: Option<Engine>,
+}
+
+impl Reader {
+    /// The reads' pool for `--read-from`: on a secondary, `max` connections of its own
+    /// reading with [`Consistency::Eventual`], as an application reading from replicas does.
+    pub async fn open(db: &Database, read_from: ReadFrom, max: u32) -> Result<Self> {
+        if read_from == ReadFrom::Primary {
+            return Ok(Self {
+                pool: db.pool.clone(),
+                url: db.url.clone(),
+                engine: None,
+            });
+        }
+        read_from.check(&db.given_url)?;
+        let Some(group) = &db.group else {
+            bail!(
+                "--read-from replicas: {} is not a group",
+                db.url.host_port()
+            );
+        };
+        let Some(url) = db.readers.first() else {
+            bail!(
+                "--read-from replicas: no member of the {} group but the one written to answers ONLINE/Synced among {}: read from the primary, or bring a member back",
+                group.engine,
+                db.given_url.host_port()
+            );
+        };
+        Self::on_member(url, group.engine, Consistency::Eventual, max).await
+    }
+
+    /// A pool of `max` connections on one member, every session reading with `consistency`.
+    pub async fn on_member(
+        url: &DatabaseUrl,
+        engine: Engine,
+        consistency: Consistency,
+        max: u32,
+    ) -> Result<Self> {
+        let setting = consistency.setting(engine);
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(MEMBER_TIMEOUT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move { sqlx::query(setting).execute(conn).await.map(|_| ()) })
+            })
+            .connect_with(url.options(true)?)
+            .await
+            .map_err(|e| user_error(e, url))?;
+        Ok(Self {
+            pool,
+            url: url.clone(),
+            engine: Some(engine),
+        })
+    }
+
+    /// The member it reads on, `host:port`.
+    pub fn member(&self) -> String {
+        self.url.host_port()
+    }
+
+    /// Whether the reads go to a secondary (`--read-from replicas`), not the primary.
+    pub fn on_secondary(&self) -> bool {
+        self.engine.is_some()
+    }
+
+    /// Waits until the member has applied every write the group committed so far (the
+    /// indexes a run just created, the rows a seed loaded): reads timed on a member still
+    /// applying them would time another database.
+    pub async fn catch_up(&self) -> Result<(), sqlx::Error> {
+        let Some(engine) = self.engine else {
+            return Ok(());
+        };
+        let mut conn = self.pool.acquire().await?;
+        // The setting must not outlive this read.
+        conn.close_on_drop();
+        sqlx::query(Consistency::Before.setting(engine))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
         Ok(())
     }
 }

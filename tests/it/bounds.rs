@@ -148,6 +148,11 @@ const CASES: &[(&str, &[&str], &str)] = &[
     ("seed", &["--scale", "1001"], "--scale"),
     ("seed", &["--connections", "65"], "--connections"),
     ("seed", &["--batch-rows", "65536"], "--batch-rows"),
+    // staleness
+    ("staleness", &["--probes", "0"], "--probes"),
+    ("staleness", &["--probes", "100001"], "--probes"),
+    ("staleness", &["--timeout", "11m"], "10m"),
+    ("query", &["--read-from", "secondary"], "--read-from"),
     // worker
     ("worker", &["--for", "8761h"], "more than a year"),
     ("worker", &["--claim-after", "2h"], "1h"),

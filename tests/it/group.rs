@@ -244,6 +244,84 @@ fn assert_one_winner_per_strategy(url: &str, prefix: &str) -> u64 {
     certification_failures
 }
 
+/// Reads on the secondaries: `staleness` finds none stale under `before` and every write
+/// visible in the end, `query` and `cache-bench --read-from replicas` time reads on a member
+/// that is not the one written to.
+fn assert_replicas_read(group: &PrivateGroup, prefix: &str, database: &str) {
+    let url = group.url(database);
+    let doc = json(&tool(
+        prefix,
+        &[
+            "staleness",
+            "--database-url",
+            &url,
+            "--probes",
+            "30",
+            "-o",
+            "json",
+        ],
+    ));
+    let primary = doc["primary"].clone();
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "2 secondaries x 2 consistencies: {doc:#}");
+    for r in results {
+        assert_ne!(r["member"], primary, "{doc:#}");
+        assert_eq!(r["never_visible"], 0, "{r:#}");
+        assert_eq!(r["visible_after"]["count"], 30, "{r:#}");
+        if r["consistency"] == "before" {
+            assert_eq!(r["stale_first_reads"], 0, "{r:#}");
+        }
+    }
+    eprintln!("staleness: {results:?}");
+    let query = json(&tool(
+        prefix,
+        &[
+            "query",
+            "--database-url",
+            &url,
+            "--read-from",
+            "replicas",
+            "--scenario",
+            "seat_by_id",
+            "--iterations",
+            "3",
+            "--warmup",
+            "0",
+            "--server-runs",
+            "1",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(query["read_from"], "replicas", "{query:#}");
+    assert_ne!(query["reads_on"], primary, "{query:#}");
+    let cache = json(&tool(
+        prefix,
+        &[
+            "cache-bench",
+            "--database-url",
+            &url,
+            "--read-from",
+            "replicas",
+            "--workload",
+            "concert_detail",
+            "--strategy",
+            "none",
+            "--requests",
+            "200",
+            "-c",
+            "4",
+            "--stampede-clients",
+            "0",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_ne!(cache["settings"]["reads_on"], primary, "{cache:#}");
+    assert_eq!(cache["results"][0]["errors"], 0, "{cache:#}");
+    assert_eq!(cache["results"][0]["requests"], 200, "{cache:#}");
+}
+
 /// `reserve --load` with `member` SIGKILLed 1.5 s in: the run ends on the others with no
 /// error, at least one step moved to another member, no acknowledged reservation missing,
 /// the audit clean.
@@ -371,6 +449,7 @@ fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
 
     // Every node takes writes: the hot seat is decided by certification.
     assert_one_winner_per_strategy(&group.url(database), prefix);
+    assert_replicas_read(&group, prefix, database);
 
     let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 1);
     eprintln!("galera, node killed: {}", doc["results"][0]);
@@ -410,6 +489,8 @@ fn a_group_replication_primary_killed_mid_run_is_followed_and_a_lost_quorum_refu
         ),
         "the group's primary",
     );
+
+    assert_replicas_read(&group, prefix, database);
 
     // The first member is the primary; killed mid-run, the group elects another.
     let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 0);

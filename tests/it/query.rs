@@ -159,6 +159,21 @@ async fn refusals_are_clear_and_change_nothing() {
         );
         assert!(err.contains(expected), "{variant}: {err}");
     }
+    // Reads on a secondary, or a secondary's staleness, need a group.
+    for (args, expected) in [
+        (
+            &["query", "--read-from", "replicas"][..],
+            "--read-from replicas needs a group",
+        ),
+        (
+            &["cache-bench", "--read-from", "replicas"],
+            "--read-from replicas needs a group",
+        ),
+        (&["staleness"], "names one server"),
+    ] {
+        let err = format!("{:#}", db.run(args).await.unwrap_err());
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
     assert_eq!(schema_snapshot(&db).await, before);
 }
 

@@ -8,8 +8,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Workload;
-use crate::commands::flags::duration_up_to;
 use crate::commands::flags::{DAY, parse_fraction};
+use crate::commands::flags::{ReadFromArgs, duration_up_to};
 use crate::domain::concerts::{CacheLevel, Invalidation};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -26,6 +26,8 @@ Examples:
   concert-bench cache-bench --workload concert_list -c 50 --anchor
   concert-bench cache-bench --workload mixed --write-ratio 0.1 --duration 5s
   concert-bench cache-bench --workload concert_detail --rate 2000      # open loop
+  concert-bench --database-url mysql://root@h1:3306,h2:3306,h3:3306/concert_bench \
+    cache-bench --workload mixed --read-from replicas    # misses read a secondary
   concert-bench -o json cache-bench | jq '.results[] | {workload, strategy, throughput_rps}'";
 
 #[derive(Debug, Clone, Args, Serialize)]
@@ -89,6 +91,9 @@ pub struct CacheBenchArgs {
     /// Seed for which concert, seat and operation each request picks.
     #[arg(long, default_value_t = 42)]
     pub rng_seed: u64,
+
+    #[command(flatten)]
+    pub reads: ReadFromArgs,
 
     #[command(flatten)]
     #[serde(skip)]

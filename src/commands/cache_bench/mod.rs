@@ -27,6 +27,7 @@ use crate::keyspace::{self, KeyPrefix};
 use crate::measure::anchor;
 use crate::render::output::{Ratio, Report};
 use crate::render::progress;
+use crate::storage::group::Reader;
 use crate::storage::{db, schema};
 use load::{CellOutcome, Load, Targets};
 
@@ -103,6 +104,7 @@ pub async fn run(ctx: &Context, args: &CacheBenchArgs) -> Result<Report> {
 
 /// Every cell, the stampede and the anchor, as the typed report.
 pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchReport> {
+    args.reads.read_from.check(&ctx.database)?;
     let db = schema::connect_seeded(&ctx.database, args.clients.min(64)).await?;
     let redis = keyspace::connect(&ctx.redis).await?;
     // One connection per core for the cached reads (see `RedisCache`).
@@ -110,8 +112,16 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
     for _ in 1..CACHE_CONNECTIONS {
         redis_conns.push(keyspace::connect(&ctx.redis).await?);
     }
+    let reader = Reader::open(&db, args.reads.read_from, args.clients.min(64)).await?;
+    reader
+        .catch_up()
+        .await
+        .map_err(|e| db::user_error(e, &reader.url))?;
     // Every connection the clients will use is opened before any cell is timed.
     db::open_connections(&db.pool, args.clients).await?;
+    if reader.on_secondary() {
+        db::open_connections(&reader.pool, args.clients).await?;
+    }
     let targets = Targets::load(&db.pool).await?;
     // Everything this run caches lives under its own sub-namespace, removed at the end.
     let namespace = KeyPrefix::parse(&format!("{}cache:", ctx.key_prefix.as_str()))?;
@@ -131,7 +141,7 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
             fail_open: args.fail_open,
         };
         let service = Arc::new(ConcertService::new(
-            ConcertRepository::new(db.pool.clone()),
+            repository(&db, &reader),
             redis_conns.clone(),
             &ctx.key_prefix,
             &format!("{run_id}-{i}"),
@@ -164,7 +174,7 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
                 fail_open: false,
             };
             let service = Arc::new(ConcertService::new(
-                ConcertRepository::new(db.pool.clone()),
+                repository(&db, &reader),
                 redis_conns.clone(),
                 &ctx.key_prefix,
                 &format!("{run_id}-stampede-{single_flight}"),
@@ -219,11 +229,19 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
             namespace.as_str()
         ));
     }
-    Ok(report(args, &outcomes, &stampede, anchor, redis_masters))
+    Ok(report(
+        args,
+        &reader.member(),
+        &outcomes,
+        &stampede,
+        anchor,
+        redis_masters,
+    ))
 }
 
 fn report(
     args: &CacheBenchArgs,
+    reads_on: &str,
     outcomes: &[(Cell, CellOutcome)],
     stampede: &[(bool, u64)],
     anchor: Option<anchor::AnchorRun>,
@@ -274,6 +292,8 @@ fn report(
             ttl_ms: args.ttl.as_millis() as u64,
             single_flight: args.single_flight,
             fail_open: args.fail_open,
+            read_from: args.reads.read_from,
+            reads_on: reads_on.to_string(),
         },
         results,
         stampede,
@@ -335,5 +355,15 @@ impl crate::commands::Subcommand for CacheBenchArgs {
 
     async fn run(&self, ctx: &Context) -> Result<Report> {
         run(ctx, self).await
+    }
+}
+
+/// A cell's repository: writes on the primary, reads where `--read-from` says.
+fn repository(db: &db::Database, reader: &Reader) -> ConcertRepository {
+    let repository = ConcertRepository::new(db.pool.clone());
+    if reader.on_secondary() {
+        repository.reading_from(reader.pool.clone())
+    } else {
+        repository
     }
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::flags::HOUR;
-use crate::commands::flags::{WorkloadArgs, duration_up_to};
+use crate::commands::flags::{ReadFromArgs, WorkloadArgs, duration_up_to};
 
 pub(crate) const EXAMPLES: &str = "\
 Variants are per-query index hints, so the schema is never changed:
@@ -23,6 +23,8 @@ Examples:
   concert-bench query --variant week8 --variant seat-only=seat(performance_id)
   concert-bench query --scenario concert_detail --scales 1,10   # how the gap grows with the data
   concert-bench query --workload my-queries.sql --variant none   # your own statements
+  concert-bench --database-url mysql://root@h1:3306,h2:3306,h3:3306/concert_bench \
+    query --read-from replicas                # timed on a secondary of a group
   concert-bench -o json query > week8.json";
 
 #[derive(Debug, Clone, Args, Serialize)]
@@ -61,6 +63,9 @@ pub struct QueryArgs {
 
     #[command(flatten)]
     pub workload: WorkloadArgs,
+
+    #[command(flatten)]
+    pub reads: ReadFromArgs,
 
     #[command(flatten)]
     #[serde(skip)]

@@ -14,7 +14,7 @@ pub use report::{
     WriteupFigures,
 };
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::context::Context;
 use crate::index_lab::experiment::{
@@ -27,6 +27,7 @@ use crate::measure::stats::{Samples, speedup};
 use crate::render::output::Report;
 use crate::render::progress;
 use crate::storage::db::{Database, user_error};
+use crate::storage::group::{ReadFrom, Reader};
 
 /// One scenario under one variant.
 struct Measured {
@@ -38,6 +39,7 @@ struct Measured {
 }
 
 pub async fn run(ctx: &Context, args: &QueryArgs) -> Result<Report> {
+    args.reads.read_from.check(&ctx.database)?;
     if !args.scales.is_empty() {
         let sweep = Box::pin(sweep::run(ctx, args)).await?;
         return Report::of(&QueryDocument::Sweep(sweep));
@@ -65,6 +67,12 @@ async fn run_variants(
     args: &QueryArgs,
     scratch: Option<&ScratchIndexes>,
 ) -> Result<QueryReport> {
+    let read_from = args.reads.read_from;
+    if read_from == ReadFrom::Replicas && args.workload.allow_writes {
+        bail!(
+            "--allow-writes cannot run with --read-from replicas: a secondary takes no writes; time the writes on the primary"
+        );
+    }
     let rounds = (args.warmup + args.iterations).max(args.server_runs) as usize;
     let Experiment {
         db,
@@ -83,7 +91,18 @@ async fn run_variants(
         scratch,
     )
     .await?;
-    let url = &db.url;
+    // The reads timed on a secondary run there only once it has applied this run's indexes
+    // (and whatever else the group committed before).
+    let reader = Reader::open(&db, read_from, 1).await?;
+    let url = &reader.url;
+    if reader.on_secondary() {
+        reader.catch_up().await.map_err(|e| user_error(e, url))?;
+        conn = reader
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| user_error(e, url))?;
+    }
 
     let bars = progress::multi(ctx.progress_visible());
     let per_pair = u64::from(args.warmup + args.iterations + args.server_runs);
@@ -161,6 +180,8 @@ async fn run_variants(
         args,
     );
     report.query_cache = query_cache;
+    report.read_from = read_from;
+    report.reads_on = reader.member();
     Ok(report)
 }
 
@@ -217,6 +238,8 @@ fn report(
         comparisons,
         created_indexes: Vec::new(),
         query_cache: String::new(),
+        read_from: ReadFrom::Primary,
+        reads_on: String::new(),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::measure::stats::Latency;
 use crate::render::output::{CommandReport, Table};
 use crate::render::plot::{Axis, Estimate, Figure, Marks, Series};
 use crate::storage::db::{Flavor, ServerInfo};
+use crate::storage::group::ReadFrom;
 
 /// The write-up's own figures (MySQL, the original project), shown beside ours.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -70,6 +71,9 @@ pub struct QueryReport {
     /// The server's query cache as the run found it (MariaDB's `query_cache_type` and
     /// `query_cache_size`): when on, a repeated SELECT may be timed from the cache.
     pub query_cache: String,
+    pub read_from: ReadFrom,
+    /// The member the statements were timed on, `host:port`.
+    pub reads_on: String,
 }
 
 /// One scenario under one variant.
@@ -251,6 +255,14 @@ fn variants_notes(r: &QueryReport) -> Vec<String> {
         ),
         format!("Workload: {}.", r.workload),
         format!("Query cache: {}.", r.query_cache),
+        format!(
+            "Timed on {}{}.",
+            r.reads_on,
+            match r.read_from {
+                ReadFrom::Primary => "",
+                ReadFrom::Replicas => ", a secondary (--read-from replicas), after it had applied the run's indexes",
+            }
+        ),
         "Speedup intervals: bootstrap 95% (10,000 resamples) of the noise within this run; they do not cover drift between runs, which only repeated runs show.".into(),
     ];
     notes.extend(r.statements.iter().filter_map(StatementSummary::note));

@@ -318,6 +318,8 @@ fn stage_subset(main: &query::QueryReport, large: &query::QueryReport) -> query:
             .collect(),
         created_indexes: Vec::new(),
         query_cache: main.query_cache.clone(),
+        read_from: main.read_from,
+        reads_on: main.reads_on.clone(),
     }
 }
 

@@ -92,7 +92,10 @@ pub const DETAIL_SQL: &str = "SELECT c.id, c.title, p.id, p.starts_at, s.id, s.s
 /// Reads and writes the concert tables; counts the queries it sends, which is how a benchmark
 /// knows how much a cache spared the database.
 pub struct ConcertRepository {
+    /// Writes (and the reads inside a write) go here: the primary.
     pool: MySqlPool,
+    /// Plain reads go here when set: a pool on a secondary (`--read-from replicas`).
+    reads: Option<MySqlPool>,
     queries: AtomicU64,
 }
 
@@ -111,11 +114,25 @@ type DetailRow = (
 );
 
 impl ConcertRepository {
+    /// Reads and writes on `pool`.
     pub fn new(pool: MySqlPool) -> Self {
         Self {
             pool,
+            reads: None,
             queries: AtomicU64::new(0),
         }
+    }
+
+    /// The same, its plain reads on `reads` (a secondary's pool).
+    pub fn reading_from(self, reads: MySqlPool) -> Self {
+        Self {
+            reads: Some(reads),
+            ..self
+        }
+    }
+
+    fn read_pool(&self) -> &MySqlPool {
+        self.reads.as_ref().unwrap_or(&self.pool)
     }
 
     pub fn queries(&self) -> u64 {
@@ -124,14 +141,14 @@ impl ConcertRepository {
 
     /// Database connections open in its pool now (a benchmark checks none opens while timed).
     pub fn connections(&self) -> u32 {
-        self.pool.size()
+        self.pool.size() + self.reads.as_ref().map_or(0, MySqlPool::size)
     }
 
     /// The `concerts_with_dates` scenario query (`workloads/week8.sql`), grouped into one
     /// listing per concert.
     pub async fn list(&self) -> Result<Vec<ConcertListing>, ServiceError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        let rows: Vec<ListingRow> = sqlx::query_as(LIST_SQL).fetch_all(&self.pool).await?;
+        let rows: Vec<ListingRow> = sqlx::query_as(LIST_SQL).fetch_all(self.read_pool()).await?;
         let mut listings: Vec<ConcertListing> = Vec::new();
         for (id, title, artist, status, performance, starts_at) in rows {
             if listings.last().is_none_or(|l| l.id != id) {
@@ -156,7 +173,7 @@ impl ConcertRepository {
         self.queries.fetch_add(1, Ordering::Relaxed);
         let rows: Vec<DetailRow> = sqlx::query_as(DETAIL_SQL)
             .bind(concert)
-            .fetch_all(&self.pool)
+            .fetch_all(self.read_pool())
             .await?;
         let Some(first) = rows.first() else {
             return Err(ServiceError::NoSuchConcert(concert));

@@ -77,6 +77,13 @@ pub async fn measure(ctx: &Context, args: &StalenessArgs) -> Result<StalenessRep
             });
         }
     }
+    // Measured from a settled group: a backlog (a seed just loaded) would be timed otherwise.
+    for p in &probed {
+        p.reader
+            .catch_up()
+            .await
+            .map_err(|e| user_error(e, &p.reader.url))?;
+    }
     let seat = Seat::choose(&db).await?;
     let probing = tokio::select! {
         probing = probe_all(&db, &seat, &mut probed, args, ctx) => probing,
@@ -179,12 +186,13 @@ async fn wait_for(
     let mut first: Option<(Duration, bool)> = None;
     loop {
         let sent = Instant::now();
-        let seen: i64 = sqlx::query_scalar("SELECT version FROM seat WHERE id = ?")
+        let seen: Option<i64> = sqlx::query_scalar("SELECT version FROM seat WHERE id = ?")
             .bind(seat)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?;
         let returned = Instant::now();
-        let fresh = seen >= version;
+        // No row yet: the member has not even applied the seed that made the seat.
+        let fresh = seen.is_some_and(|seen| seen >= version);
         let (first_read, first_was_stale) =
             *first.get_or_insert((returned.duration_since(sent), !fresh));
         if fresh || started.elapsed() >= timeout {

@@ -5,8 +5,8 @@
 #
 #   scripts/bench-failover.sh galera|group-replication [RUNS] [FLOW] [USERS] [CLIENTS]
 #
-# Each run seeds afresh, starts the load (spread seats, conditional strategy, FLOW direct or
-# events), kills a member 2 s in (on Group Replication the primary, on Galera node 1), waits
+# Each run seeds afresh, starts the load (spread seats, the STRATEGY environment variable's
+# strategy, conditional by default, FLOW direct or events), kills a member 2 s in (on Group Replication the primary, on Galera node 1), waits
 # for the run to end, then brings the member back (scripts/<engine>.sh rejoin). The group must
 # be running: scripts/galera.sh or scripts/group-replication.sh (single-primary).
 set -euo pipefail
@@ -17,6 +17,7 @@ runs=${2:-5}
 flow=${3:-direct}
 users=${4:-3000}
 clients=${5:-32}
+strategy=${STRATEGY:-conditional}
 bin=${BIN:-target/release/concert-bench}
 [ -x "$bin" ] || { echo "bench-failover.sh: no $bin: cargo build --release" >&2; exit 1; }
 
@@ -41,17 +42,17 @@ for run in $(seq 1 "$runs"); do
   member=$(victim)
   out=$(mktemp)
   "$bin" reserve --database-url "$url" --key-prefix "$prefix" --load --seats spread \
-    --users "$users" -c "$clients" --strategy conditional --flow "$flow" -q -o json >"$out" 2>/dev/null &
+    --users "$users" -c "$clients" --strategy "$strategy" --flow "$flow" -q -o json >"$out" 2>/dev/null &
   load=$!
   sleep 2
   bash "$script" kill "$member" 2>/dev/null
   rc=0; wait "$load" || rc=$?
-  python3 - "$out" "$run" "$engine" "$member" "$rc" <<'PY'
+  python3 - "$out" "$run" "$engine" "$member" "$rc" "$flow" "$strategy" <<'PY'
 import json, sys
-out, run, engine, member, rc = sys.argv[1:]
+out, run, engine, member, rc, flow, strategy = sys.argv[1:]
 d = json.load(open(out))
 r = d["results"][0]
-print(f"{engine} run {run}: member {member} killed; exit {rc}; {r['attempts']} attempts, "
+print(f"{engine} {flow} {strategy} run {run}: member {member} killed; exit {rc}; {r['attempts']} attempts, "
       f"{r['succeeded']} done, {r['errors']} errors, {r['member_lost_retries']} steps retried elsewhere, "
       f"longest gap {r['longest_gap_seconds']:.1f} s of {r['seconds']:.1f} s, "
       f"acknowledged lost {r['acknowledged_lost']}, audit violations {len(d['violations'])}"

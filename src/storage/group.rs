@@ -26,6 +26,9 @@ use super::db::{Database, DatabaseUrl, Flavor, user_error};
 /// are waiting and a group is expected to lose a member now and then.
 const MEMBER_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How often [`Writers::keep_following`] checks the members.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
@@ -492,6 +495,35 @@ impl Writers {
     /// Whether a lost member is worth following: only on a group.
     pub fn follows_a_group(&self) -> bool {
         self.group_url.is_some()
+    }
+
+    /// Checks every pool's member every [`WATCH_EVERY`] and follows the group when one is
+    /// lost, until dropped. For work that does not fail a step of its own when its member
+    /// dies: the events flow's workers wait for their database to come back, and with no user
+    /// step left to fail, nothing else would point them at the new primary.
+    pub async fn keep_following(&self) -> std::convert::Infallible {
+        loop {
+            tokio::time::sleep(WATCH_EVERY).await;
+            if self.group_url.is_none() {
+                continue;
+            }
+            for pool in &self.pools {
+                let checked = Instant::now();
+                let ping =
+                    tokio::time::timeout(MEMBER_TIMEOUT, sqlx::query("SELECT 1").execute(pool))
+                        .await;
+                let lost = match ping {
+                    Ok(Ok(_)) => false,
+                    Ok(Err(e)) => super::db::is_member_lost(&e),
+                    Err(_) => true,
+                };
+                if lost {
+                    // No writer offered yet (an election): checked again next round.
+                    let _ = self.lost(checked).await;
+                    break;
+                }
+            }
+        }
     }
 
     /// After pool `slot` failed at `failed_at` with a lost member: asks the group again

@@ -7,7 +7,10 @@
 //! (a member named alone, a plain server named as a group, a donor, a lost quorum).
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use concert_bench::storage::db::{Database, DatabaseUrl};
+use concert_bench::storage::group::Writers;
 
 use serde_json::Value;
 
@@ -373,6 +376,53 @@ fn assert_a_lost_member_loses_nothing(
     doc
 }
 
+/// Writers that never run a step, with one follower pool: after the primary (`killed_port`)
+/// dies, [`Writers::keep_following`] alone must move the follower to the new primary (the
+/// events flow's workers once waited 60 s when no user step was left to fail). Returns the
+/// port the follower ends on; returns once the follower is on the primary.
+fn follow_without_steps(url: String, killed_port: u16) -> std::thread::JoinHandle<i64> {
+    let (ready, on_primary) = std::sync::mpsc::channel();
+    let follower = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let url = DatabaseUrl::parse(&url).unwrap();
+            let db = Database::connect(&url, 2).await.unwrap();
+            let writers = Writers::open(&db, 2).await.unwrap();
+            let follower = Database::connect(&url, 2).await.unwrap();
+            writers.follow(follower.pool.clone(), &follower.url);
+            let first: i64 = sqlx::query_scalar("SELECT CAST(@@port AS SIGNED)")
+                .fetch_one(&follower.pool)
+                .await
+                .unwrap();
+            assert_eq!(
+                first,
+                i64::from(killed_port),
+                "the follower starts on the primary"
+            );
+            ready.send(()).unwrap();
+            let moved = async {
+                let deadline = Instant::now() + Duration::from_secs(90);
+                loop {
+                    let port = sqlx::query_scalar::<_, i64>("SELECT CAST(@@port AS SIGNED)")
+                        .fetch_one(&follower.pool)
+                        .await;
+                    match port {
+                        Ok(port) if port != i64::from(killed_port) => return port,
+                        _ => assert!(Instant::now() < deadline, "the follower never moved"),
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            };
+            tokio::select! {
+                port = moved => port,
+                never = writers.keep_following() => match never {},
+            }
+        })
+    });
+    on_primary.recv().expect("the follower started");
+    follower
+}
+
 #[test]
 fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
     let group = PrivateGroup::start(Engine::Galera);
@@ -493,8 +543,14 @@ fn a_group_replication_primary_killed_mid_run_is_followed_and_a_lost_quorum_refu
     assert_replicas_read(&group, prefix, database);
 
     // The first member is the primary; killed mid-run, the group elects another.
+    let follower = follow_without_steps(group.url(database), b);
     let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 0);
     eprintln!("group replication, primary killed: {}", doc["results"][0]);
+    let moved_to = follower.join().expect("the follower moved");
+    assert!(
+        [b + 1, b + 2].map(i64::from).contains(&moved_to),
+        "{moved_to}"
+    );
 
     // The two left, multi-primary: the hot seat is decided by certification (the dead
     // member is named too, and left out with a warning).

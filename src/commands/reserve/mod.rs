@@ -137,14 +137,26 @@ async fn load_runs(
     }
     // Started after the direct runs, so those share the machine with nothing idle-polling.
     let back_end = EventsRun::start(ctx, url, direct.writers, args.external_workers).await?;
-    let driver = load::Driver::Events(load::ThroughEvents {
-        writers: direct.writers,
-        outcomes: &back_end.outcomes,
-        hold_for: args.hold,
-        timeout: args.settle_timeout,
-    });
-    let events_run = load::run(booking, ctx, args, std::slice::from_ref(&driver)).await;
-    let events = back_end.finish(&booking.pool, args.settle_timeout).await?;
+    let run_and_settle = async {
+        let driver = load::Driver::Events(load::ThroughEvents {
+            writers: direct.writers,
+            outcomes: &back_end.outcomes,
+            hold_for: args.hold,
+            timeout: args.settle_timeout,
+        });
+        let events_run = load::run(booking, ctx, args, std::slice::from_ref(&driver)).await;
+        drop(driver);
+        (
+            events_run,
+            back_end.finish(&booking.pool, args.settle_timeout).await,
+        )
+    };
+    // The workers only wait for a lost member to come back: the group is followed for them.
+    let (events_run, events) = tokio::select! {
+        done = run_and_settle => done,
+        never = direct.writers.keep_following() => match never {},
+    };
+    let events = events?;
     results.extend(events_run?);
     Ok((results, Some(events)))
 }

@@ -638,10 +638,14 @@ impl Consistency {
 /// The pool a command's reads go through: the primary's own, or one on a secondary.
 pub struct Reader {
     pub pool: MySqlPool,
-    /// The member it reads on.
+    /// The member it reads on first.
     pub url: DatabaseUrl,
     /// The group's engine when the pool is on a secondary.
     engine: Option<Engine>,
+    /// The URL naming the whole group, when a lost secondary is to be replaced.
+    group_url: Option<DatabaseUrl>,
+    /// Every member read on, `host:port`, in order.
+    read: std::sync::Mutex<Vec<String>>,
 }
 
 impl Reader {
@@ -653,6 +657,8 @@ impl Reader {
                 pool: db.pool.clone(),
                 url: db.url.clone(),
                 engine: None,
+                group_url: None,
+                read: std::sync::Mutex::new(vec![db.url.host_port()]),
             });
         }
         read_from.check(&db.given_url)?;
@@ -669,7 +675,9 @@ impl Reader {
                 db.given_url.host_port()
             );
         };
-        Self::on_member(url, group.engine, Consistency::Eventual, max).await
+        let mut reader = Self::on_member(url, group.engine, Consistency::Eventual, max).await?;
+        reader.group_url = Some(db.given_url.clone());
+        Ok(reader)
     }
 
     /// A pool of `max` connections on one member, every session reading with `consistency`.
@@ -693,12 +701,58 @@ impl Reader {
             pool,
             url: url.clone(),
             engine: Some(engine),
+            group_url: None,
+            read: std::sync::Mutex::new(vec![url.host_port()]),
         })
     }
 
     /// The member it reads on, `host:port`.
     pub fn member(&self) -> String {
         self.url.host_port()
+    }
+
+    /// Every member read on, in order: more than one when a secondary was lost mid-run.
+    pub fn members_read(&self) -> Vec<String> {
+        self.read.lock().expect("members read").clone()
+    }
+
+    /// Checks the member every [`WATCH_EVERY`] and, once it is lost, points the pool at
+    /// another secondary the group offers (the primary when none answers), until dropped.
+    /// Reads that fail meanwhile are the caller's to count; the pool's connections to the lost
+    /// member fail their next check and are opened again on the new one.
+    pub async fn keep_following(&self) -> std::convert::Infallible {
+        loop {
+            tokio::time::sleep(WATCH_EVERY).await;
+            let Some(group_url) = &self.group_url else {
+                continue;
+            };
+            let ping =
+                tokio::time::timeout(MEMBER_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool))
+                    .await;
+            let lost = match ping {
+                Ok(Ok(_)) => false,
+                Ok(Err(e)) => super::db::is_member_lost(&e),
+                Err(_) => true,
+            };
+            if !lost {
+                continue;
+            }
+            // A group that offers no member yet (an election, a lost quorum) is asked again.
+            let Ok(placement) = place(group_url).await else {
+                continue;
+            };
+            let Some(next) = placement.readers.first().or(placement.writers.first()) else {
+                continue;
+            };
+            let Ok(options) = next.options(true) else {
+                continue;
+            };
+            let mut read = self.read.lock().expect("members read");
+            if read.last() != Some(&next.host_port()) {
+                self.pool.set_connect_options(options);
+                read.push(next.host_port());
+            }
+        }
     }
 
     /// Whether the reads go to a secondary (`--read-from replicas`), not the primary.

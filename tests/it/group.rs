@@ -503,6 +503,43 @@ fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
 
     let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 1);
     eprintln!("galera, node killed: {}", doc["results"][0]);
+
+    // Back with three, `cache-bench --read-from replicas` reads on node 1; killed mid-run,
+    // the reads move to another member and the run goes on.
+    let rejoined = group.script(&["rejoin", "1"]);
+    assert!(
+        rejoined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rejoined.stderr)
+    );
+    let url = group.url(database);
+    let reads = Command::new(env!("CARGO_BIN_EXE_concert-bench"))
+        .args(["--key-prefix", prefix, "-q", "--database-url", &url])
+        .args([
+            "cache-bench",
+            "--read-from",
+            "replicas",
+            "--workload",
+            "concert_detail",
+        ])
+        .args(["--strategy", "none", "-c", "4", "--duration", "6s"])
+        .args(["--stampede-clients", "0", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    group.kill(1);
+    let doc = json(&reads.wait_with_output().unwrap());
+    let b = group.base;
+    assert_eq!(
+        doc["settings"]["reads_on"],
+        format!("127.0.0.1:{}, then 127.0.0.1:{}", b + 1, b + 2),
+        "{doc:#}"
+    );
+    let cell = &doc["results"][0];
+    assert!(cell["requests"].as_u64().unwrap() > 0, "{cell:#}");
+    eprintln!("galera, reader killed: {cell}");
 }
 
 #[test]

@@ -127,66 +127,74 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
     let namespace = KeyPrefix::parse(&format!("{}cache:", ctx.key_prefix.as_str()))?;
     let run_id = format!("{:x}", fake::rand::random::<u32>());
 
-    let cells = cells(args);
-    let multi = progress::multi(ctx.progress_visible());
-    let bar = progress::runs_bar(&multi, "cache-bench", cells.len() as u64);
-    let mut outcomes = Vec::new();
-    for (i, cell) in cells.iter().enumerate() {
-        bar.set_message(cell.name());
-        let policy = CachePolicy {
-            level: cell.level,
-            invalidation: cell.invalidation.unwrap_or(Invalidation::Ttl),
-            ttl: args.ttl,
-            single_flight: args.single_flight,
-            fail_open: args.fail_open,
-        };
-        let service = Arc::new(ConcertService::new(
-            repository(&db, &reader),
-            redis_conns.clone(),
-            &ctx.key_prefix,
-            &format!("{run_id}-{i}"),
-            policy,
-        ));
-        let load = Load {
-            clients: args.clients as usize,
-            requests: args.requests,
-            duration: args.duration,
-            rate: args.rate,
-            warmup: args.warmup,
-            write_ratio: args.write_ratio,
-            rng_seed: args.rng_seed ^ i as u64,
-        };
-        let outcome = load::drive(service, cell.workload, &targets, &load).await;
-        targets.release_holds(&db.pool).await?;
-        outcomes.push((*cell, outcome?));
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-
-    let stampede = if args.stampede_clients > 0 {
-        let mut rows = Vec::new();
-        for single_flight in [false, true] {
+    // A secondary lost mid-run is replaced by another (or the primary): the reads go on.
+    let measured = async {
+        let cells = cells(args);
+        let multi = progress::multi(ctx.progress_visible());
+        let bar = progress::runs_bar(&multi, "cache-bench", cells.len() as u64);
+        let mut outcomes = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            bar.set_message(cell.name());
             let policy = CachePolicy {
-                level: CacheLevel::Response,
-                invalidation: Invalidation::Ttl,
+                level: cell.level,
+                invalidation: cell.invalidation.unwrap_or(Invalidation::Ttl),
                 ttl: args.ttl,
-                single_flight,
-                fail_open: false,
+                single_flight: args.single_flight,
+                fail_open: args.fail_open,
             };
             let service = Arc::new(ConcertService::new(
                 repository(&db, &reader),
                 redis_conns.clone(),
                 &ctx.key_prefix,
-                &format!("{run_id}-stampede-{single_flight}"),
+                &format!("{run_id}-{i}"),
                 policy,
             ));
-            let queries =
-                load::stampede(service, targets.concerts[0], args.stampede_clients).await?;
-            rows.push((single_flight, queries));
+            let load = Load {
+                clients: args.clients as usize,
+                requests: args.requests,
+                duration: args.duration,
+                rate: args.rate,
+                warmup: args.warmup,
+                write_ratio: args.write_ratio,
+                rng_seed: args.rng_seed ^ i as u64,
+            };
+            let outcome = load::drive(service, cell.workload, &targets, &load).await;
+            targets.release_holds(&db.pool).await?;
+            outcomes.push((*cell, outcome?));
+            bar.inc(1);
         }
-        rows
-    } else {
-        Vec::new()
+        bar.finish_and_clear();
+
+        let stampede = if args.stampede_clients > 0 {
+            let mut rows = Vec::new();
+            for single_flight in [false, true] {
+                let policy = CachePolicy {
+                    level: CacheLevel::Response,
+                    invalidation: Invalidation::Ttl,
+                    ttl: args.ttl,
+                    single_flight,
+                    fail_open: false,
+                };
+                let service = Arc::new(ConcertService::new(
+                    repository(&db, &reader),
+                    redis_conns.clone(),
+                    &ctx.key_prefix,
+                    &format!("{run_id}-stampede-{single_flight}"),
+                    policy,
+                ));
+                let queries =
+                    load::stampede(service, targets.concerts[0], args.stampede_clients).await?;
+                rows.push((single_flight, queries));
+            }
+            rows
+        } else {
+            Vec::new()
+        };
+        Ok::<_, anyhow::Error>((outcomes, stampede))
+    };
+    let (outcomes, stampede) = tokio::select! {
+        measured = measured => measured?,
+        never = reader.keep_following() => match never {},
     };
 
     let list_bytes = outcomes
@@ -231,7 +239,7 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
     }
     Ok(report(
         args,
-        &reader.member(),
+        &reader.members_read().join(", then "),
         &outcomes,
         &stampede,
         anchor,

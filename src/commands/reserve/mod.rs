@@ -145,7 +145,6 @@ async fn load_runs(
             timeout: args.settle_timeout,
         });
         let events_run = load::run(booking, ctx, args, std::slice::from_ref(&driver)).await;
-        drop(driver);
         (
             events_run,
             back_end.finish(&booking.pool, args.settle_timeout).await,

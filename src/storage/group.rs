@@ -26,7 +26,17 @@ use super::db::{Database, DatabaseUrl, Flavor, user_error};
 /// are waiting and a group is expected to lose a member now and then.
 const MEMBER_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How often [`Writers::keep_following`] checks the members.
+/// Whether the member `pool` is on is gone: it fails a trivial query as a lost member does,
+/// or does not answer within [`MEMBER_TIMEOUT`].
+async fn member_lost(pool: &MySqlPool) -> bool {
+    match tokio::time::timeout(MEMBER_TIMEOUT, sqlx::query("SELECT 1").execute(pool)).await {
+        Ok(Ok(_)) => false,
+        Ok(Err(e)) => super::db::is_member_lost(&e),
+        Err(_) => true,
+    }
+}
+
+/// How often [`Writers::keep_following`] and [`Reader::keep_following`] check the members.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -509,15 +519,7 @@ impl Writers {
             }
             for pool in &self.pools {
                 let checked = Instant::now();
-                let ping =
-                    tokio::time::timeout(MEMBER_TIMEOUT, sqlx::query("SELECT 1").execute(pool))
-                        .await;
-                let lost = match ping {
-                    Ok(Ok(_)) => false,
-                    Ok(Err(e)) => super::db::is_member_lost(&e),
-                    Err(_) => true,
-                };
-                if lost {
+                if member_lost(pool).await {
                     // No writer offered yet (an election): checked again next round.
                     let _ = self.lost(checked).await;
                     break;
@@ -726,15 +728,7 @@ impl Reader {
             let Some(group_url) = &self.group_url else {
                 continue;
             };
-            let ping =
-                tokio::time::timeout(MEMBER_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool))
-                    .await;
-            let lost = match ping {
-                Ok(Ok(_)) => false,
-                Ok(Err(e)) => super::db::is_member_lost(&e),
-                Err(_) => true,
-            };
-            if !lost {
+            if !member_lost(&self.pool).await {
                 continue;
             }
             // A group that offers no member yet (an election, a lost quorum) is asked again.

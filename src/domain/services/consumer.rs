@@ -82,6 +82,8 @@ impl Consumer {
         let mut applied = 0u64;
         let mut next_claim = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(50);
+        // Applied entries not yet acknowledged.
+        let mut unacked: Vec<String> = Vec::new();
         let _ = self.create_group().await;
         while !*stop.borrow() {
             let round = async {
@@ -92,7 +94,7 @@ impl Consumer {
                     entries = self.claim_stalled().await?;
                 }
                 if entries.is_empty() {
-                    entries = self.read_new().await?;
+                    entries = self.read_new(&mut unacked).await?;
                 }
                 Ok::<_, RedisError>(entries)
             };
@@ -126,13 +128,15 @@ impl Consumer {
                 self.wait_for_database(&mut stop).await;
             }
             applied += done.len() as u64;
-            if !done.is_empty() {
-                // An unacknowledged entry is delivered again and skipped as a duplicate.
-                let _: Result<usize, _> = self
-                    .redis
-                    .xack(&self.config.stream, self.service.name(), &done)
-                    .await;
-            }
+            // Sent with the next read: one round trip for both.
+            unacked.extend(done);
+        }
+        if !unacked.is_empty() {
+            // An unacknowledged entry is delivered again and skipped as a duplicate.
+            let _: Result<usize, _> = self
+                .redis
+                .xack(&self.config.stream, self.service.name(), &unacked)
+                .await;
         }
     }
 
@@ -182,15 +186,20 @@ impl Consumer {
         }
     }
 
-    async fn read_new(&mut self) -> Result<Vec<StreamId>, RedisError> {
+    /// Reads new entries, acknowledging `unacked` in the same round trip (emptied once sent).
+    async fn read_new(&mut self, unacked: &mut Vec<String>) -> Result<Vec<StreamId>, RedisError> {
         let options = StreamReadOptions::default()
             .group(self.service.name(), &self.config.name)
             .count(BATCH)
             .block(BLOCK.as_millis() as usize);
-        let reply: Option<StreamReadReply> = self
-            .redis
-            .xread_options(&[&self.config.stream], &[">"], &options)
-            .await?;
+        let mut pipe = redis::pipe();
+        if !unacked.is_empty() {
+            pipe.xack(&self.config.stream, self.service.name(), unacked)
+                .ignore();
+        }
+        pipe.xread_options(&[&self.config.stream], &[">"], &options);
+        let (reply,): (Option<StreamReadReply>,) = pipe.query_async(&mut self.redis).await?;
+        unacked.clear();
         Ok(reply
             .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
             .unwrap_or_default())

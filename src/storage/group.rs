@@ -448,6 +448,13 @@ impl Writers {
     /// A pool on each member that takes writes (see [`Database::writer_pools`]).
     pub async fn open(db: &Database, max_each: u32) -> Result<Self> {
         let pools = db.writer_pools(max_each).await?;
+        if let (Some(group), true) = (&db.group, pools.len() > 1) {
+            // Users spread over the members: one still applying a seed that just finished
+            // would not know some of them (refused as unknown users).
+            for pool in &pools {
+                catch_up(pool, group.engine).await?;
+            }
+        }
         let members = db.writers.iter().map(|url| Some(url.host_port())).collect();
         Ok(Self {
             group_url: db.group.as_ref().map(|_| db.given_url.clone()),
@@ -758,16 +765,22 @@ impl Reader {
     /// indexes a run just created, the rows a seed loaded): reads timed on a member still
     /// applying them would time another database.
     pub async fn catch_up(&self) -> Result<(), sqlx::Error> {
-        let Some(engine) = self.engine else {
-            return Ok(());
-        };
-        let mut conn = self.pool.acquire().await?;
-        // The setting must not outlive this read.
-        conn.close_on_drop();
-        sqlx::query(Consistency::Before.setting(engine))
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await?;
-        Ok(())
+        match self.engine {
+            Some(engine) => catch_up(&self.pool, engine).await,
+            None => Ok(()),
+        }
     }
+}
+
+/// Waits until the pool's member has applied every write the group committed so far: one
+/// read under `BEFORE` / `wsrep_sync_wait=1`.
+async fn catch_up(pool: &MySqlPool, engine: Engine) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    // The setting must not outlive this read.
+    conn.close_on_drop();
+    sqlx::query(Consistency::Before.setting(engine))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT 1").execute(&mut *conn).await?;
+    Ok(())
 }

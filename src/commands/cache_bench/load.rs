@@ -179,6 +179,9 @@ struct Tally {
     fell_back: u64,
 }
 
+/// Warm-up requests that may fail in a row before the run is given up.
+const WARMUP_FAILURES: u32 = 3;
+
 pub async fn drive(
     service: Arc<ConcertService>,
     workload: Workload,
@@ -196,12 +199,26 @@ pub async fn drive(
         returned_at: Mutex::default(),
         returned: AtomicUsize::new(0),
     });
-    // Warm-up: fills the cache and the connection pools; not measured.
+    // Warm-up: fills the cache and the connection pools; not measured. A replica lost during
+    // it is followed as one lost later (its reader moves within one failed request or two),
+    // so only failures in a row end the run.
+    let mut failed_in_a_row = 0;
     for i in 0..load.warmup {
         let concert = targets.concerts[i as usize % targets.concerts.len()];
-        match workload {
-            Workload::ConcertList => drop(service.list_concerts().await?),
-            _ => drop(service.get_concert(concert).await?),
+        let served = match workload {
+            Workload::ConcertList => service.list_concerts().await,
+            _ => service.get_concert(concert).await,
+        };
+        match served {
+            Ok(_) => failed_in_a_row = 0,
+            Err(e) => {
+                failed_in_a_row += 1;
+                if failed_in_a_row == WARMUP_FAILURES {
+                    return Err(anyhow::Error::from(e).context(format!(
+                        "the warm-up failed {WARMUP_FAILURES} times in a row"
+                    )));
+                }
+            }
         }
     }
     let queries_before = service.repository.queries();

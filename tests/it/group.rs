@@ -504,42 +504,79 @@ fn a_galera_cluster_is_followed_through_a_lost_node_and_refused_when_unsafe() {
     let doc = assert_a_lost_member_loses_nothing(&group, prefix, database, 1);
     eprintln!("galera, node killed: {}", doc["results"][0]);
 
-    // Back with three, `cache-bench --read-from replicas` reads on node 1; killed mid-run,
-    // the reads move to another member and the run goes on.
-    let rejoined = group.script(&["rejoin", "1"]);
-    assert!(
-        rejoined.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rejoined.stderr)
-    );
+    // Back with three, `cache-bench --read-from replicas` reads on node 1; killed during
+    // the warm-up, then again during the timed requests, the reads move to another member
+    // and the run goes on.
+    let b = group.base;
     let url = group.url(database);
-    let reads = Command::new(env!("CARGO_BIN_EXE_concert-bench"))
-        .args(["--key-prefix", prefix, "-q", "--database-url", &url])
-        .args([
-            "cache-bench",
-            "--read-from",
-            "replicas",
-            "--workload",
-            "concert_detail",
-        ])
-        .args(["--strategy", "none", "-c", "4", "--duration", "6s"])
-        .args(["--stampede-clients", "0", "-o", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let rejoin_1 = || {
+        let rejoined = group.script(&["rejoin", "1"]);
+        assert!(
+            rejoined.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rejoined.stderr)
+        );
+    };
+    let reads_on_node_1 = |warmup: &str, duration: &str| {
+        Command::new(env!("CARGO_BIN_EXE_concert-bench"))
+            .args(["--key-prefix", prefix, "-q", "--database-url", &url])
+            .args([
+                "cache-bench",
+                "--read-from",
+                "replicas",
+                "--workload",
+                "concert_detail",
+            ])
+            .args(["--strategy", "none", "-c", "4", "--duration", duration])
+            .args(["--warmup", warmup, "--stampede-clients", "0", "-o", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let moved = |doc: &Value| {
+        assert_eq!(
+            doc["settings"]["reads_on"],
+            format!("127.0.0.1:{}, then 127.0.0.1:{}", b + 1, b + 2),
+            "{doc:#}"
+        );
+    };
+    let selects = || -> u64 {
+        let status = group.sql(1, "SHOW GLOBAL STATUS LIKE 'Com_select'");
+        status
+            .split_whitespace()
+            .nth(1)
+            .map_or(0, |n| n.parse().unwrap())
+    };
+
+    // The warm-up's requests are sequential (about 25 ms each here): 300 of them outlast
+    // the first 20 reads.
+    rejoin_1();
+    let before = selects();
+    let reads = reads_on_node_1("300", "2s");
+    common::wait_for(
+        "the warm-up reading on node 1",
+        Duration::from_secs(30),
+        || selects() >= before + 20,
+    );
+    group.kill(1);
+    let doc = json(&reads.wait_with_output().unwrap());
+    moved(&doc);
+    let cell = &doc["results"][0];
+    // The failover was waited out before the timing began.
+    assert_eq!(cell["errors"], 0, "{cell:#}");
+    assert!(cell["requests"].as_u64().unwrap() > 0, "{cell:#}");
+    eprintln!("galera, reader killed in the warm-up: {cell}");
+
+    rejoin_1();
+    let reads = reads_on_node_1("100", "6s");
     std::thread::sleep(Duration::from_secs(3));
     group.kill(1);
     let doc = json(&reads.wait_with_output().unwrap());
-    let b = group.base;
-    assert_eq!(
-        doc["settings"]["reads_on"],
-        format!("127.0.0.1:{}, then 127.0.0.1:{}", b + 1, b + 2),
-        "{doc:#}"
-    );
+    moved(&doc);
     let cell = &doc["results"][0];
     assert!(cell["requests"].as_u64().unwrap() > 0, "{cell:#}");
-    eprintln!("galera, reader killed: {cell}");
+    eprintln!("galera, reader killed mid-run: {cell}");
 }
 
 #[test]

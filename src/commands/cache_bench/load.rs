@@ -14,9 +14,10 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 use super::Workload;
-use crate::domain::concerts::{ConcertDetail, ConcertService};
+use crate::domain::concerts::{ConcertDetail, ConcertService, ServiceError};
 use crate::measure::pace::Pacer;
 use crate::measure::stats::Samples;
+use crate::storage::db::is_unavailable;
 
 /// What the workloads read and write: the open concerts and their unsold seats.
 pub struct Targets {
@@ -179,8 +180,9 @@ struct Tally {
     fell_back: u64,
 }
 
-/// Warm-up requests that may fail in a row before the run is given up.
-const WARMUP_FAILURES: u32 = 3;
+/// How long the warm-up waits for a database that stopped answering before the run is
+/// given up: longer than a group's failover.
+const WARMUP_PATIENCE: Duration = Duration::from_secs(60);
 
 pub async fn drive(
     service: Arc<ConcertService>,
@@ -199,26 +201,31 @@ pub async fn drive(
         returned_at: Mutex::default(),
         returned: AtomicUsize::new(0),
     });
-    // Warm-up: fills the cache and the connection pools; not measured. A replica lost during
-    // it is followed as one lost later (its reader moves within one failed request or two),
-    // so only failures in a row end the run.
-    let mut failed_in_a_row = 0;
-    for i in 0..load.warmup {
+    // Warm-up: fills the cache and the connection pools; not measured.
+    let mut unavailable_since = None;
+    let mut i = 0;
+    while i < load.warmup {
         let concert = targets.concerts[i as usize % targets.concerts.len()];
         let served = match workload {
             Workload::ConcertList => service.list_concerts().await,
             _ => service.get_concert(concert).await,
         };
         match served {
-            Ok(_) => failed_in_a_row = 0,
-            Err(e) => {
-                failed_in_a_row += 1;
-                if failed_in_a_row == WARMUP_FAILURES {
-                    return Err(anyhow::Error::from(e).context(format!(
-                        "the warm-up failed {WARMUP_FAILURES} times in a row"
-                    )));
-                }
+            Ok(_) => {
+                unavailable_since = None;
+                i += 1;
             }
+            // A replica lost during the warm-up is waited out as one lost later would be
+            // (its reader moves once the group has settled: Galera took 6 s here, Group
+            // Replication 23 s); any other failure ends the run at once.
+            Err(ServiceError::Database(e))
+                if is_unavailable(&e)
+                    && unavailable_since.get_or_insert_with(Instant::now).elapsed()
+                        < WARMUP_PATIENCE =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context("the warm-up failed")),
         }
     }
     let queries_before = service.repository.queries();

@@ -135,8 +135,8 @@ impl Workers {
         }
         // One consumer per service: the events that arrive while it applies a round wait for
         // the next, so rounds grow with the load and share their transactions' fixed
-        // statements (three per service made 1.33x the statements per reservation and
-        // 0.91-0.95x the rate, docs/results.md). Other workers add consumers.
+        // statements (three per service ran 1.15x the statements and 1.3x the commits per
+        // reservation, at 0.89-0.97x the rate: docs/results.md). Other workers add consumers.
         for &service in &config.services {
             let consumer = Consumer {
                 pool: pool.clone(),

@@ -127,6 +127,17 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
     let namespace = KeyPrefix::parse(&format!("{}cache:", ctx.key_prefix.as_str()))?;
     let run_id = format!("{:x}", fake::rand::random::<u32>());
 
+    // Each cell and stampede round caches under a name of its own.
+    let service = |name: String, policy: CachePolicy| {
+        Arc::new(ConcertService::new(
+            repository(&db, &reader),
+            redis_conns.clone(),
+            &ctx.key_prefix,
+            &name,
+            policy,
+        ))
+    };
+
     // A secondary lost mid-run is replaced by another (or the primary): the reads go on.
     let measured = async {
         let cells = cells(args);
@@ -142,13 +153,7 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
                 single_flight: args.single_flight,
                 fail_open: args.fail_open,
             };
-            let service = Arc::new(ConcertService::new(
-                repository(&db, &reader),
-                redis_conns.clone(),
-                &ctx.key_prefix,
-                &format!("{run_id}-{i}"),
-                policy,
-            ));
+            let service = service(format!("{run_id}-{i}"), policy);
             let load = Load {
                 clients: args.clients as usize,
                 requests: args.requests,
@@ -175,13 +180,7 @@ pub async fn measure(ctx: &Context, args: &CacheBenchArgs) -> Result<CacheBenchR
                     single_flight,
                     fail_open: false,
                 };
-                let service = Arc::new(ConcertService::new(
-                    repository(&db, &reader),
-                    redis_conns.clone(),
-                    &ctx.key_prefix,
-                    &format!("{run_id}-stampede-{single_flight}"),
-                    policy,
-                ));
+                let service = service(format!("{run_id}-stampede-{single_flight}"), policy);
                 let queries =
                     load::stampede(service, targets.concerts[0], args.stampede_clients).await?;
                 rows.push((single_flight, queries));

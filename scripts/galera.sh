@@ -48,16 +48,19 @@ cluster_address() {
 start_node() { # start_node N [--wsrep-new-cluster]
   local n=$1 port group
   port=$(port_of "$n"); group=$(group_port_of "$n")
-  local data="$dir/node$n"
-  mkdir -p "$data"
-  chown "$run_as" "$dir" "$data"
+  local data="$dir/node$n" tmp="$dir/node$n.tmp"
+  mkdir -p "$data" "$tmp"
+  chown "$run_as" "$dir" "$data" "$tmp"
+  # Its bootstrap server and the node itself get a tmpdir of their own: a starting mariadbd
+  # deletes every `#sql*` file its user owns in its tmpdir, and in the shared /tmp those are the
+  # machine's server's live temporary tables.
   # Only the first node gets a fresh data directory; the others receive its state (SST).
   if [ "${2:-}" = --wsrep-new-cluster ] && [ ! -d "$data/mysql" ]; then
-    mariadb-install-db --no-defaults --datadir="$data" --user="$run_as" --auth-root-authentication-method=normal \
+    TMPDIR="$tmp" mariadb-install-db --no-defaults --datadir="$data" --tmpdir="$tmp" --user="$run_as" --auth-root-authentication-method=normal \
       >"$dir/node$n-install.log" 2>&1 || fail "node $n: mariadb-install-db failed (see $dir/node$n-install.log)"
   fi
   # --no-defaults: nothing of the machine's own MariaDB (port 3306, its data) is read.
-  mariadbd --no-defaults --datadir="$data" --port="$port" --bind-address=127.0.0.1 \
+  mariadbd --no-defaults --datadir="$data" --tmpdir="$tmp" --port="$port" --bind-address=127.0.0.1 \
     --socket="$dir/node$n.sock" --pid-file="$dir/node$n.pid" --log-error="$dir/node$n.err" \
     --user="$run_as" --skip-name-resolve \
     --binlog-format=ROW --default-storage-engine=InnoDB --innodb-autoinc-lock-mode=2 \

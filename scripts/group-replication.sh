@@ -48,8 +48,11 @@ seeds() {
 start_member() {
   local m=$1 datadir port
   datadir=$(datadir_of "$m"); port=$(port_of "$m")
+  # A tmpdir of its own, also for --initialize: a starting mysqld deletes the `#sql*` files in
+  # its tmpdir, and the chroot's /tmp is shared with the MySQL lane's server (scripts/mysql.sh).
+  mkdir -p "$root$datadir.tmp"
   if [ ! -d "$root$datadir/mysql" ]; then
-    chroot "$root" mysqld --initialize-insecure --user=root --datadir="$datadir" \
+    chroot "$root" mysqld --initialize-insecure --user=root --datadir="$datadir" --tmpdir="$datadir.tmp" \
       >"/tmp/cb-gr$(port_of "$m")-init.log" 2>&1 || fail "member $m: mysqld --initialize-insecure failed (see /tmp/cb-gr$(port_of "$m")-init.log)"
   fi
   rm -f "$root/run/mysqld/gr$port.sock" "$root/run/mysqld/gr$port.sock.lock"
@@ -58,7 +61,7 @@ start_member() {
   if [ "$multi" = 1 ]; then
     mode=(--loose-group-replication-single-primary-mode=OFF --loose-group-replication-enforce-update-everywhere-checks=ON)
   fi
-  chroot "$root" /usr/sbin/mysqld --user=root --datadir="$datadir" --port="$port" \
+  chroot "$root" /usr/sbin/mysqld --user=root --datadir="$datadir" --tmpdir="$datadir.tmp" --port="$port" \
     --bind-address=127.0.0.1 --mysqlx=OFF --secure-file-priv= --socket="/run/mysqld/gr$port.sock" \
     --pid-file="$datadir/mysqld.pid" --log-error="$datadir/error.log" \
     --report-host=127.0.0.1 --server-id=$((100 + m)) --gtid-mode=ON --enforce-gtid-consistency=ON \
@@ -91,7 +94,7 @@ stop_all() {
     local pid; pid=$(ours "$m")
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
   done
-  for m in $members; do rm -rf "$root$(datadir_of "$m")"; done
+  for m in $members; do rm -rf "$root$(datadir_of "$m")" "$root$(datadir_of "$m").tmp"; done
 }
 
 case ${1:-start} in

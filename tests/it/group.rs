@@ -54,13 +54,42 @@ impl PrivateGroup {
             group_base,
             dir: std::env::temp_dir().join(unique_name("cbt-galera")),
         };
+        // A starting server deletes every `#sql*` file its user owns in its tmpdir. Left at the
+        // shared default, the members deleted the machine's server's live temporary tables
+        // (a CI run failed on it): this file stands in for one.
+        let probe = group
+            .shared_tmp()
+            .join(format!("#sql-{}.MAI", unique_name("cbt-probe")));
+        std::fs::write(&probe, b"").expect("the probe file is written");
+        let owner = match engine {
+            Engine::Galera => "mysql",
+            Engine::GroupReplication => "root",
+        };
+        let chown = Command::new("chown").arg(owner).arg(&probe).status();
+        assert!(chown.is_ok_and(|s| s.success()), "chown {owner} {probe:?}");
         let out = group.script(&["start"]);
+        let probe_kept = probe.exists();
+        std::fs::remove_file(&probe).ok();
         assert!(
             out.status.success(),
             "the private group did not start: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        assert!(probe_kept, "starting the group deleted {probe:?}");
         group
+    }
+
+    /// The tmpdir its members would share with other servers by default: the machine's for
+    /// Galera, the MySQL chroot's for Group Replication (scripts/mysql.sh).
+    fn shared_tmp(&self) -> std::path::PathBuf {
+        match self.engine {
+            Engine::Galera => std::env::temp_dir(),
+            Engine::GroupReplication => std::path::PathBuf::from(
+                std::env::var("MYSQL_CHROOT")
+                    .unwrap_or_else(|_| "/var/lib/concert-bench/mysql-sid".into()),
+            )
+            .join("tmp"),
+        }
     }
 
     fn script(&self, args: &[&str]) -> Output {

@@ -25,7 +25,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let db = TestDb::seeded_small().await;
+        let db = TestDb::seeded_few_seats().await;
         let (concert, seat): (i64, i64) = sqlx::query_as(
             "SELECT p.concert_id, s.id FROM seat s JOIN performance p ON p.id = s.performance_id
              JOIN concert c ON c.id = p.concert_id
@@ -473,7 +473,7 @@ fn cache_bench_refuses_nonsense_in_one_line() {
 
 #[tokio::test]
 async fn cache_bench_without_redis_is_a_clear_error() {
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_few_seats().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -494,7 +494,7 @@ async fn cache_bench_without_redis_is_a_clear_error() {
 /// from the database), and the run ends on time with its report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopping_mid_run_is_counted_or_falls_back() {
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_few_seats().await;
     for fail_open in [false, true] {
         let redis = common::PrivateRedis::start(common::free_port());
         let url = format!("redis://127.0.0.1:{}", redis.port);
@@ -545,7 +545,7 @@ async fn redis_stopping_mid_run_is_counted_or_falls_back() {
 /// the cache's Redis stops letting the tool read (ACL), so every later request fails at once.
 #[tokio::test]
 async fn failed_requests_are_counted_apart_from_the_rate_and_latency() {
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_few_seats().await;
     let redis = common::PrivateRedis::start(common::free_port());
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let argv = [

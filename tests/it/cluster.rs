@@ -200,7 +200,7 @@ async fn kill_busiest_after(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_bench_survives_a_master_being_killed() {
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_few_seats().await;
     let cluster = PrivateCluster::start();
     let url = cluster.url();
     let prefix = format!("{}:", common::unique_name("cbt:cbf"));
@@ -695,7 +695,7 @@ async fn a_version_bump_lost_with_its_master_serves_the_old_value_until_the_next
     use concert_bench::domain::concerts::{
         CacheLevel, CachePolicy, ConcertDetail, ConcertRepository, ConcertService, Invalidation,
     };
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_few_seats().await;
     let cluster = PrivateCluster::start();
     let url = cluster.url();
     let (concert, seat): (i64, i64) = sqlx::query_as(
@@ -786,7 +786,7 @@ async fn a_version_bump_lost_with_its_master_serves_the_old_value_until_the_next
 /// exactly when there were any.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_bench_behind_a_lagging_replica_reports_its_stale_reads() {
-    let db = TestDb::seeded_small().await;
+    let db = TestDb::seeded_few_seats().await;
     let cluster = PrivateCluster::start();
     let url = cluster.url();
     let prefix = format!("{}:", common::unique_name("cbt:cbl"));

@@ -109,6 +109,13 @@ impl TestDb {
         Self::seeded_with(&["--concerts", "8"]).await
     }
 
+    /// `seeded_small` with 20 seats per performance (3,200 seats), for tests whose responses
+    /// carry every seat of a concert (`concert_detail`): coding those in JSON in the test
+    /// build, which is not optimized, took most of cache-bench's time (28 s against 8 s).
+    pub async fn seeded_few_seats() -> Self {
+        Self::seeded_with(&["--concerts", "8", "--seats-per-performance", "20"]).await
+    }
+
     /// A database seeded with `sizes` (seed's flags), 2 concerts open with 5 sold each and 20
     /// users unless `sizes` says otherwise.
     pub async fn seeded_with(sizes: &[&str]) -> Self {

@@ -364,6 +364,7 @@ fn assert_a_lost_member_loses_nothing(
     database: &str,
     member: u16,
 ) -> Value {
+    const CLIENTS: u64 = 32;
     let url = group.url(database);
     let survivor = (member + 1) % 3;
     let reservations = || {
@@ -392,7 +393,7 @@ fn assert_a_lost_member_loses_nothing(
             "--users",
             "3000",
             "-c",
-            "32",
+            &CLIENTS.to_string(),
             "--strategy",
             "conditional",
         ])
@@ -407,7 +408,7 @@ fn assert_a_lost_member_loses_nothing(
         "200 reservations of the measured run",
         Duration::from_secs(120),
         // A run that ended early is judged by the assertions below, on its document.
-        || reservations() >= before + 32 + 200 || load.try_wait().is_ok_and(|s| s.is_some()),
+        || reservations() >= before + CLIENTS + 200 || load.try_wait().is_ok_and(|s| s.is_some()),
     );
     group.kill(member);
     let out = load.wait_with_output().unwrap();

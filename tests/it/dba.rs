@@ -1,21 +1,24 @@
-//! A DBA's session on a schema concert-bench has never seen: a lending library with a
-//! million loans, two indexes left out and a redundant one. From a slow log the test captures,
-//! the advisor finds each missing index, proves it on a scratch copy (the low end of its 95%
-//! interval at 2x or more) with its size and write cost, flags the redundant index, and the
-//! library's own indexes are exactly as they were.
+//! A DBA's session on a schema concert-bench has never seen: a lending library with 200,000
+//! loans (the README's has a million), two indexes left out and a redundant one. From a slow
+//! log the test captures, the advisor finds each missing index, proves it on a scratch copy
+//! (the low end of its 95% interval at 2x or more) with its size and write cost, flags the
+//! redundant index, and the library's own indexes are exactly as they were.
 
 use crate::common;
 
 use common::TestDb;
 use serde_json::Value;
 
-const LOANS: u64 = 1_000_000;
+/// The README's session loads 1,000,000 loans; a fifth proves the same indexes (a full scan
+/// against a lookup is still tens of times slower) and keeps this test, the longest of both
+/// database lanes, shorter.
+const LOANS: u64 = 200_000;
 
-/// `fixtures/library.sql`: the schema and its rows, the same the README's session loads.
+/// `fixtures/library.sql`, the schema and rows the README's session loads, with `LOANS` loans.
 async fn library(db: &TestDb) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let sql = std::fs::read_to_string(root.join("fixtures/library.sql")).unwrap();
-    common::exec(&db.pool, &sql).await;
+    common::exec(&db.pool, &format!("SET @loans = {LOANS};\n{sql}")).await;
 }
 
 /// `fixtures/library-app.sql`: the application's statements, one execution each.

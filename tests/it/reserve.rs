@@ -323,26 +323,41 @@ async fn spread_strategies_draw_from_disjoint_seats() {
     );
     let spread = conflicts.iter().max().unwrap() - conflicts.iter().min().unwrap();
     assert!(spread <= 7, "conflicts per strategy: {conflicts:?}");
-    let (_, table, _) = {
-        let out = db
-            .run(&[
-                "reserve",
-                "--load",
-                "--seats",
-                "hot",
-                "--users",
-                "20",
-                "-c",
-                "4",
-                "--no-pay",
-                "--strategy",
-                "conditional",
-            ])
-            .await
-            .unwrap();
-        ((), out, ())
-    };
+    // The table's title and the throughput figure say what a completion is; the figure
+    // plots completions, not attempts (it said "attempts per second (won or lost)" before).
+    let dir = std::env::temp_dir().join(common::unique_name("cb-reserve-plot"));
+    let table = db
+        .run(&[
+            "reserve",
+            "--load",
+            "--seats",
+            "hot",
+            "--users",
+            "20",
+            "-c",
+            "4",
+            "--no-pay",
+            "--strategy",
+            "conditional",
+            "--plot",
+            dir.to_str().unwrap(),
+        ])
+        .await
+        .unwrap();
     assert!(table.contains("completed = held; --no-pay"), "{table}");
+    let svg = std::fs::read_to_string(dir.join("reserve-throughput.svg")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    for text in [
+        "Completed reservations per second",
+        "completed per second (steady window)",
+        "held (--no-pay)",
+    ] {
+        assert!(
+            svg.contains(text),
+            "{text} missing from the throughput figure"
+        );
+    }
+    assert!(!svg.contains("attempts per second"), "{svg}");
 }
 
 #[tokio::test]
